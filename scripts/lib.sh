@@ -1,0 +1,41 @@
+# Shared by scripts/demo, scripts/test and scripts/fuzz: the Debian packages switchyard
+# needs and one function that installs whichever are missing. Sourced, never run.
+
+# Build: compiler, CMake, Ragel and the five libraries.
+SY_BUILD_PKGS="build-essential cmake pkg-config ragel libssl-dev libsodium-dev libevent-dev libyaml-dev"
+# Tests: clang (second compiler, sanitizers, libFuzzer) and the real peers the tests talk to.
+SY_TEST_PKGS="clang libclang-rt-14-dev nginx libnginx-mod-stream haproxy curl openssl python3 gnutls-bin"
+
+# sy_install_deps PKG...: apt-get installs the packages that are not installed yet.
+sy_install_deps() {
+	missing=""
+	for p in "$@"; do
+		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+			missing="$missing $p"
+		fi
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" != 0 ]; then
+		echo "switchyard: missing Debian packages:$missing" >&2
+		echo "switchyard: run as root, or: apt-get install$missing" >&2
+		return 1
+	fi
+	echo "switchyard: installing$missing" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq || return 1
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null || return 1
+	# The nginx package starts a system nginx on :80; the tests run their own instances.
+	if echo "$missing" | grep -q nginx && command -v systemctl >/dev/null 2>&1; then
+		systemctl disable --now nginx >/dev/null 2>&1 || true
+	fi
+	return 0
+}
+
+# sy_build DIR [CMAKE ARGS...]: configures and builds switchyard in DIR.
+sy_build() {
+	dir=$1
+	shift
+	cmake -S "$SY_TOP" -B "$dir" "$@" >/dev/null || return 1
+	cmake --build "$dir" -j"$(nproc)" || return 1
+}

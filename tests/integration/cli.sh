@@ -1,0 +1,61 @@
+#!/bin/sh
+# Scenario: the command-line contract of DESIGN.md §4 against the real binary.
+# Covers: --help and --version (exit 0, content), unknown options and stray arguments
+# (exit 2), `-t -c` on the shipped demo and on every file in conf.d/examples/ (exit 0),
+# `-t` on a bad file (exit 2, "file:line:column: key: ..." on stderr), -t on a missing file,
+# and a plain run (which must not pretend to serve while the router is absent).
+set -u
+: "${SWITCHYARD:?set by ctest}" "${SY_SOURCE_DIR:?set by ctest}"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+
+# expect_exit CODE CMD...: runs CMD, output in $tmp/out and $tmp/err, checks the exit code.
+expect_exit() {
+	want=$1
+	shift
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	got=$?
+	if [ "$got" = "$want" ]; then ok; else bad "$* exited $got, want $want; stderr: $(head -3 "$tmp/err")"; fi
+}
+
+expect_exit 0 "$SWITCHYARD" --help
+grep -q '^Usage: switchyard' "$tmp/out" && ok || bad "--help has no Usage line"
+grep -q -- '--test' "$tmp/out" && ok || bad "--help does not document --test"
+expect_exit 0 "$SWITCHYARD" -h
+expect_exit 0 "$SWITCHYARD" --version
+grep -q '^switchyard [0-9]' "$tmp/out" && ok || bad "--version prints no version"
+grep -q 'OpenSSL 3' "$tmp/out" && ok || bad "--version does not name OpenSSL 3"
+expect_exit 2 "$SWITCHYARD" --no-such-option
+grep -q "Try 'switchyard --help'" "$tmp/err" && ok || bad "unknown option gives no hint"
+expect_exit 2 "$SWITCHYARD" -t stray
+expect_exit 2 "$SWITCHYARD" -v
+
+expect_exit 0 "$SWITCHYARD" -t -c "$SY_SOURCE_DIR/conf.d/switchyard.yaml"
+grep -q 'is valid' "$tmp/out" && ok || bad "-t on the demo does not say valid"
+expect_exit 0 "$SWITCHYARD" -t -v -c "$SY_SOURCE_DIR/conf.d/switchyard.yaml"
+n=0
+for f in "$SY_SOURCE_DIR"/conf.d/examples/*.yaml; do
+	n=$((n + 1))
+	expect_exit 0 "$SWITCHYARD" -t -c "$f"
+done
+[ "$n" -ge 4 ] && ok || bad "expected at least 4 example configurations, found $n"
+
+# A bad file: the message names file, line, column and key.
+printf 'listeners:\n  - name: a\n    listen: 127.0.0.1:8443\n    kind: tls\n    routes:\n      - sni: a.example\n        upstream: nowhere\n' >"$tmp/bad.yaml"
+expect_exit 2 "$SWITCHYARD" -t -c "$tmp/bad.yaml"
+grep -q "^$tmp/bad.yaml:7:19: listeners\[0\]\.routes\[0\]\.upstream: " "$tmp/err" && ok \
+	|| bad "bad file message: $(head -1 "$tmp/err")"
+grep -q 'test failed' "$tmp/err" && ok || bad "-t failure not summarised"
+
+expect_exit 2 "$SWITCHYARD" -t -c "$tmp/does-not-exist.yaml"
+grep -q "does-not-exist.yaml" "$tmp/err" && ok || bad "missing file not named"
+
+# Without -t this build must refuse to run rather than pretend to serve.
+expect_exit 1 "$SWITCHYARD" -c "$SY_SOURCE_DIR/conf.d/switchyard.yaml"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
