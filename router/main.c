@@ -1,11 +1,15 @@
 /*
  * switchyard's entry point: the command line (DESIGN.md §4). It parses options, loads and
- * checks the configuration, and (once the router lands) starts the workers. It must never
- * start serving on a configuration that did not validate completely.
+ * checks the configuration, starts the workers and then handles signals: reload, stop, log
+ * reopen. It must never start serving on a configuration that did not validate completely.
  */
 #include <errno.h>
 #include <event2/event.h>
+#include <event2/thread.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
 #include <openssl/crypto.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -16,6 +20,14 @@
 
 #include "core/conf.h"
 #include "core/log.h"
+#include "core/stats.h"
+#include "router/accesslog.h"
+#include "router/admin.h"
+#include "router/conn.h"
+#include "router/gen.h"
+#include "router/health.h"
+#include "router/ipcap.h"
+#include "router/worker.h"
 
 #define MAIN_CONF_DEFAULT "/etc/switchyard/switchyard.yaml"
 
@@ -77,6 +89,241 @@ main_version(void)
 	printf("  libevent %s\n", event_get_version());
 	printf("  libsodium %s\n", sodium_version_string());
 	printf("  libyaml %s\n", yaml_get_version_string());
+}
+
+/* The process: the main thread's loop (signals, admin, health checks) and the workers. */
+static struct {
+	struct event_base  *base;
+	struct worker      *workers;
+	unsigned            nworkers;
+	struct gen         *gen;       /* newest generation; main holds a reference */
+	const char         *path;
+	uint64_t            genid;
+	struct admin_state  admin;
+	bool                admin_on;
+	struct conf_addr    admin_addr;
+	struct stats_entry *pstats;
+} m;
+
+/* Applies the log settings of a configuration. */
+static bool
+main_apply_log(const struct conf *c)
+{
+	static const enum log_level levels[] = { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO,
+		LOG_LEVEL_DEBUG };
+	log_set_level(levels[c->log.level]);
+	if (!accesslog_open(&c->log)) {
+		log_error("cannot open access log %s: %s", c->log.access_path, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* (Re)starts the admin listener when its address changed. */
+static void
+main_apply_admin(const struct conf *c)
+{
+	char err[256];
+	bool same = m.admin_on && c->admin.enabled && c->admin.listen.len == m.admin_addr.len &&
+	    memcmp(&c->admin.listen.ss, &m.admin_addr.ss, m.admin_addr.len) == 0;
+	if (same)
+		return;
+	if (m.admin_on) {
+		admin_stop();
+		m.admin_on = false;
+	}
+	if (!c->admin.enabled)
+		return;
+	if (!admin_start(m.base, &c->admin.listen, &m.admin, err, sizeof err)) {
+		log_error("%s", err);
+		return;
+	}
+	m.admin_on = true;
+	m.admin_addr = c->admin.listen;
+}
+
+/* Drops root for process.user after the sockets are bound. */
+static bool
+main_drop_privileges(const char *user)
+{
+	if (user == NULL)
+		return true;
+	if (geteuid() != 0) {
+		log_warn("process.user %s ignored: not started as root", user);
+		return true;
+	}
+	struct passwd *pw = getpwnam(user);
+	if (pw == NULL) {
+		log_error("process.user %s: no such user", user);
+		return false;
+	}
+	if (setgroups(0, NULL) == -1 || setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1) {
+		log_error("cannot become %s: %s", user, strerror(errno));
+		return false;
+	}
+	log_info("running as %s", user);
+	return true;
+}
+
+/* SIGHUP: check the new file first; keep the running configuration on any error. */
+static void
+main_reload(void)
+{
+	struct conf_error err;
+	char berr[256];
+	log_info("reload: reading %s", m.path);
+	struct conf *c = conf_load(m.path, &err);
+	if (c == NULL) {
+		log_error("reload failed, keeping generation %llu: %s", (unsigned long long)m.genid, err.msg);
+		stats_add(m.pstats, stats_main, SP_RELOADS_FAILED, 1);
+		return;
+	}
+	unsigned want = c->process.workers == CONF_WORKERS_AUTO ? (unsigned)sysconf(_SC_NPROCESSORS_ONLN)
+	    : c->process.workers;
+	if (want != m.nworkers)
+		log_warn("reload: process.workers changes from %u to %u only at restart", m.nworkers, want);
+	struct gen *g = gen_build(c, m.gen, m.nworkers, m.genid + 1, berr, sizeof berr);
+	if (g == NULL) {
+		log_error("reload failed, keeping generation %llu: %s", (unsigned long long)m.genid, berr);
+		conf_free(c);
+		stats_add(m.pstats, stats_main, SP_RELOADS_FAILED, 1);
+		return;
+	}
+	main_apply_log(c);
+	health_stop();
+	for (unsigned i = 0; i < m.nworkers; i++)
+		worker_post_gen(&m.workers[i], g);
+	gen_unref(m.gen);
+	m.gen = g;
+	m.genid++;
+	m.admin.generation = m.genid;
+	health_start(m.base, g);
+	main_apply_admin(c);
+	stats_add(m.pstats, stats_main, SP_RELOADS_OK, 1);
+	stats_add(m.pstats, stats_main, SP_GENERATION, 1);
+	log_info("reload: generation %llu in force", (unsigned long long)m.genid);
+}
+
+static void
+main_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	switch (sig) {
+	case SIGHUP:
+		main_reload();
+		break;
+	case SIGUSR1:
+		if (!accesslog_reopen())
+			log_error("cannot reopen access log: %s", strerror(errno));
+		else
+			log_info("access log reopened");
+		break;
+	default:
+		log_info("signal %d: stopping; draining connections for up to %llu ms", (int)sig,
+		    (unsigned long long)m.gen->conf->process.shutdown_timeout_ms);
+		m.admin.draining = true;
+		for (unsigned i = 0; i < m.nworkers; i++)
+			worker_post_stop(&m.workers[i]);
+		event_base_loopbreak(m.base);
+		break;
+	}
+}
+
+/* Logs what the process listens on. */
+static void
+main_log_listeners(const struct gen *g)
+{
+	for (size_t i = 0; i < g->nlisteners; i++) {
+		const struct listener_rt *l = &g->listeners[i];
+		log_info("listener %s (%s): %zu address(es), %zu route(s)%s", l->conf->name,
+		    l->conf->kind == CONF_LISTENER_TLS ? "tls" : "http", l->conf->nlisten,
+		    l->conf->nroutes, l->conf->has_default ? " and a default" : "");
+	}
+}
+
+/* Runs the daemon until SIGTERM/SIGINT and the drain are over. Takes conf. */
+static int
+main_serve(struct conf *conf, const char *path)
+{
+	char err[256];
+	struct event *sigs[4];
+	static const int signums[4] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
+
+	signal(SIGPIPE, SIG_IGN);
+	if (evthread_use_pthreads() == -1) {
+		fputs("switchyard: libevent has no pthreads support\n", stderr);
+		conf_free(conf);
+		return MAIN_EXIT_FAIL;
+	}
+	m.path = path;
+	m.nworkers = conf->process.workers == CONF_WORKERS_AUTO ? (unsigned)sysconf(_SC_NPROCESSORS_ONLN)
+	    : conf->process.workers;
+	if (m.nworkers == 0)
+		m.nworkers = 1;
+	if (!main_apply_log(conf)) {
+		conf_free(conf);
+		return MAIN_EXIT_FAIL;
+	}
+	stats_init(m.nworkers);
+	m.pstats = stats_entry(STATS_PROCESS, "");
+	ipcap_init();
+	conn_init_process();
+	m.base = event_base_new();
+	if (m.base == NULL) {
+		log_error("cannot create the main event loop");
+		conf_free(conf);
+		return MAIN_EXIT_FAIL;
+	}
+	m.genid = 1;
+	m.gen = gen_build(conf, NULL, m.nworkers, m.genid, err, sizeof err);
+	if (m.gen == NULL) {
+		log_error("%s", err);
+		conf_free(conf);
+		return MAIN_EXIT_FAIL;
+	}
+	stats_add(m.pstats, stats_main, SP_GENERATION, 1);
+	m.admin = (struct admin_state){ .generation = m.genid, .workers = m.nworkers, .config_path = path };
+	main_apply_admin(conf);
+	if (!main_drop_privileges(conf->process.user))
+		return MAIN_EXIT_FAIL;
+	health_start(m.base, m.gen);
+	for (int i = 0; i < 4; i++) {
+		sigs[i] = evsignal_new(m.base, signums[i], main_signal_cb, NULL);
+		if (sigs[i] == NULL || event_add(sigs[i], NULL) == -1) {
+			log_error("cannot install signal handlers");
+			return MAIN_EXIT_FAIL;
+		}
+	}
+
+	m.workers = calloc(m.nworkers, sizeof *m.workers);
+	if (m.workers == NULL)
+		return MAIN_EXIT_FAIL;
+	for (unsigned i = 0; i < m.nworkers; i++) {
+		if (worker_init(&m.workers[i], i, m.gen, m.pstats) == -1) {
+			log_error("worker %u: cannot create its event loop", i);
+			return MAIN_EXIT_FAIL;
+		}
+	}
+	for (unsigned i = 0; i < m.nworkers; i++) {
+		int e = pthread_create(&m.workers[i].thread, NULL, worker_main, &m.workers[i]);
+		if (e != 0) {
+			log_error("worker %u: %s", i, strerror(e));
+			return MAIN_EXIT_FAIL;
+		}
+	}
+	log_info("switchyard %s: %u worker(s), configuration %s (generation 1)", SY_VERSION,
+	    m.nworkers, path);
+	main_log_listeners(m.gen);
+
+	event_base_dispatch(m.base);
+
+	for (unsigned i = 0; i < m.nworkers; i++)
+		pthread_join(m.workers[i].thread, NULL);
+	health_stop();
+	admin_stop();
+	log_info("stopped");
+	return MAIN_EXIT_OK;
 }
 
 int
@@ -151,9 +398,6 @@ main(int argc, char **argv)
 		return MAIN_EXIT_OK;
 	}
 
-	/* Serving comes with the router (issue: SNI passthrough); until then say so plainly. */
-	fprintf(stderr, "switchyard: configuration %s is valid, but this build cannot serve yet: "
-	    "the router is not implemented (use -t)\n", path);
-	conf_free(conf);
-	return MAIN_EXIT_FAIL;
+	int rc = main_serve(conf, path);
+	return rc;
 }

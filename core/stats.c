@@ -1,0 +1,195 @@
+/*
+ * Metrics registry and Prometheus rendering (see stats.h). Workers only ever add to their
+ * own copy of a counter; this file's render path only reads. Nothing here may take a lock
+ * that a worker could wait on.
+ */
+#include "core/stats.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static unsigned stats_workers; /* copies per entry: workers + the main thread */
+unsigned stats_main;
+static struct stats_entry *stats_entries[STATS_ENTRIES_MAX];
+static size_t stats_nentries;
+static struct stats_entry *stats_overflow[STATS_KIND_COUNT];
+
+/* Sets the worker count; entries are sized by it. */
+int
+stats_init(unsigned workers)
+{
+	if (workers == 0 || stats_workers != 0)
+		return -1;
+	stats_workers = workers + 1;
+	stats_main = workers;
+	return 0;
+}
+
+/* Allocates a zeroed entry. */
+static struct stats_entry *
+stats_new(enum stats_kind kind, const char *labels)
+{
+	struct stats_entry *e = calloc(1, sizeof *e);
+	if (e == NULL)
+		abort(); /* allocation failure policy: at configuration time, fatal */
+	e->w = calloc((size_t)stats_workers * STATS_FIELDS_MAX, sizeof *e->w);
+	if (e->w == NULL)
+		abort();
+	e->kind = kind;
+	snprintf(e->labels, sizeof e->labels, "%s", labels);
+	e->gauge_up = 1;
+	return e;
+}
+
+/* Finds or creates an entry by kind and rendered labels (main thread only). */
+struct stats_entry *
+stats_entry(enum stats_kind kind, const char *labels)
+{
+	for (size_t i = 0; i < stats_nentries; i++)
+		if (stats_entries[i]->kind == kind && strcmp(stats_entries[i]->labels, labels) == 0)
+			return stats_entries[i];
+	if (stats_nentries == STATS_ENTRIES_MAX) {
+		if (stats_overflow[kind] == NULL)
+			stats_overflow[kind] = stats_new(kind, "overflow=\"true\"");
+		return stats_overflow[kind];
+	}
+	struct stats_entry *e = stats_new(kind, labels);
+	stats_entries[stats_nentries++] = e;
+	return e;
+}
+
+/* Sums one counter over all workers. */
+uint64_t
+stats_sum(const struct stats_entry *e, unsigned field)
+{
+	uint64_t s = 0;
+	for (unsigned w = 0; w < stats_workers; w++)
+		s += __atomic_load_n(&e->w[(size_t)w * STATS_FIELDS_MAX + field], __ATOMIC_RELAXED);
+	return s;
+}
+
+/* Escapes backslash, double quote and newline as the exposition format requires. */
+void
+stats_escape(char *out, size_t cap, const char *in)
+{
+	size_t o = 0;
+	for (; *in != '\0' && o + 3 < cap; in++) {
+		if (*in == '\\' || *in == '"') {
+			out[o++] = '\\';
+			out[o++] = *in;
+		} else if (*in == '\n') {
+			out[o++] = '\\';
+			out[o++] = 'n';
+		} else {
+			out[o++] = *in;
+		}
+	}
+	out[o] = '\0';
+}
+
+/* One metric: a field of one kind, with the extra label it adds (may be NULL). */
+struct stats_metric {
+	enum stats_kind kind;
+	unsigned        field;
+	const char     *name;
+	const char     *type;
+	const char     *help;
+	const char     *extra;   /* e.g. reason="not_tls" */
+};
+
+#define SM(k, f, n, t, h, x) { k, f, n, t, h, x }
+static const struct stats_metric stats_metrics[] = {
+	SM(STATS_LISTENER, SL_ACCEPTED, "switchyard_accepted_connections_total", "counter",
+	    "Connections accepted by a listener.", NULL),
+	SM(STATS_LISTENER, SL_ACTIVE, "switchyard_active_connections", "gauge",
+	    "Connections open now.", NULL),
+	SM(STATS_LISTENER, SL_PREREAD, "switchyard_preread_connections", "gauge",
+	    "Connections still in PROXY or ClientHello pre-read.", NULL),
+	SM(STATS_LISTENER, SL_REJECT_MAXCONN, "switchyard_limit_rejects_total", "counter",
+	    "Connections closed at accept by a limit.", "limit=\"max_connections\""),
+	SM(STATS_LISTENER, SL_REJECT_PER_IP, "switchyard_limit_rejects_total", "counter",
+	    NULL, "limit=\"max_preread_per_ip\""),
+	SM(STATS_LISTENER, SL_ACCEPT_ERRORS, "switchyard_accept_errors_total", "counter",
+	    "accept(2) failures (EMFILE and the like).", NULL),
+	SM(STATS_LISTENER, SL_HELLO_NOT_TLS, "switchyard_hello_failures_total", "counter",
+	    "ClientHello pre-reads that did not yield a routable name, by reason.", "reason=\"not_tls\""),
+	SM(STATS_LISTENER, SL_HELLO_SSLV2, "switchyard_hello_failures_total", "counter", NULL, "reason=\"sslv2\""),
+	SM(STATS_LISTENER, SL_HELLO_TOO_LARGE, "switchyard_hello_failures_total", "counter", NULL, "reason=\"too_large\""),
+	SM(STATS_LISTENER, SL_HELLO_MALFORMED, "switchyard_hello_failures_total", "counter", NULL, "reason=\"malformed\""),
+	SM(STATS_LISTENER, SL_HELLO_TIMEOUT, "switchyard_hello_failures_total", "counter", NULL, "reason=\"timeout\""),
+	SM(STATS_LISTENER, SL_HELLO_CLOSED, "switchyard_hello_failures_total", "counter", NULL, "reason=\"closed\""),
+	SM(STATS_LISTENER, SL_HELLO_BAD_SNI, "switchyard_hello_failures_total", "counter", NULL, "reason=\"bad_sni\""),
+	SM(STATS_LISTENER, SL_HELLO_NO_SNI, "switchyard_hello_failures_total", "counter", NULL, "reason=\"no_sni\""),
+	SM(STATS_LISTENER, SL_HELLO_NO_ROUTE, "switchyard_hello_failures_total", "counter", NULL, "reason=\"no_route\""),
+	SM(STATS_LISTENER, SL_PROXY_MISSING, "switchyard_proxy_rejects_total", "counter",
+	    "Connections from proxy_protocol_from peers refused for their PROXY header, by reason.",
+	    "reason=\"missing\""),
+	SM(STATS_LISTENER, SL_PROXY_INVALID, "switchyard_proxy_rejects_total", "counter", NULL, "reason=\"invalid\""),
+	SM(STATS_LISTENER, SL_PROXY_TIMEOUT, "switchyard_proxy_rejects_total", "counter", NULL, "reason=\"timeout\""),
+	SM(STATS_LISTENER, SL_PROXY_UNSUPPORTED, "switchyard_proxy_rejects_total", "counter", NULL, "reason=\"unsupported\""),
+	SM(STATS_LISTENER, SL_PROXY_CLOSED, "switchyard_proxy_rejects_total", "counter", NULL, "reason=\"closed\""),
+	SM(STATS_ROUTE, SR_CONN_OK, "switchyard_connections_total", "counter",
+	    "Connections at close, by listener, route and result.", "result=\"ok\""),
+	SM(STATS_ROUTE, SR_CONN_REJECTED, "switchyard_connections_total", "counter", NULL, "result=\"rejected\""),
+	SM(STATS_ROUTE, SR_CONN_UPSTREAM_FAILED, "switchyard_connections_total", "counter", NULL, "result=\"upstream_failed\""),
+	SM(STATS_ROUTE, SR_CONN_IDLE_TIMEOUT, "switchyard_connections_total", "counter", NULL, "result=\"idle_timeout\""),
+	SM(STATS_ROUTE, SR_CONN_ERROR, "switchyard_connections_total", "counter", NULL, "result=\"error\""),
+	SM(STATS_ROUTE, SR_CONN_SHUTDOWN, "switchyard_connections_total", "counter", NULL, "result=\"shutdown\""),
+	SM(STATS_ROUTE, SR_BYTES_IN, "switchyard_bytes_total", "counter",
+	    "Bytes relayed, by direction (in: client to upstream).", "direction=\"in\""),
+	SM(STATS_ROUTE, SR_BYTES_OUT, "switchyard_bytes_total", "counter", NULL, "direction=\"out\""),
+	SM(STATS_SERVER, SS_CONNECTS, "switchyard_upstream_connects_total", "counter",
+	    "Upstream connections established.", NULL),
+	SM(STATS_SERVER, SS_CONNECT_FAILURES, "switchyard_upstream_connect_failures_total", "counter",
+	    "Upstream connect attempts that failed, by reason.", "reason=\"error\""),
+	SM(STATS_SERVER, SS_CONNECT_TIMEOUTS, "switchyard_upstream_connect_failures_total", "counter",
+	    NULL, "reason=\"timeout\""),
+	SM(STATS_SERVER, SS_ACTIVE, "switchyard_upstream_active_connections", "gauge",
+	    "Connections open to an upstream server now.", NULL),
+	SM(STATS_SERVER, SS_HEALTH_CHECKS, "switchyard_health_checks_total", "counter",
+	    "Active health checks run.", NULL),
+	SM(STATS_SERVER, SS_HEALTH_FAILURES, "switchyard_health_check_failures_total", "counter",
+	    "Active health checks that failed.", NULL),
+	SM(STATS_PROCESS, SP_RELOADS_OK, "switchyard_reloads_total", "counter",
+	    "Configuration reloads, by result.", "result=\"ok\""),
+	SM(STATS_PROCESS, SP_RELOADS_FAILED, "switchyard_reloads_total", "counter", NULL, "result=\"failed\""),
+	SM(STATS_PROCESS, SP_GENERATION, "switchyard_config_generation", "gauge",
+	    "Generation of the configuration in force (1 at start, +1 per successful reload).", NULL),
+	SM(STATS_PROCESS, SP_EMFILE, "switchyard_accept_backoffs_total", "counter",
+	    "Times accepting paused because the process ran out of file descriptors.", NULL),
+};
+
+/* Writes "name{labels,extra} value" with the right comma placement. */
+static void
+stats_line(FILE *out, const char *name, const char *labels, const char *extra, long long v)
+{
+	int has_l = labels[0] != '\0', has_x = extra != NULL;
+	fprintf(out, "%s%s%s%s%s%s %lld\n", name, has_l || has_x ? "{" : "", labels,
+	    has_l && has_x ? "," : "", has_x ? extra : "", has_l || has_x ? "}" : "", v);
+}
+
+/* Renders all metrics; HELP/TYPE once per family, families contiguous. */
+void
+stats_render(FILE *out)
+{
+	size_t n = sizeof stats_metrics / sizeof stats_metrics[0];
+	for (size_t i = 0; i < n; i++) {
+		const struct stats_metric *m = &stats_metrics[i];
+		if (m->help != NULL)
+			fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name, m->type);
+		for (size_t j = 0; j < stats_nentries; j++) {
+			struct stats_entry *e = stats_entries[j];
+			if (e->kind == m->kind)
+				stats_line(out, m->name, e->labels, m->extra, (long long)stats_sum(e, m->field));
+		}
+		if (stats_overflow[m->kind] != NULL)
+			stats_line(out, m->name, stats_overflow[m->kind]->labels, m->extra,
+			    (long long)stats_sum(stats_overflow[m->kind], m->field));
+	}
+	fputs("# HELP switchyard_upstream_up Health of an upstream server (1 up, 0 down).\n"
+	      "# TYPE switchyard_upstream_up gauge\n", out);
+	for (size_t j = 0; j < stats_nentries; j++)
+		if (stats_entries[j]->kind == STATS_SERVER)
+			stats_line(out, "switchyard_upstream_up", stats_entries[j]->labels, NULL,
+			    (long long)__atomic_load_n(&stats_entries[j]->gauge_up, __ATOMIC_RELAXED));
+}

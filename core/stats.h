@@ -1,0 +1,97 @@
+/*
+ * The metrics registry. A stats entry is a block of counters for one labelled thing (a
+ * listener, a route of a listener, an upstream server); each worker writes only its own
+ * copy, without locks or atomic read-modify-write, and the admin thread sums the copies
+ * when it renders /metrics. Entries are found by label, so a reload that keeps a name keeps
+ * its counters. Entries are never freed before exit; their number is capped.
+ */
+#ifndef SY_CORE_STATS_H
+#define SY_CORE_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define STATS_ENTRIES_MAX 4096 /* labelled things over the process life; then "overflow" */
+#define STATS_FIELDS_MAX  64   /* counters in one entry */
+#define STATS_LABEL_MAX   320  /* bytes of one entry's rendered label set */
+
+enum stats_kind { STATS_LISTENER, STATS_ROUTE, STATS_SERVER, STATS_PROCESS, STATS_KIND_COUNT };
+
+/* Listener counters. HELLO_* and PROXY_* are failure reasons. */
+enum {
+	SL_ACCEPTED,
+	SL_ACTIVE,            /* gauge: +1 at accept, -1 at close */
+	SL_PREREAD,           /* gauge: connections still in pre-read */
+	SL_REJECT_MAXCONN,
+	SL_REJECT_PER_IP,
+	SL_ACCEPT_ERRORS,
+	SL_HELLO_NOT_TLS, SL_HELLO_SSLV2, SL_HELLO_TOO_LARGE, SL_HELLO_MALFORMED,
+	SL_HELLO_TIMEOUT, SL_HELLO_CLOSED, SL_HELLO_BAD_SNI, SL_HELLO_NO_SNI, SL_HELLO_NO_ROUTE,
+	SL_PROXY_MISSING, SL_PROXY_INVALID, SL_PROXY_TIMEOUT, SL_PROXY_UNSUPPORTED, SL_PROXY_CLOSED,
+	SL_FIELD_COUNT
+};
+/* Route counters: connections by how they ended, bytes each way. */
+enum {
+	SR_CONN_OK, SR_CONN_REJECTED, SR_CONN_UPSTREAM_FAILED, SR_CONN_IDLE_TIMEOUT,
+	SR_CONN_ERROR, SR_CONN_SHUTDOWN,
+	SR_BYTES_IN,          /* client -> upstream */
+	SR_BYTES_OUT,         /* upstream -> client */
+	SR_FIELD_COUNT
+};
+/* Server counters. */
+enum {
+	SS_CONNECTS, SS_CONNECT_FAILURES, SS_CONNECT_TIMEOUTS, SS_ACTIVE,
+	SS_HEALTH_CHECKS, SS_HEALTH_FAILURES,
+	SS_FIELD_COUNT
+};
+/* Process counters. */
+enum {
+	SP_RELOADS_OK, SP_RELOADS_FAILED, SP_GENERATION, SP_EMFILE,
+	SP_FIELD_COUNT
+};
+
+struct stats_entry {
+	enum stats_kind kind;
+	char            labels[STATS_LABEL_MAX]; /* rendered: listener="a",route="b" */
+	uint64_t       *w;                       /* workers x STATS_FIELDS_MAX counters */
+	int64_t         gauge_up;                /* SS: 1 up, 0 down (written by one thread) */
+};
+
+/* Index of the main thread's own copy (health checks, reloads): one past the workers. */
+extern unsigned stats_main;
+
+/* Sets the number of workers; call once before any entry is created. Entries get one copy
+ * per worker plus one for the main thread. */
+int stats_init(unsigned workers);
+
+/* Finds or creates the entry for kind+labels (main thread only). Never NULL: past the cap
+ * every new label set shares one "overflow" entry of its kind. */
+struct stats_entry *stats_entry(enum stats_kind kind, const char *labels);
+
+/* This worker's counter array for an entry. */
+static inline uint64_t *
+stats_w(struct stats_entry *e, unsigned worker)
+{
+	return e->w + (size_t)worker * STATS_FIELDS_MAX;
+}
+
+/* Adds v to one counter of this worker's copy; single writer, so a relaxed store is enough
+ * and readers on other threads see a torn-free value. */
+static inline void
+stats_add(struct stats_entry *e, unsigned worker, unsigned field, int64_t v)
+{
+	uint64_t *p = stats_w(e, worker) + field;
+	__atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + (uint64_t)v, __ATOMIC_RELAXED);
+}
+
+/* Sum of a counter over all workers (admin thread). */
+uint64_t stats_sum(const struct stats_entry *e, unsigned field);
+
+/* Writes every metric in Prometheus text exposition format 0.0.4. */
+void stats_render(FILE *out);
+
+/* Escapes a label value for the exposition format into out (cap bytes, NUL-terminated). */
+void stats_escape(char *out, size_t cap, const char *in);
+
+#endif

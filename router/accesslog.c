@@ -1,0 +1,153 @@
+/*
+ * Access log lines (see accesslog.h). Field values that come from the network (SNI, ALPN)
+ * were validated before they got here, but are still escaped for JSON and never trusted to
+ * be short: the line is cut at ACCESSLOG_LINE_MAX.
+ */
+#include "router/accesslog.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static int accesslog_fd = -1;          /* -1: off */
+static enum conf_log_format accesslog_format;
+static char *accesslog_path;
+
+bool
+accesslog_open(const struct conf_log *c)
+{
+	int fd;
+	accesslog_format = c->format;
+	switch (c->access) {
+	case CONF_ACCESS_OFF:
+		accesslog_fd = -1;
+		return true;
+	case CONF_ACCESS_STDERR:
+		accesslog_fd = STDERR_FILENO;
+		return true;
+	case CONF_ACCESS_FILE:
+		fd = open(c->access_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		if (fd == -1)
+			return false;
+		free(accesslog_path);
+		accesslog_path = strdup(c->access_path);
+		if (accesslog_fd > STDERR_FILENO) {
+			/* Keep the number workers use; swap what it refers to. */
+			dup2(fd, accesslog_fd);
+			close(fd);
+		} else {
+			accesslog_fd = fd;
+		}
+		return true;
+	}
+	return false;
+}
+
+bool
+accesslog_reopen(void)
+{
+	if (accesslog_path == NULL || accesslog_fd <= STDERR_FILENO)
+		return true;
+	int fd = open(accesslog_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd == -1)
+		return false;
+	dup2(fd, accesslog_fd);
+	close(fd);
+	return true;
+}
+
+bool
+accesslog_enabled(void)
+{
+	return accesslog_fd != -1;
+}
+
+/* Appends s as a JSON string body (no quotes) at line+*n, cut at cap. */
+static void
+accesslog_json_str(char *line, size_t *n, size_t cap, const char *s)
+{
+	for (; *s != '\0' && *n + 7 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			line[(*n)++] = '\\';
+			line[(*n)++] = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			*n += (size_t)snprintf(line + *n, cap - *n, "\\u%04x", c);
+		} else {
+			line[(*n)++] = (char)c;
+		}
+	}
+}
+
+/* Appends formatted text, clamping at cap. */
+static void
+accesslog_add(char *line, size_t *n, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void
+accesslog_add(char *line, size_t *n, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	if (*n >= cap)
+		return;
+	va_start(ap, fmt);
+	int w = vsnprintf(line + *n, cap - *n, fmt, ap);
+	va_end(ap);
+	if (w > 0)
+		*n = *n + (size_t)w < cap ? *n + (size_t)w : cap - 1;
+}
+
+void
+accesslog_write(const struct accesslog_rec *r)
+{
+	char line[ACCESSLOG_LINE_MAX], ts[40];
+	size_t n = 0, cap = sizeof line - 1;
+	struct timeval tv;
+	struct tm tm;
+
+	if (accesslog_fd == -1)
+		return;
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	size_t t = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ts + t, sizeof ts - t, ".%03ldZ", (long)(tv.tv_usec / 1000));
+
+	if (accesslog_format == CONF_LOG_JSON) {
+		const char *keys[] = { "time", "client", "listener", "sni", "alpn", "route",
+			"upstream", "server", "proxy", "end" };
+		const char *vals[] = { ts, r->client, r->listener, r->sni, r->alpn, r->route,
+			r->upstream, r->server, r->proxy, r->end };
+		line[n++] = '{';
+		for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+			accesslog_add(line, &n, cap, "%s\"%s\":", i ? "," : "", keys[i]);
+			if (vals[i] == NULL) {
+				accesslog_add(line, &n, cap, "null");
+				continue;
+			}
+			accesslog_add(line, &n, cap, "\"");
+			accesslog_json_str(line, &n, cap, vals[i]);
+			accesslog_add(line, &n, cap, "\"");
+		}
+		accesslog_add(line, &n, cap, ",\"bytes_in\":%llu,\"bytes_out\":%llu,\"duration_ms\":%llu}",
+		    (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
+		    (unsigned long long)r->duration_ms);
+	} else {
+		accesslog_add(line, &n, cap,
+		    "%s client=%s listener=%s sni=%s alpn=%s route=%s upstream=%s server=%s proxy=%s "
+		    "in=%llu out=%llu ms=%llu end=%s",
+		    ts, r->client, r->listener, r->sni ? r->sni : "-", r->alpn ? r->alpn : "-",
+		    r->route, r->upstream ? r->upstream : "-", r->server ? r->server : "-", r->proxy,
+		    (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
+		    (unsigned long long)r->duration_ms, r->end);
+	}
+	if (n > cap)
+		n = cap;
+	line[n++] = '\n';
+	ssize_t rc = write(accesslog_fd, line, n);
+	(void)rc; /* nowhere better to report a failed log write */
+}

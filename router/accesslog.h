@@ -1,0 +1,43 @@
+/*
+ * The access log (DESIGN.md §6): one line per connection at close, text or JSON, written
+ * with one write(2) so lines from several workers never interleave. SIGUSR1 reopens a file
+ * target by dup2 onto the same descriptor, so workers never see a closed fd.
+ */
+#ifndef SY_ROUTER_ACCESSLOG_H
+#define SY_ROUTER_ACCESSLOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/conf-t.h"
+
+#define ACCESSLOG_LINE_MAX 2048
+
+struct accesslog_rec {
+	const char *client;      /* "ip:port" after PROXY in */
+	const char *listener;
+	const char *sni;         /* NULL: none */
+	const char *alpn;        /* NULL: none */
+	const char *route;       /* route label, or "-" */
+	const char *upstream;    /* upstream name, or NULL */
+	const char *server;      /* "ip:port", or NULL */
+	const char *proxy;       /* "off", "v1", "v2" */
+	uint64_t    bytes_in;    /* client -> upstream */
+	uint64_t    bytes_out;   /* upstream -> client */
+	uint64_t    duration_ms;
+	const char *end;         /* end reason */
+};
+
+/* Opens (or switches to) the configured target; false with errno on failure. */
+bool accesslog_open(const struct conf_log *c);
+
+/* Reopens a file target (SIGUSR1); false with errno on failure (the old fd stays). */
+bool accesslog_reopen(void);
+
+/* True when lines are written at all. */
+bool accesslog_enabled(void);
+
+/* Writes one record. */
+void accesslog_write(const struct accesslog_rec *r);
+
+#endif

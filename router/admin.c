@@ -1,0 +1,181 @@
+/*
+ * Admin HTTP endpoint (see admin.h). Reads at most ADMIN_HEAD_MAX bytes of request head,
+ * answers, closes. Must never block the main loop: responses go out through a bufferevent.
+ */
+#include "router/admin.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/stats.h"
+#include "router/worker.h"
+
+#define ADMIN_HEAD_MAX   4096
+#define ADMIN_TIMEOUT_S  5
+
+static struct event *admin_ev;
+static int admin_fd = -1;
+static struct admin_state *admin_st;
+
+/* Closes once the response is written. */
+static void
+admin_written_cb(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_free(bev);
+}
+
+static void
+admin_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	bufferevent_free(bev);
+}
+
+/* Queues a whole response and arranges the close. */
+static void
+admin_respond(struct bufferevent *bev, int status, const char *reason, const char *ctype,
+    const char *body, size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(bev);
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n", status, reason, ctype, len);
+	evbuffer_add(out, body, len);
+	bufferevent_setcb(bev, NULL, admin_written_cb, admin_event_cb, NULL);
+	bufferevent_disable(bev, EV_READ);
+	bufferevent_enable(bev, EV_WRITE);
+}
+
+/* Answers one request line. */
+static void
+admin_route(struct bufferevent *bev, const char *method, const char *path)
+{
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		admin_respond(bev, 405, "Method Not Allowed", "text/plain", "method not allowed\n", 19);
+		return;
+	}
+	if (strcmp(path, "/metrics") == 0) {
+		char *body = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&body, &len);
+		if (f == NULL) {
+			admin_respond(bev, 500, "Internal Server Error", "text/plain", "no memory\n", 10);
+			return;
+		}
+		stats_render(f);
+		fclose(f);
+		admin_respond(bev, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body, len);
+		free(body);
+	} else if (strcmp(path, "/healthz") == 0) {
+		if (admin_st->draining)
+			admin_respond(bev, 503, "Service Unavailable", "text/plain", "draining\n", 9);
+		else
+			admin_respond(bev, 200, "OK", "text/plain", "ok\n", 3);
+	} else if (strcmp(path, "/status") == 0) {
+		char body[1024];
+		int n = snprintf(body, sizeof body,
+		    "config: %s\ngeneration: %llu\nworkers: %u\nconnections: %u\nstate: %s\n",
+		    admin_st->config_path, admin_st->generation, admin_st->workers,
+		    __atomic_load_n(&worker_conns_total, __ATOMIC_RELAXED),
+		    admin_st->draining ? "draining" : "running");
+		admin_respond(bev, 200, "OK", "text/plain", body, (size_t)n);
+	} else {
+		admin_respond(bev, 404, "Not Found", "text/plain", "not found\n", 10);
+	}
+}
+
+/* Waits for a complete request head, then answers. */
+static void
+admin_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	if (end.pos == -1) {
+		if (evbuffer_get_length(in) >= ADMIN_HEAD_MAX)
+			admin_respond(bev, 431, "Request Header Fields Too Large", "text/plain",
+			    "request head too large\n", 23);
+		return;
+	}
+	char *line = evbuffer_readln(in, NULL, EVBUFFER_EOL_CRLF_STRICT);
+	char method[8], path[256], version[16];
+	if (line == NULL || sscanf(line, "%7s %255s %15s", method, path, version) != 3 ||
+	    strncmp(version, "HTTP/1.", 7) != 0) {
+		admin_respond(bev, 400, "Bad Request", "text/plain", "bad request\n", 12);
+	} else {
+		char *q = strchr(path, '?');
+		if (q != NULL)
+			*q = '\0';
+		admin_route(bev, method, path);
+	}
+	free(line);
+}
+
+static void
+admin_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct event_base *base = arg;
+	(void)what;
+	for (int budget = 16; budget > 0; budget--) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1)
+			return;
+		struct bufferevent *bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+		if (bev == NULL) {
+			close(fd);
+			return;
+		}
+		struct timeval tv = { ADMIN_TIMEOUT_S, 0 };
+		bufferevent_set_timeouts(bev, &tv, &tv);
+		bufferevent_setwatermark(bev, EV_READ, 0, ADMIN_HEAD_MAX);
+		bufferevent_setcb(bev, admin_read_cb, NULL, admin_event_cb, NULL);
+		bufferevent_enable(bev, EV_READ);
+	}
+}
+
+bool
+admin_start(struct event_base *base, const struct conf_addr *addr, struct admin_state *st,
+    char *err, size_t cap)
+{
+	int one = 1;
+	admin_st = st;
+	admin_fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (admin_fd == -1)
+		goto fail;
+	setsockopt(admin_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(admin_fd, (const struct sockaddr *)&addr->ss, addr->len) == -1 ||
+	    listen(admin_fd, 64) == -1)
+		goto fail;
+	admin_ev = event_new(base, admin_fd, EV_READ | EV_PERSIST, admin_accept_cb, base);
+	if (admin_ev == NULL || event_add(admin_ev, NULL) == -1)
+		goto fail;
+	return true;
+fail:
+	snprintf(err, cap, "admin listener: %s", strerror(errno));
+	if (admin_fd != -1)
+		close(admin_fd);
+	admin_fd = -1;
+	return false;
+}
+
+void
+admin_stop(void)
+{
+	if (admin_ev != NULL) {
+		event_free(admin_ev);
+		admin_ev = NULL;
+	}
+	if (admin_fd != -1) {
+		close(admin_fd);
+		admin_fd = -1;
+	}
+}

@@ -1,0 +1,181 @@
+/*
+ * One direction of the relay (see relay.h). It never blocks and never reads more from src
+ * than dst has taken; it must never lose or reorder a byte, and it passes a FIN on only
+ * after every byte before it.
+ */
+#include "router/relay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "router/worker.h"
+
+void
+relay_init(struct relay_dir *d)
+{
+	d->pipe[0] = d->pipe[1] = -1;
+	d->inpipe = 0;
+	d->buf = NULL;
+	d->boff = d->blen = 0;
+	d->bytes = 0;
+	d->eof = d->shut = false;
+}
+
+void
+relay_release(struct worker *w, struct relay_dir *d)
+{
+	if (d->pipe[0] != -1) {
+		if (d->inpipe == 0) {
+			worker_pipe_put(w, d->pipe);
+		} else {
+			close(d->pipe[0]);
+			close(d->pipe[1]);
+		}
+		d->pipe[0] = d->pipe[1] = -1;
+		d->inpipe = 0;
+	}
+	if (d->buf != NULL) {
+		worker_buf_put(w, d->buf);
+		d->buf = NULL;
+		d->boff = d->blen = 0;
+	}
+}
+
+/* Splice mode: moves what is in the pipe out, then refills it from src. */
+static enum relay_rc
+relay_splice(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst, bool *dst_wr)
+{
+	for (int budget = RELAY_BUDGET; budget > 0; budget--) {
+		if (d->inpipe > 0) {
+			if (!*dst_wr)
+				return RELAY_WAIT;
+			ssize_t n = splice(d->pipe[0], NULL, dst, NULL, d->inpipe,
+			    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n == -1) {
+				if (errno == EAGAIN) {
+					*dst_wr = false;
+					return RELAY_WAIT;
+				}
+				if (errno == EINTR)
+					continue;
+				return RELAY_ERR_DST;
+			}
+			d->inpipe -= (uint32_t)n;
+			if (d->inpipe == 0) {
+				/* Empty: give it back so an idle connection holds no pipe. */
+				worker_pipe_put(w, d->pipe);
+				d->pipe[0] = d->pipe[1] = -1;
+			}
+			continue;
+		}
+		if (d->eof) {
+			if (!d->shut) {
+				shutdown(dst, SHUT_WR);
+				d->shut = true;
+			}
+			return RELAY_DONE;
+		}
+		if (!*src_rd)
+			return RELAY_WAIT;
+		if (d->pipe[0] == -1 && worker_pipe_get(w, d->pipe) == -1)
+			return RELAY_ERR_SRC; /* out of fds: this connection cannot go on */
+		ssize_t n = splice(src, NULL, d->pipe[1], NULL, RELAY_CHUNK,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n == -1) {
+			if (errno == EAGAIN) {
+				/* The pipe is empty here, so EAGAIN means src has nothing. */
+				*src_rd = false;
+				worker_pipe_put(w, d->pipe);
+				d->pipe[0] = d->pipe[1] = -1;
+				return RELAY_WAIT;
+			}
+			if (errno == EINTR)
+				continue;
+			return RELAY_ERR_SRC;
+		}
+		if (n == 0) {
+			d->eof = true;
+			worker_pipe_put(w, d->pipe);
+			d->pipe[0] = d->pipe[1] = -1;
+			continue;
+		}
+		d->inpipe = (uint32_t)n;
+		d->bytes += (uint64_t)n;
+	}
+	return RELAY_AGAIN;
+}
+
+/* Copy mode: the same loop through a pooled buffer. */
+static enum relay_rc
+relay_copy(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst, bool *dst_wr)
+{
+	for (int budget = RELAY_BUDGET; budget > 0; budget--) {
+		if (d->blen > 0) {
+			if (!*dst_wr)
+				return RELAY_WAIT;
+			ssize_t n = send(dst, d->buf + d->boff, d->blen, MSG_NOSIGNAL);
+			if (n == -1) {
+				if (errno == EAGAIN) {
+					*dst_wr = false;
+					return RELAY_WAIT;
+				}
+				if (errno == EINTR)
+					continue;
+				return RELAY_ERR_DST;
+			}
+			d->boff += (uint32_t)n;
+			d->blen -= (uint32_t)n;
+			if (d->blen == 0) {
+				worker_buf_put(w, d->buf);
+				d->buf = NULL;
+				d->boff = 0;
+			}
+			continue;
+		}
+		if (d->eof) {
+			if (!d->shut) {
+				shutdown(dst, SHUT_WR);
+				d->shut = true;
+			}
+			return RELAY_DONE;
+		}
+		if (!*src_rd)
+			return RELAY_WAIT;
+		if (d->buf == NULL && (d->buf = worker_buf_get(w)) == NULL)
+			return RELAY_ERR_SRC;
+		ssize_t n = recv(src, d->buf, RELAY_CHUNK, 0);
+		if (n == -1) {
+			if (errno == EAGAIN) {
+				*src_rd = false;
+				worker_buf_put(w, d->buf);
+				d->buf = NULL;
+				return RELAY_WAIT;
+			}
+			if (errno == EINTR)
+				continue;
+			return RELAY_ERR_SRC;
+		}
+		if (n == 0) {
+			d->eof = true;
+			worker_buf_put(w, d->buf);
+			d->buf = NULL;
+			continue;
+		}
+		d->boff = 0;
+		d->blen = (uint32_t)n;
+		d->bytes += (uint64_t)n;
+	}
+	return RELAY_AGAIN;
+}
+
+enum relay_rc
+relay_pump(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst, bool *dst_wr)
+{
+	if (d->shut)
+		return RELAY_DONE;
+	if (w->splice)
+		return relay_splice(w, d, src, src_rd, dst, dst_wr);
+	return relay_copy(w, d, src, src_rd, dst, dst_wr);
+}

@@ -1,0 +1,46 @@
+/*
+ * The byte pump of one direction of a relayed connection (src -> dst): splice(2) through a
+ * pooled pipe, or read/write through a pooled buffer when splice is off. Pipes and buffers
+ * are held only while bytes are in flight, so an idle connection holds neither. Readiness is
+ * edge-triggered: the caller keeps "readable"/"writable" flags, the pump clears them on
+ * EAGAIN. Backpressure is structural: nothing more is read from src while bytes for dst wait.
+ */
+#ifndef SY_ROUTER_RELAY_H
+#define SY_ROUTER_RELAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define RELAY_CHUNK  (64u * 1024) /* bytes moved per splice/read call (a pipe's default size) */
+#define RELAY_BUDGET 16           /* calls per direction per wake-up before yielding */
+
+struct worker;
+
+struct relay_dir {
+	int      pipe[2];   /* -1 when no pipe is held */
+	uint32_t inpipe;    /* bytes in the pipe */
+	uint8_t *buf;       /* copy mode: pooled buffer while bytes wait */
+	uint32_t boff, blen;
+	uint64_t bytes;     /* bytes read from src */
+	bool     eof;       /* src sent FIN */
+	bool     shut;      /* FIN passed on to dst */
+};
+
+enum relay_rc {
+	RELAY_WAIT,     /* blocked on readiness; the edge will wake us */
+	RELAY_AGAIN,    /* budget used up with work left: reschedule */
+	RELAY_DONE,     /* src finished and its FIN was passed on */
+	RELAY_ERR_SRC,  /* reading src failed (reset) */
+	RELAY_ERR_DST   /* writing dst failed (reset, EPIPE) */
+};
+
+void relay_init(struct relay_dir *d);
+
+/* Moves bytes src -> dst until blocked, done, failed or out of budget. */
+enum relay_rc relay_pump(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst,
+    bool *dst_wr);
+
+/* Returns the pipe or buffer to the worker's pools (a non-empty pipe is closed). */
+void relay_release(struct worker *w, struct relay_dir *d);
+
+#endif

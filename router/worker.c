@@ -1,0 +1,298 @@
+/*
+ * Worker threads (see worker.h): accepting, switching generations on reload, draining on
+ * stop, and the per-worker buffer and pipe pools. Runs only on its own thread except
+ * worker_init and the two worker_post_* calls, which only set atomics and activate an event.
+ */
+#include "router/worker.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "router/conn.h"
+
+uint32_t worker_conns_total;
+
+uint8_t *
+worker_buf_get(struct worker *w)
+{
+	if (w->nbufs > 0)
+		return w->bufs[--w->nbufs];
+	return malloc(WORKER_BUF_SIZE);
+}
+
+void
+worker_buf_put(struct worker *w, uint8_t *b)
+{
+	if (w->nbufs < WORKER_BUFS_KEEP) {
+		w->bufs[w->nbufs++] = b;
+		return;
+	}
+	free(b);
+}
+
+int
+worker_pipe_get(struct worker *w, int p[2])
+{
+	if (w->npipes > 0) {
+		w->npipes--;
+		p[0] = w->pipes[2 * w->npipes];
+		p[1] = w->pipes[2 * w->npipes + 1];
+		return 0;
+	}
+	return pipe2(p, O_NONBLOCK | O_CLOEXEC);
+}
+
+void
+worker_pipe_put(struct worker *w, int p[2])
+{
+	if (w->npipes < WORKER_PIPES_KEEP) {
+		w->pipes[2 * w->npipes] = p[0];
+		w->pipes[2 * w->npipes + 1] = p[1];
+		w->npipes++;
+		return;
+	}
+	close(p[0]);
+	close(p[1]);
+}
+
+/* Stops or restarts every accept event (EMFILE backoff, drain). */
+static void
+worker_accepting(struct worker *w, bool on)
+{
+	for (size_t i = 0; i < w->nslots; i++) {
+		if (on)
+			event_add(w->slots[i].ev, NULL);
+		else
+			event_del(w->slots[i].ev);
+	}
+}
+
+static void
+worker_backoff_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	(void)fd;
+	(void)what;
+	if (!w->draining)
+		worker_accepting(w, true);
+}
+
+/* Accepts until the queue is empty (bounded); hands each socket to conn_accept. */
+static void
+worker_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct worker_slot *slot = arg;
+	struct worker *w = slot->w;
+	struct listener_rt *l = slot->l;
+	(void)what;
+
+	for (int budget = 64; budget > 0; budget--) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof peer;
+		int fd = accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+				return;
+			stats_add(l->stats, w->id, SL_ACCEPT_ERRORS, 1);
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				log_warn("listener %s: accept: %s; pausing accepts for %d ms",
+				    l->conf->name, strerror(errno), WORKER_BACKOFF_MS);
+				stats_add(w->pstats, w->id, SP_EMFILE, 1);
+				worker_accepting(w, false);
+				struct timeval tv = { 0, WORKER_BACKOFF_MS * 1000 };
+				event_add(w->backoff, &tv);
+			}
+			return;
+		}
+		uint32_t total = __atomic_add_fetch(&worker_conns_total, 1, __ATOMIC_RELAXED);
+		if (total > w->gen->conf->process.max_connections) {
+			__atomic_sub_fetch(&worker_conns_total, 1, __ATOMIC_RELAXED);
+			stats_add(l->stats, w->id, SL_REJECT_MAXCONN, 1);
+			close(fd);
+			continue;
+		}
+		conn_accept(w, l, fd, &peer);
+	}
+}
+
+/* Creates (not adds) accept events for every socket of g. */
+static void
+worker_listen_on(struct worker *w, struct gen *g)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < g->nlisteners; i++)
+		n += g->listeners[i].conf->nlisten;
+	w->slots = calloc(n ? n : 1, sizeof *w->slots);
+	if (w->slots == NULL)
+		abort();
+	size_t k = 0;
+	for (size_t i = 0; i < g->nlisteners; i++) {
+		struct listener_rt *l = &g->listeners[i];
+		for (size_t a = 0; a < l->conf->nlisten; a++, k++) {
+			struct worker_slot *s = &w->slots[k];
+			s->w = w;
+			s->l = l;
+			s->fd = l->socks[a]->fd[w->id];
+			s->ev = event_new(w->base, s->fd, EV_READ | EV_PERSIST, worker_accept_cb, s);
+			if (s->ev == NULL)
+				abort();
+		}
+	}
+	w->nslots = k;
+}
+
+/* Deletes and frees the accept events. */
+static void
+worker_listen_off(struct worker *w)
+{
+	for (size_t i = 0; i < w->nslots; i++)
+		event_free(w->slots[i].ev);
+	free(w->slots);
+	w->slots = NULL;
+	w->nslots = 0;
+}
+
+/* True when fd is one of g's sockets for this worker. */
+static bool
+worker_gen_has_fd(const struct gen *g, unsigned id, int fd)
+{
+	for (size_t i = 0; i < g->nlisteners; i++)
+		for (size_t a = 0; a < g->listeners[i].conf->nlisten; a++)
+			if (g->listeners[i].socks[a]->fd[id] == fd)
+				return true;
+	return false;
+}
+
+/* Moves accepting to generation g; the old one lives on while its connections do. */
+static void
+worker_switch(struct worker *w, struct gen *g)
+{
+	struct gen *old = w->gen;
+	for (size_t i = 0; i < w->nslots; i++) {
+		/*
+		 * A listen address the new configuration dropped: take it out of LISTEN now
+		 * (Linux: shutdown on a listening socket), so clients get a refusal instead of
+		 * waiting in a queue nobody accepts from while old connections drain.
+		 */
+		if (!worker_gen_has_fd(g, w->id, w->slots[i].fd))
+			shutdown(w->slots[i].fd, SHUT_RDWR);
+	}
+	worker_listen_off(w);
+	w->gen = g;
+	worker_listen_on(w, g);
+	if (!w->draining)
+		worker_accepting(w, true);
+	if (old->wconns[w->id] == 0)
+		gen_unref(old);
+	/* else the last connection on old drops this worker's reference (conn_close) */
+}
+
+/* Drain deadline passed: close what is left and leave the loop. */
+static void
+worker_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	(void)fd;
+	(void)what;
+	if (w->nconns > 0)
+		log_info("worker %u: shutdown_timeout reached, closing %zu connections", w->id, w->nconns);
+	conn_close_all(w);
+	event_base_loopbreak(w->base);
+}
+
+void
+worker_conn_closed(struct worker *w)
+{
+	if (w->draining && w->nconns == 0)
+		event_base_loopbreak(w->base);
+}
+
+/* Messages from the main thread: a new generation, or stop. */
+static void
+worker_msg_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	(void)fd;
+	(void)what;
+	struct gen *g = __atomic_exchange_n(&w->pending, NULL, __ATOMIC_ACQ_REL);
+	if (g != NULL)
+		worker_switch(w, g);
+	if (__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE) && !w->draining) {
+		w->draining = true;
+		worker_accepting(w, false);
+		if (w->nconns == 0) {
+			event_base_loopbreak(w->base);
+			return;
+		}
+		uint64_t ms = w->gen->conf->process.shutdown_timeout_ms;
+		struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+		event_add(w->drain, &tv);
+	}
+}
+
+int
+worker_init(struct worker *w, unsigned id, struct gen *g, struct stats_entry *pstats)
+{
+	memset(w, 0, sizeof *w);
+	w->id = id;
+	w->pstats = pstats;
+	w->rnd = 2463534242u ^ (id * 2654435761u);
+	w->splice = getenv("SWITCHYARD_RELAY") == NULL || strcmp(getenv("SWITCHYARD_RELAY"), "copy") != 0;
+	TAILQ_INIT(&w->conns);
+	w->pipes = calloc(2 * WORKER_PIPES_KEEP, sizeof *w->pipes);
+	w->bufs = calloc(WORKER_BUFS_KEEP, sizeof *w->bufs);
+	struct event_config *cfg = event_config_new();
+	if (cfg == NULL || w->pipes == NULL || w->bufs == NULL)
+		return -1;
+	event_config_require_features(cfg, EV_FEATURE_ET | EV_FEATURE_O1);
+	w->base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	if (w->base == NULL)
+		return -1;
+	w->msg = event_new(w->base, -1, 0, worker_msg_cb, w);
+	w->backoff = evtimer_new(w->base, worker_backoff_cb, w);
+	w->drain = evtimer_new(w->base, worker_drain_cb, w);
+	if (w->msg == NULL || w->backoff == NULL || w->drain == NULL)
+		return -1;
+	gen_ref(g);
+	w->gen = g;
+	worker_listen_on(w, g);
+	worker_accepting(w, true);
+	return 0;
+}
+
+void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	/* The msg event has no fd: keep the loop alive even with nothing else pending. */
+	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	worker_accepting(w, false);
+	worker_listen_off(w);
+	conn_close_all(w);
+	return NULL;
+}
+
+void
+worker_post_gen(struct worker *w, struct gen *g)
+{
+	gen_ref(g);
+	struct gen *prev = __atomic_exchange_n(&w->pending, g, __ATOMIC_ACQ_REL);
+	if (prev != NULL)
+		gen_unref(prev); /* two reloads before the worker woke: skip the middle one */
+	event_active(w->msg, 0, 0);
+}
+
+void
+worker_post_stop(struct worker *w)
+{
+	__atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
+	event_active(w->msg, 0, 0);
+}

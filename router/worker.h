@@ -1,0 +1,84 @@
+/*
+ * A worker: one thread, one libevent loop, its own SO_REUSEPORT accept sockets, its own
+ * connections, pools and counters. Nothing on its data path takes a lock; the main thread
+ * talks to it only through the atomics below and one event it activates.
+ */
+#ifndef SY_ROUTER_WORKER_H
+#define SY_ROUTER_WORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "router/gen.h"
+
+#define WORKER_PIPES_KEEP 64  /* empty splice pipes kept for reuse per worker */
+#define WORKER_BUFS_KEEP  64  /* free copy/pre-read buffers kept per worker */
+#define WORKER_BUF_SIZE   (64u * 1024 + 2048) /* fits max_hello (64k cap) plus record slack */
+#define WORKER_BACKOFF_MS 100 /* accept pause after EMFILE/ENFILE */
+
+struct conn;
+struct event;
+struct event_base;
+
+/* One accept event and what it accepts for. */
+struct worker_slot {
+	struct event       *ev;
+	struct worker      *w;
+	struct listener_rt *l;
+	int                 fd;
+};
+
+struct worker {
+	unsigned            id;
+	pthread_t           thread;
+	struct event_base  *base;
+	struct event       *msg;        /* activated by the main thread */
+	struct gen         *gen;        /* accepting on this one; holds a reference */
+	struct gen         *pending;    /* atomic: next generation from the main thread */
+	int                 stop;       /* atomic: stop accepting and drain */
+	struct worker_slot *slots;      /* accept events, one per socket of gen */
+	size_t              nslots;
+	struct event       *backoff;    /* accepting paused after EMFILE */
+	struct event       *drain;      /* shutdown deadline */
+	bool                draining;
+	TAILQ_HEAD(, conn)  conns;
+	size_t              nconns;
+	int                *pipes;      /* free pipe pairs: [2 * npipes] */
+	size_t              npipes;
+	uint8_t           **bufs;       /* free buffers of WORKER_BUF_SIZE */
+	size_t              nbufs;
+	bool                splice;     /* false: read/write copy relay */
+	uint32_t            rnd;        /* xorshift state for balance: random */
+	struct stats_entry *pstats;     /* process entry */
+};
+
+/* Process-wide connection count against process.max_connections (atomic). */
+extern uint32_t worker_conns_total;
+
+/* Sets up a worker's loop and accept events on g (main thread, before the thread starts). */
+int worker_init(struct worker *w, unsigned id, struct gen *g, struct stats_entry *pstats);
+
+/* Thread body: runs the loop until drained. */
+void *worker_main(void *arg);
+
+/* From the main thread: switch to g (takes a reference for the worker). */
+void worker_post_gen(struct worker *w, struct gen *g);
+
+/* From the main thread: stop accepting, drain for shutdown_ms, then leave the loop. */
+void worker_post_stop(struct worker *w);
+
+/* Buffer pool: a WORKER_BUF_SIZE buffer, or NULL when out of memory. */
+uint8_t *worker_buf_get(struct worker *w);
+void worker_buf_put(struct worker *w, uint8_t *b);
+
+/* Pipe pool for splice: fills p[2]; -1 when none can be made. */
+int worker_pipe_get(struct worker *w, int p[2]);
+/* Returns an EMPTY pipe to the pool (or closes it). */
+void worker_pipe_put(struct worker *w, int p[2]);
+
+/* Called by conn when a connection closes: drain bookkeeping. */
+void worker_conn_closed(struct worker *w);
+
+#endif
