@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <openssl/crypto.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -242,6 +243,20 @@ main_log_listeners(const struct gen *g)
 	}
 }
 
+/* Raises the soft fd limit to the hard one: every connection costs two fds, plus pipes. */
+static void
+main_raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("cannot raise the open-file limit: %s", strerror(errno));
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_info("open-file limit: %llu", (unsigned long long)rl.rlim_cur);
+}
+
 /* Runs the daemon until SIGTERM/SIGINT and the drain are over. Takes conf. */
 static int
 main_serve(struct conf *conf, const char *path)
@@ -251,6 +266,7 @@ main_serve(struct conf *conf, const char *path)
 	static const int signums[4] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
 
 	signal(SIGPIPE, SIG_IGN);
+	main_raise_nofile();
 	if (evthread_use_pthreads() == -1) {
 		fputs("switchyard: libevent has no pthreads support\n", stderr);
 		conf_free(conf);

@@ -1,0 +1,150 @@
+# Shared helpers for integration scenarios; sourced by tests/integration/*.sh, never run.
+# Every process a scenario starts is recorded and stopped by its pid on exit; every wait is
+# bounded. Network use: 127.0.0.0/8 only.
+#
+#   . "$(dirname "$0")/lib.sh"; sy_setup
+#   port=$(sy_port); sy_start name cmd...; sy_wait_port $port
+#   sy_ok / sy_bad "why" / sy_check "what" cmd...; sy_done (prints "N passed, N failed")
+
+: "${SWITCHYARD:?run under ctest, or set SWITCHYARD to the binary}"
+: "${SY_SOURCE_DIR:?run under ctest, or set SY_SOURCE_DIR}"
+
+SY_PASS=0
+SY_FAIL=0
+SY_PIDS=""
+
+# sy_setup: a private temp dir in $T and the cleanup trap.
+sy_setup() {
+	T=$(mktemp -d /tmp/sy-it.XXXXXX)
+	chmod 755 "$T"
+	trap sy_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+# sy_cleanup: stops every recorded pid (TERM, then KILL after 3 s), removes $T unless
+# SY_KEEP=1.
+sy_cleanup() {
+	for p in $SY_PIDS; do kill "$p" 2>/dev/null; done
+	for p in $SY_PIDS; do
+		i=0
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 60 ]; do sleep 0.05; i=$((i + 1)); done
+		kill -9 "$p" 2>/dev/null
+	done
+	if [ "${SY_KEEP:-0}" = 1 ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
+}
+
+sy_ok() { SY_PASS=$((SY_PASS + 1)); }
+sy_bad() { SY_FAIL=$((SY_FAIL + 1)); echo "FAIL: $*" >&2; }
+
+# sy_check WHAT CMD...: passes when CMD exits 0.
+sy_check() {
+	what=$1
+	shift
+	if "$@"; then sy_ok; else sy_bad "$what"; fi
+}
+
+# sy_done: the closing line and the exit status.
+sy_done() {
+	echo "$SY_PASS passed, $SY_FAIL failed"
+	[ "$SY_FAIL" = 0 ] && [ "$SY_PASS" -gt 0 ]
+}
+
+# sy_port: a free TCP port on 127.0.0.1 (bound then released by the kernel's choice).
+sy_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# sy_start NAME CMD...: runs CMD in the background with output in $T/NAME.log; records
+# the pid in $T/NAME.pid and for cleanup.
+sy_start() {
+	name=$1
+	shift
+	"$@" >"$T/$name.log" 2>&1 &
+	pid=$!
+	echo "$pid" >"$T/$name.pid"
+	SY_PIDS="$SY_PIDS $pid"
+}
+
+# sy_stop NAME: TERM the named process and wait for it (bounded: 10 s, then KILL).
+sy_stop() {
+	pid=$(cat "$T/$1.pid" 2>/dev/null) || return 0
+	kill "$pid" 2>/dev/null
+	i=0
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# sy_wait_port PORT [HOST] [TRIES]: waits until something accepts on HOST:PORT (50 ms steps).
+sy_wait_port() {
+	host=${2:-127.0.0.1}
+	tries=${3:-200}
+	i=0
+	while [ $i -lt "$tries" ]; do
+		if python3 -c "import socket,sys; s=socket.create_connection(('$host',$1),0.2); s.close()" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.05
+		i=$((i + 1))
+	done
+	echo "nothing listens on $host:$1" >&2
+	return 1
+}
+
+# sy_wait_log NAME PATTERN [TRIES]: waits until $T/NAME.log matches PATTERN (grep -E).
+sy_wait_log() {
+	tries=${3:-200}
+	i=0
+	while [ $i -lt "$tries" ]; do
+		grep -qE "$2" "$T/$1.log" 2>/dev/null && return 0
+		sleep 0.05
+		i=$((i + 1))
+	done
+	echo "no '$2' in $T/$1.log" >&2
+	return 1
+}
+
+# sy_cert NAME DNS...: ECDSA P-256 self-signed certificate $T/NAME.crt + $T/NAME.key.
+sy_cert() {
+	name=$1
+	shift
+	san=""
+	for d in "$@"; do san="$san${san:+,}DNS:$d"; done
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-keyout "$T/$name.key" -out "$T/$name.crt" -subj "/CN=$1" \
+		-addext "subjectAltName=$san" >/dev/null 2>&1
+}
+
+# sy_switchyard NAME CONF: starts the binary on CONF and waits for its start line.
+sy_switchyard() {
+	sy_start "$1" "$SWITCHYARD" -c "$2"
+	sy_wait_log "$1" 'generation 1\)' 100
+}
+
+# sy_nginx NAME CONF_BODY: runs a private nginx (foreground) whose config is the given
+# body wrapped with pid/error-log/temp paths in $T. The body holds http{}/stream{} blocks.
+sy_nginx() {
+	name=$1
+	mkdir -p "$T/$name"
+	{
+		[ "$(id -u)" = 0 ] && echo "user root;"
+		echo "worker_processes 1; daemon off; pid $T/$name/nginx.pid;"
+		echo "error_log $T/$name/error.log warn;"
+		echo "events { worker_connections 4096; }"
+		printf '%s\n' "$2"
+	} >"$T/$name/nginx.conf"
+	sy_start "$name" nginx -p "$T/$name" -c "$T/$name/nginx.conf"
+}
+
+# sy_haproxy NAME CONF_BODY: runs a private haproxy in the foreground (-db).
+sy_haproxy() {
+	name=$1
+	printf 'global\n  maxconn 20000\ndefaults\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n%s\n' "$2" >"$T/$name.cfg"
+	sy_start "$name" haproxy -db -f "$T/$name.cfg"
+}
+
+# sy_metric PORT NAME_WITH_LABELS: prints one metric value from the admin listener (0 if absent).
+sy_metric() {
+	curl -s "http://127.0.0.1:$1/metrics" | awk -v k="$2" '$1 == k { print $2; found=1 } END { if (!found) print 0 }'
+}
