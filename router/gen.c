@@ -168,7 +168,7 @@ gen_lsock(const struct conf_addr *a, const struct gen *prev, unsigned workers, c
 		for (size_t i = 0; i < prev->nlisteners; i++) {
 			struct listener_rt *l = &prev->listeners[i];
 			for (size_t j = 0; j < l->conf->nlisten; j++)
-				if (gen_addr_equal(&l->socks[j]->addr, a))
+				if (l->socks[j] != NULL && gen_addr_equal(&l->socks[j]->addr, a))
 					return l->socks[j];
 		}
 	}
@@ -340,7 +340,8 @@ gen_build(struct conf *conf, const struct gen *prev, unsigned workers, uint64_t 
 		stats_escape(e1, sizeof e1, cl->name);
 		snprintf(labels, sizeof labels, "listener=\"%s\"", e1);
 		l->stats = stats_entry(STATS_LISTENER, labels);
-		for (size_t a = 0; a < cl->nlisten; a++) {
+		/* HTTP routing is not in this build: such listeners are not bound (main warns). */
+		for (size_t a = 0; a < cl->nlisten && cl->kind == CONF_LISTENER_TLS; a++) {
 			l->socks[a] = gen_lsock(&cl->listen[a], prev, workers, err, cap);
 			if (l->socks[a] == NULL)
 				goto fail;
@@ -372,7 +373,8 @@ gen_unref(struct gen *g)
 		return;
 	for (size_t i = 0; i < g->nlisteners; i++)
 		for (size_t a = 0; a < g->listeners[i].conf->nlisten; a++)
-			lsock_unref(g->listeners[i].socks[a], g->workers);
+			if (g->listeners[i].socks[a] != NULL)
+				lsock_unref(g->listeners[i].socks[a], g->workers);
 	conf_free(g->conf);
 	gen_free_parts(g);
 	free(g);

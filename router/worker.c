@@ -135,8 +135,10 @@ worker_listen_on(struct worker *w, struct gen *g)
 	size_t k = 0;
 	for (size_t i = 0; i < g->nlisteners; i++) {
 		struct listener_rt *l = &g->listeners[i];
-		for (size_t a = 0; a < l->conf->nlisten; a++, k++) {
-			struct worker_slot *s = &w->slots[k];
+		for (size_t a = 0; a < l->conf->nlisten; a++) {
+			if (l->socks[a] == NULL)
+				continue; /* not bound in this build (http) */
+			struct worker_slot *s = &w->slots[k++];
 			s->w = w;
 			s->l = l;
 			s->fd = l->socks[a]->fd[w->id];
@@ -165,7 +167,7 @@ worker_gen_has_fd(const struct gen *g, unsigned id, int fd)
 {
 	for (size_t i = 0; i < g->nlisteners; i++)
 		for (size_t a = 0; a < g->listeners[i].conf->nlisten; a++)
-			if (g->listeners[i].socks[a]->fd[id] == fd)
+			if (g->listeners[i].socks[a] != NULL && g->listeners[i].socks[a]->fd[id] == fd)
 				return true;
 	return false;
 }
@@ -227,6 +229,9 @@ worker_msg_cb(evutil_socket_t fd, short what, void *arg)
 	if (__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE) && !w->draining) {
 		w->draining = true;
 		worker_accepting(w, false);
+		/* Refuse new connections now rather than let them queue until exit. */
+		for (size_t i = 0; i < w->nslots; i++)
+			shutdown(w->slots[i].fd, SHUT_RDWR);
 		if (w->nconns == 0) {
 			event_base_loopbreak(w->base);
 			return;
