@@ -41,15 +41,17 @@ admin_event_cb(struct bufferevent *bev, short what, void *arg)
 	bufferevent_free(bev);
 }
 
-/* Queues a whole response and arranges the close. */
+/* Queues a whole response and arranges the close. A HEAD response has the GET response's
+ * headers and no content (RFC 9110 §9.3.2). */
 static void
-admin_respond(struct bufferevent *bev, int status, const char *reason, const char *ctype,
-    const char *body, size_t len)
+admin_respond(struct bufferevent *bev, bool head, int status, const char *reason,
+    const char *ctype, const char *body, size_t len)
 {
 	struct evbuffer *out = bufferevent_get_output(bev);
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 	    "Connection: close\r\n\r\n", status, reason, ctype, len);
-	evbuffer_add(out, body, len);
+	if (!head)
+		evbuffer_add(out, body, len);
 	bufferevent_setcb(bev, NULL, admin_written_cb, admin_event_cb, NULL);
 	bufferevent_disable(bev, EV_READ);
 	bufferevent_enable(bev, EV_WRITE);
@@ -60,26 +62,28 @@ static void
 admin_route(struct bufferevent *bev, const char *method, const char *path)
 {
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-		admin_respond(bev, 405, "Method Not Allowed", "text/plain", "method not allowed\n", 19);
+		admin_respond(bev, false, 405, "Method Not Allowed", "text/plain",
+		    "method not allowed\n", 19);
 		return;
 	}
+	bool head = strcmp(method, "HEAD") == 0;
 	if (strcmp(path, "/metrics") == 0) {
 		char *body = NULL;
 		size_t len = 0;
 		FILE *f = open_memstream(&body, &len);
 		if (f == NULL) {
-			admin_respond(bev, 500, "Internal Server Error", "text/plain", "no memory\n", 10);
+			admin_respond(bev, head, 500, "Internal Server Error", "text/plain", "no memory\n", 10);
 			return;
 		}
 		stats_render(f);
 		fclose(f);
-		admin_respond(bev, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body, len);
+		admin_respond(bev, head, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body, len);
 		free(body);
 	} else if (strcmp(path, "/healthz") == 0) {
 		if (admin_st->draining)
-			admin_respond(bev, 503, "Service Unavailable", "text/plain", "draining\n", 9);
+			admin_respond(bev, head, 503, "Service Unavailable", "text/plain", "draining\n", 9);
 		else
-			admin_respond(bev, 200, "OK", "text/plain", "ok\n", 3);
+			admin_respond(bev, head, 200, "OK", "text/plain", "ok\n", 3);
 	} else if (strcmp(path, "/status") == 0) {
 		char body[1024];
 		int n = snprintf(body, sizeof body,
@@ -87,9 +91,9 @@ admin_route(struct bufferevent *bev, const char *method, const char *path)
 		    admin_st->config_path, admin_st->generation, admin_st->workers,
 		    __atomic_load_n(&worker_conns_total, __ATOMIC_RELAXED),
 		    admin_st->draining ? "draining" : "running");
-		admin_respond(bev, 200, "OK", "text/plain", body, (size_t)n);
+		admin_respond(bev, head, 200, "OK", "text/plain", body, (size_t)n);
 	} else {
-		admin_respond(bev, 404, "Not Found", "text/plain", "not found\n", 10);
+		admin_respond(bev, head, 404, "Not Found", "text/plain", "not found\n", 10);
 	}
 }
 
@@ -102,7 +106,7 @@ admin_read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
 	if (end.pos == -1) {
 		if (evbuffer_get_length(in) >= ADMIN_HEAD_MAX)
-			admin_respond(bev, 431, "Request Header Fields Too Large", "text/plain",
+			admin_respond(bev, false, 431, "Request Header Fields Too Large", "text/plain",
 			    "request head too large\n", 23);
 		return;
 	}
@@ -110,7 +114,7 @@ admin_read_cb(struct bufferevent *bev, void *arg)
 	char method[8], path[256], version[16];
 	if (line == NULL || sscanf(line, "%7s %255s %15s", method, path, version) != 3 ||
 	    strncmp(version, "HTTP/1.", 7) != 0) {
-		admin_respond(bev, 400, "Bad Request", "text/plain", "bad request\n", 12);
+		admin_respond(bev, false, 400, "Bad Request", "text/plain", "bad request\n", 12);
 	} else {
 		char *q = strchr(path, '?');
 		if (q != NULL)

@@ -582,6 +582,13 @@ conn_proxy_out(struct conn *c)
 	p->hlen = 0;
 	if (pp == CONF_PP_OFF)
 		return;
+	if (!c->proxied) {
+		/* Where the client connected: only a PROXY header needs it, so ask only now. */
+		struct sockaddr_storage local;
+		socklen_t llen = sizeof local;
+		if (getsockname(c->cfd, (struct sockaddr *)&local, &llen) == 0)
+			conn_addr_from(&c->local, &local);
+	}
 	struct proxy_addr a;
 	memset(&a, 0, sizeof a);
 	a.family = c->client.family == AF_INET ? PROXY_FAM_INET : PROXY_FAM_INET6;
@@ -677,13 +684,13 @@ conn_relay(struct conn *c)
 		head_out = h == RELAY_DONE;
 	}
 	if (head_out) {
-		up = relay_pump(c->w, &c->up, c->cfd, &c->c_rd, c->ufd, &c->u_wr);
+		up = relay_pump(c->w, &c->up, c->cfd, &c->c_rd, c->ufd, &c->u_wr, c->down.shut);
 		if (up == RELAY_ERR_SRC || up == RELAY_ERR_DST) {
 			conn_close(c, up == RELAY_ERR_SRC ? END_CLIENT_ERROR : END_UPSTREAM_ERROR);
 			return;
 		}
 	}
-	down = relay_pump(c->w, &c->down, c->ufd, &c->u_rd, c->cfd, &c->c_wr);
+	down = relay_pump(c->w, &c->down, c->ufd, &c->u_rd, c->cfd, &c->c_wr, c->up.shut);
 	if (down == RELAY_ERR_SRC || down == RELAY_ERR_DST) {
 		conn_close(c, down == RELAY_ERR_SRC ? END_UPSTREAM_ERROR : END_CLIENT_ERROR);
 		return;
@@ -767,7 +774,7 @@ conn_start_upstream(struct conn *c)
 		}
 		c->ufd = fd;
 		c->state = CS_CONNECT;
-		event_assign(&c->uev, c->w->base, fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST,
+		event_assign(&c->uev, c->w->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
 		    conn_upstream_cb, c);
 		event_add(&c->uev, NULL);
 		conn_timer(c, u->conf->connect_timeout_ms);
@@ -820,6 +827,10 @@ conn_client_cb(evutil_socket_t fd, short what, void *arg)
 		c->c_rd = true;
 	if (what & EV_WRITE)
 		c->c_wr = true;
+	if (what & EV_CLOSED) {
+		c->c_rd = true;
+		c->up.src_hup = true;
+	}
 	conn_drive(c);
 }
 
@@ -833,6 +844,10 @@ conn_upstream_cb(evutil_socket_t fd, short what, void *arg)
 		c->u_rd = true;
 	if (what & EV_WRITE)
 		c->u_wr = true;
+	if (what & EV_CLOSED) {
+		c->u_rd = true;
+		c->down.src_hup = true;
+	}
 	conn_drive(c);
 }
 
@@ -887,10 +902,6 @@ conn_accept(struct worker *w, struct listener_rt *l, int fd, const struct sockad
 	relay_init(&c->up);
 	relay_init(&c->down);
 	conn_addr_from(&c->client, peer);
-	struct sockaddr_storage local;
-	socklen_t llen = sizeof local;
-	if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
-		conn_addr_from(&c->local, &local);
 	c->start_ms = c->last_ms = conn_now(c);
 
 	TAILQ_INSERT_TAIL(&w->conns, c, link);
@@ -901,7 +912,7 @@ conn_accept(struct worker *w, struct listener_rt *l, int fd, const struct sockad
 	stats_add(l->stats, w->id, SL_PREREAD, 1);
 	c->preread_counted = true;
 
-	event_assign(&c->cev, w->base, fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, conn_client_cb, c);
+	event_assign(&c->cev, w->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, conn_client_cb, c);
 	event_assign(&c->tev, w->base, -1, 0, conn_timer_cb, c);
 
 	if (cl->nproxy_from > 0 && conn_in_cidrs(peer, cl->proxy_from, cl->nproxy_from)) {

@@ -149,6 +149,10 @@ gen_listen(const struct conf_addr *a)
 	 * the first read at accept usually succeeds. A hint, so its failure is ignored. */
 	int defer = GEN_DEFER_ACCEPT_S;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof defer);
+	/* Accepted sockets inherit TCP_NODELAY (Linux): without it Nagle holds the relayed
+	 * tail of a server's TLS flight until the client's delayed ACK, ~40 ms a handshake. */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == -1)
+		goto fail;
 	if (listen(fd, GEN_LISTEN_BACKLOG) == -1)
 		goto fail;
 	return fd;

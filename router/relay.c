@@ -20,7 +20,7 @@ relay_init(struct relay_dir *d)
 	d->buf = NULL;
 	d->boff = d->blen = 0;
 	d->bytes = 0;
-	d->eof = d->shut = false;
+	d->eof = d->shut = d->bulk = d->src_hup = false;
 }
 
 void
@@ -45,7 +45,8 @@ relay_release(struct worker *w, struct relay_dir *d)
 
 /* Splice mode: moves what is in the pipe out, then refills it from src. */
 static enum relay_rc
-relay_splice(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst, bool *dst_wr)
+relay_splice(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst, bool *dst_wr,
+    bool last)
 {
 	for (int budget = RELAY_BUDGET; budget > 0; budget--) {
 		if (d->inpipe > 0) {
@@ -72,7 +73,8 @@ relay_splice(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int d
 		}
 		if (d->eof) {
 			if (!d->shut) {
-				shutdown(dst, SHUT_WR);
+				if (!last)
+					shutdown(dst, SHUT_WR);
 				d->shut = true;
 			}
 			return RELAY_DONE;
@@ -109,7 +111,8 @@ relay_splice(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int d
 
 /* Copy mode: the same loop through a pooled buffer. */
 static enum relay_rc
-relay_copy(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst, bool *dst_wr)
+relay_copy(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst, bool *dst_wr,
+    bool last)
 {
 	for (int budget = RELAY_BUDGET; budget > 0; budget--) {
 		if (d->blen > 0) {
@@ -127,16 +130,23 @@ relay_copy(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst
 			}
 			d->boff += (uint32_t)n;
 			d->blen -= (uint32_t)n;
-			if (d->blen == 0) {
-				worker_buf_put(w, d->buf);
-				d->buf = NULL;
-				d->boff = 0;
+			if (d->blen > 0) {
+				/* A short write means the socket buffer is full: the next EPOLLOUT edge
+				 * says when there is room, so skip the send that would say EAGAIN. */
+				*dst_wr = false;
+				return RELAY_WAIT;
 			}
+			worker_buf_put(w, d->buf);
+			d->buf = NULL;
+			d->boff = 0;
+			if (d->bulk && w->splice)
+				return relay_splice(w, d, src, src_rd, dst, dst_wr, last);
 			continue;
 		}
 		if (d->eof) {
 			if (!d->shut) {
-				shutdown(dst, SHUT_WR);
+				if (!last)
+					shutdown(dst, SHUT_WR);
 				d->shut = true;
 			}
 			return RELAY_DONE;
@@ -166,16 +176,23 @@ relay_copy(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst
 		d->boff = 0;
 		d->blen = (uint32_t)n;
 		d->bytes += (uint64_t)n;
+		if ((size_t)n == RELAY_CHUNK)
+			d->bulk = true; /* a full chunk: bulk data, splice once this buffer is out */
+		else if (!d->src_hup)
+			*src_rd = false; /* a short read drained the socket; new bytes (or a FIN)
+					  * raise a new edge. A FIN already queued was reported as
+					  * EPOLLRDHUP (src_hup), so then read on to see it. */
 	}
 	return RELAY_AGAIN;
 }
 
 enum relay_rc
-relay_pump(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst, bool *dst_wr)
+relay_pump(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst, bool *dst_wr,
+    bool last)
 {
 	if (d->shut)
 		return RELAY_DONE;
-	if (w->splice)
-		return relay_splice(w, d, src, src_rd, dst, dst_wr);
-	return relay_copy(w, d, src, src_rd, dst, dst_wr);
+	if (d->bulk && w->splice && d->blen == 0)
+		return relay_splice(w, d, src, src_rd, dst, dst_wr, last);
+	return relay_copy(w, d, src, src_rd, dst, dst_wr, last);
 }

@@ -1,6 +1,8 @@
 /*
- * The byte pump of one direction of a relayed connection (src -> dst): splice(2) through a
- * pooled pipe, or read/write through a pooled buffer when splice is off. Pipes and buffers
+ * The byte pump of one direction of a relayed connection (src -> dst). A direction starts by
+ * copying (recv/send through a pooled buffer: the fewest system calls for the small records
+ * of handshakes and requests) and switches to splice(2) through a pooled pipe once a read
+ * fills a whole chunk, i.e. once it carries bulk data (SWITCHYARD_RELAY=copy: never). Pipes and buffers
  * are held only while bytes are in flight, so an idle connection holds neither. Readiness is
  * edge-triggered: the caller keeps "readable"/"writable" flags, the pump clears them on
  * EAGAIN. Backpressure is structural: nothing more is read from src while bytes for dst wait.
@@ -23,7 +25,9 @@ struct relay_dir {
 	uint32_t boff, blen;
 	uint64_t bytes;     /* bytes read from src */
 	bool     eof;       /* src sent FIN */
-	bool     shut;      /* FIN passed on to dst */
+	bool     shut;      /* FIN passed on to dst (or dst is about to be closed) */
+	bool     bulk;      /* a read filled a chunk: splice from now on */
+	bool     src_hup;   /* src reported EPOLLRDHUP: its FIN is queued, read to EOF */
 };
 
 enum relay_rc {
@@ -36,9 +40,13 @@ enum relay_rc {
 
 void relay_init(struct relay_dir *d);
 
-/* Moves bytes src -> dst until blocked, done, failed or out of budget. */
+/*
+ * Moves bytes src -> dst until blocked, done, failed or out of budget. last: the other
+ * direction is finished, so at EOF the caller closes both sockets and no shutdown(2) is
+ * needed to pass the FIN on.
+ */
 enum relay_rc relay_pump(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst,
-    bool *dst_wr);
+    bool *dst_wr, bool last);
 
 /* Returns the pipe or buffer to the worker's pools (a non-empty pipe is closed). */
 void relay_release(struct worker *w, struct relay_dir *d);

@@ -93,7 +93,11 @@ worker_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	struct listener_rt *l = slot->l;
 	(void)what;
 
-	for (int budget = 64; budget > 0; budget--) {
+	/*
+	 * One accept per wake-up: the listen event is level-triggered, so a backlog re-fires at
+	 * once, and the common case (one new connection) costs no accept4 that says EAGAIN.
+	 */
+	for (int budget = WORKER_ACCEPTS_PER_WAKE; budget > 0; budget--) {
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof peer;
 		int fd = accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -256,7 +260,7 @@ worker_init(struct worker *w, unsigned id, struct gen *g, struct stats_entry *ps
 	struct event_config *cfg = event_config_new();
 	if (cfg == NULL || w->pipes == NULL || w->bufs == NULL)
 		return -1;
-	event_config_require_features(cfg, EV_FEATURE_ET | EV_FEATURE_O1);
+	event_config_require_features(cfg, EV_FEATURE_ET | EV_FEATURE_O1 | EV_FEATURE_EARLY_CLOSE);
 	w->base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
 	if (w->base == NULL)

@@ -16,6 +16,7 @@
 #define WORKER_PIPES_KEEP 64  /* empty splice pipes kept for reuse per worker */
 #define WORKER_BUFS_KEEP  64  /* free copy/pre-read buffers kept per worker */
 #define WORKER_BUF_SIZE   (64u * 1024 + 2048) /* fits max_hello (64k cap) plus record slack */
+#define WORKER_ACCEPTS_PER_WAKE 1
 #define WORKER_BACKOFF_MS 100 /* accept pause after EMFILE/ENFILE */
 
 struct conn;

@@ -4,7 +4,11 @@
 # Build: compiler, CMake, Ragel and the five libraries.
 SY_BUILD_PKGS="build-essential cmake pkg-config ragel libssl-dev libsodium-dev libevent-dev libyaml-dev"
 # Tests: clang (second compiler, sanitizers, libFuzzer) and the real peers the tests talk to.
-SY_TEST_PKGS="clang libclang-rt-14-dev nginx libnginx-mod-stream haproxy curl openssl python3 gnutls-bin"
+# prometheus: only for promtool, which lints /metrics in tests/integration/observability.sh.
+SY_TEST_PKGS="clang libclang-rt-14-dev nginx libnginx-mod-stream haproxy curl openssl python3 gnutls-bin prometheus"
+# Benchmark (tests/bench/proxy.sh): the peers, the C compiler and OpenSSL headers for the load
+# client tests/bench/tlsload.c, and perf for profiling.
+SY_BENCH_PKGS="build-essential libssl-dev nginx libnginx-mod-stream haproxy curl openssl python3 linux-perf"
 
 # sy_install_deps PKG...: apt-get installs the packages that are not installed yet.
 sy_install_deps() {
@@ -28,6 +32,10 @@ sy_install_deps() {
 	# The nginx package starts a system nginx on :80; the tests run their own instances.
 	if echo "$missing" | grep -q nginx && command -v systemctl >/dev/null 2>&1; then
 		systemctl disable --now nginx >/dev/null 2>&1 || true
+	fi
+	# The prometheus package starts a server on :9090, the demo's admin port; we need promtool only.
+	if echo "$missing" | grep -q prometheus && command -v systemctl >/dev/null 2>&1; then
+		systemctl disable --now prometheus >/dev/null 2>&1 || true
 	fi
 	return 0
 }

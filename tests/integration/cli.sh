@@ -3,7 +3,7 @@
 # Covers: --help and --version (exit 0, content), unknown options and stray arguments
 # (exit 2), `-t -c` on the shipped demo and on every file in conf.d/examples/ (exit 0),
 # `-t` on a bad file (exit 2, "file:line:column: key: ..." on stderr), -t on a missing file,
-# and a plain run (which must not pretend to serve while the router is absent).
+# and a plain run: it serves, then exits 0 on SIGTERM.
 set -u
 : "${SWITCHYARD:?set by ctest}" "${SY_SOURCE_DIR:?set by ctest}"
 tmp=$(mktemp -d)
@@ -54,8 +54,24 @@ grep -q 'test failed' "$tmp/err" && ok || bad "-t failure not summarised"
 expect_exit 2 "$SWITCHYARD" -t -c "$tmp/does-not-exist.yaml"
 grep -q "does-not-exist.yaml" "$tmp/err" && ok || bad "missing file not named"
 
-# Without -t this build must refuse to run rather than pretend to serve.
-expect_exit 1 "$SWITCHYARD" -c "$SY_SOURCE_DIR/conf.d/switchyard.yaml"
+# A plain run serves until SIGTERM, then exits 0 (bounded waits: 5 s each).
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+printf 'listeners:\n  - name: a\n    listen: 127.0.0.1:%s\n    kind: tls\n    routes:\n      - default: {reject: true}\n' "$port" >"$tmp/run.yaml"
+"$SWITCHYARD" -c "$tmp/run.yaml" 2>"$tmp/run.err" &
+pid=$!
+i=0
+while ! grep -q 'generation 1)' "$tmp/run.err" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+grep -q 'generation 1)' "$tmp/run.err" && ok || bad "plain run did not start: $(head -3 "$tmp/run.err")"
+kill -TERM "$pid"
+i=0
+while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+if kill -0 "$pid" 2>/dev/null; then
+	kill -9 "$pid"
+	bad "plain run did not stop on SIGTERM"
+fi
+wait "$pid"
+rc=$?
+[ "$rc" = 0 ] && ok || bad "plain run exited $rc after SIGTERM"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
