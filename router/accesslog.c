@@ -141,7 +141,7 @@ accesslog_write(const struct accesslog_rec *r)
 		    "%s client=%s listener=%s sni=%s alpn=%s route=%s upstream=%s server=%s proxy=%s "
 		    "in=%llu out=%llu ms=%llu end=%s",
 		    ts, r->client, r->listener, r->sni ? r->sni : "-", r->alpn ? r->alpn : "-",
-		    r->route, r->upstream ? r->upstream : "-", r->server ? r->server : "-", r->proxy,
+		    r->route ? r->route : "-", r->upstream ? r->upstream : "-", r->server ? r->server : "-", r->proxy,
 		    (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
 		    (unsigned long long)r->duration_ms, r->end);
 	}

@@ -18,7 +18,7 @@ struct accesslog_rec {
 	const char *listener;
 	const char *sni;         /* NULL: none */
 	const char *alpn;        /* NULL: none */
-	const char *route;       /* route label, or "-" */
+	const char *route;       /* route label, or NULL before routing */
 	const char *upstream;    /* upstream name, or NULL */
 	const char *server;      /* "ip:port", or NULL */
 	const char *proxy;       /* "off", "v1", "v2" */

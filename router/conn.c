@@ -117,7 +117,8 @@ struct conn {
 	uint8_t             state, end, attempts;
 	bool                c_rd, c_wr, u_rd, u_wr;
 	bool                ipcap_held, preread_counted, counted_active, proxied;
-	char                alpn[16];
+	char                alpn[32];      /* first ALPN protocol offered, for log and PROXY v2 */
+	bool                alpn_cut;      /* it was longer: logged cut, never sent in a TLV */
 };
 
 static void conn_drive(struct conn *c);
@@ -244,7 +245,7 @@ conn_close(struct conn *c, enum conn_end end)
 			.listener = c->l->conf->name,
 			.sni = c->sni,
 			.alpn = c->alpn[0] ? c->alpn : NULL,
-			.route = c->route ? c->route->label : "-",
+			.route = c->route ? c->route->label : NULL,
 			.upstream = c->route && c->route->up ? c->route->up->conf->name : NULL,
 			.server = NULL,
 			.proxy = "off",
@@ -357,6 +358,7 @@ conn_routed(struct conn *c)
 	const uint8_t *name;
 	if (h->has_alpn && tls_hello_alpn_next(h, &off, &name, &nlen)) {
 		size_t k = nlen < sizeof c->alpn - 1 ? nlen : sizeof c->alpn - 1;
+		c->alpn_cut = k < nlen;
 		for (size_t i = 0; i < k; i++)
 			c->alpn[i] = name[i] >= 0x21 && name[i] < 0x7f ? (char)name[i] : '?';
 		c->alpn[k] = '\0';
@@ -612,7 +614,7 @@ conn_proxy_out(struct conn *c)
 		struct proxy_v2_tlvs t = {
 			.authority = (const uint8_t *)c->sni,
 			.authority_len = c->sni ? strlen(c->sni) : 0,
-			.alpn = c->alpn[0] ? (const uint8_t *)c->alpn : NULL,
+			.alpn = c->alpn[0] && !c->alpn_cut ? (const uint8_t *)c->alpn : NULL,
 			.alpn_len = strlen(c->alpn),
 			.unique_id = uid,
 			.unique_id_len = sizeof uid,

@@ -120,27 +120,28 @@ main_apply_log(const struct conf *c)
 	return true;
 }
 
-/* (Re)starts the admin listener when its address changed. */
-static void
+/* (Re)starts the admin listener when its address changed; false when it cannot listen. */
+static bool
 main_apply_admin(const struct conf *c)
 {
 	char err[256];
 	bool same = m.admin_on && c->admin.enabled && c->admin.listen.len == m.admin_addr.len &&
 	    memcmp(&c->admin.listen.ss, &m.admin_addr.ss, m.admin_addr.len) == 0;
 	if (same)
-		return;
+		return true;
 	if (m.admin_on) {
 		admin_stop();
 		m.admin_on = false;
 	}
 	if (!c->admin.enabled)
-		return;
+		return true;
 	if (!admin_start(m.base, &c->admin.listen, &m.admin, err, sizeof err)) {
 		log_error("%s", err);
-		return;
+		return false;
 	}
 	m.admin_on = true;
 	m.admin_addr = c->admin.listen;
+	return true;
 }
 
 /* Drops root for process.user after the sockets are bound. */
@@ -199,7 +200,8 @@ main_reload(void)
 	m.genid++;
 	m.admin.generation = m.genid;
 	health_start(m.base, g);
-	main_apply_admin(c);
+	if (!main_apply_admin(c))
+		log_error("reload: the admin listener is off until a reload can bind it");
 	stats_add(m.pstats, stats_main, SP_RELOADS_OK, 1);
 	stats_add(m.pstats, stats_main, SP_GENERATION, 1);
 	log_info("reload: generation %llu in force", (unsigned long long)m.genid);
@@ -305,7 +307,8 @@ main_serve(struct conf *conf, const char *path)
 	}
 	stats_add(m.pstats, stats_main, SP_GENERATION, 1);
 	m.admin = (struct admin_state){ .generation = m.genid, .workers = m.nworkers, .config_path = path };
-	main_apply_admin(conf);
+	if (!main_apply_admin(conf))
+		return MAIN_EXIT_FAIL; /* at start, an admin port we cannot bind is a hard error */
 	if (!main_drop_privileges(conf->process.user))
 		return MAIN_EXIT_FAIL;
 	health_start(m.base, m.gen);

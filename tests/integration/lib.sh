@@ -9,6 +9,12 @@
 : "${SWITCHYARD:?run under ctest, or set SWITCHYARD to the binary}"
 : "${SY_SOURCE_DIR:?run under ctest, or set SY_SOURCE_DIR}"
 
+# python3 may be a version-manager shim that costs a second per call under load; put the
+# real interpreter first on PATH (helpers below call it in loops).
+SY_PYTHON=$(python3 -c 'import sys; print(sys.executable)')
+PATH=$(dirname "$SY_PYTHON"):$PATH
+export PATH
+
 SY_PASS=0
 SY_FAIL=0
 SY_PIDS=""
@@ -140,7 +146,7 @@ sy_nginx() {
 # sy_haproxy NAME CONF_BODY: runs a private haproxy in the foreground (-db).
 sy_haproxy() {
 	name=$1
-	printf 'global\n  maxconn 20000\ndefaults\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n%s\n' "$2" >"$T/$name.cfg"
+	printf 'global\n  maxconn 2000\ndefaults\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n%s\n' "$2" >"$T/$name.cfg"
 	sy_start "$name" haproxy -db -f "$T/$name.cfg"
 }
 
