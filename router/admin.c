@@ -19,6 +19,7 @@
 
 #define ADMIN_HEAD_MAX   4096
 #define ADMIN_TIMEOUT_S  5
+#define ADMIN_BACKOFF_MS 100 /* accept pause after EMFILE and the like */
 
 static struct event *admin_ev;
 static int admin_fd = -1;
@@ -124,6 +125,17 @@ admin_read_cb(struct bufferevent *bev, void *arg)
 	free(line);
 }
 
+/* Accept pause over: listen again (the listener may have been replaced meanwhile). */
+static void
+admin_backoff_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (admin_ev != NULL)
+		event_add(admin_ev, NULL);
+}
+
 static void
 admin_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
@@ -131,8 +143,19 @@ admin_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	(void)what;
 	for (int budget = 16; budget > 0; budget--) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1)
+		if (fd == -1) {
+			/*
+			 * Out of descriptors: the connection stays queued, so the level-triggered
+			 * event would fire again at once and spin the main loop. Pause instead.
+			 */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				struct timeval tv = { 0, ADMIN_BACKOFF_MS * 1000 };
+				event_del(admin_ev);
+				if (event_base_once(base, -1, EV_TIMEOUT, admin_backoff_cb, NULL, &tv) == -1)
+					event_add(admin_ev, NULL);
+			}
 			return;
+		}
 		struct bufferevent *bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
 		if (bev == NULL) {
 			close(fd);

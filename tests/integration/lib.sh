@@ -55,9 +55,24 @@ sy_done() {
 	[ "$SY_FAIL" = 0 ] && [ "$SY_PASS" -gt 0 ]
 }
 
-# sy_port: a free TCP port on 127.0.0.1 (bound then released by the kernel's choice).
+# sy_port: a free TCP port, chosen below the kernel's ephemeral range (32768+) so that no
+# other test's outgoing connection can take it between this check and its use.
 sy_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+	python3 -c '
+import random, socket
+for _ in range(200):
+    p = random.randrange(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break
+else:
+    raise SystemExit("no free port")'
 }
 
 # sy_start NAME CMD...: runs CMD in the background with output in $T/NAME.log; records
@@ -152,5 +167,5 @@ sy_haproxy() {
 
 # sy_metric PORT NAME_WITH_LABELS: prints one metric value from the admin listener (0 if absent).
 sy_metric() {
-	curl -s "http://127.0.0.1:$1/metrics" | awk -v k="$2" '$1 == k { print $2; found=1 } END { if (!found) print 0 }'
+	curl -s -m 5 "http://127.0.0.1:$1/metrics" | awk -v k="$2" '$1 == k { print $2; found=1 } END { if (!found) print 0 }'
 }
