@@ -1792,6 +1792,27 @@ dump_str(FILE *out, const char *s)
 		} else if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
 			fputs(p[2] == 0xa8 ? "\\L" : "\\P", out);
 			p += 2;
+		} else if (*p >= 0xc0) {
+			/*
+			 * A value may hold, through a YAML escape, a character that YAML does not
+			 * allow written raw (C1 controls, surrogates, U+FFFE/U+FFFF): escape those
+			 * again, so the dump loads back as the same value.
+			 */
+			size_t n = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
+			uint32_t c = *p & (0x3f >> (n - 1));
+			size_t k = 1;
+			for (; k < n && (p[k] & 0xc0) == 0x80; k++)
+				c = c << 6 | (p[k] & 0x3f);
+			if (k < n) { /* cut sequence (never from libyaml): escape the lead byte */
+				fprintf(out, "\\x%02x", *p);
+				continue;
+			}
+			if ((c >= 0x80 && c <= 0x9f) || (c >= 0xd800 && c <= 0xdfff) || c == 0xfffe ||
+			    c == 0xffff)
+				fprintf(out, "\\u%04x", (unsigned)c);
+			else
+				fwrite(p, 1, n, out);
+			p += n - 1;
 		} else {
 			fputc(*p, out);
 		}
