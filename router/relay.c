@@ -43,6 +43,18 @@ relay_release(struct worker *w, struct relay_dir *d)
 	}
 }
 
+/* src's FIN, after every byte before it: pass it on (unless dst is about to be closed). */
+static enum relay_rc
+relay_eof(struct relay_dir *d, int dst, bool last)
+{
+	if (!d->shut) {
+		if (!last)
+			shutdown(dst, SHUT_WR);
+		d->shut = true;
+	}
+	return RELAY_DONE;
+}
+
 /* Splice mode: moves what is in the pipe out, then refills it from src. */
 static enum relay_rc
 relay_splice(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst, bool *dst_wr,
@@ -71,14 +83,8 @@ relay_splice(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int d
 			}
 			continue;
 		}
-		if (d->eof) {
-			if (!d->shut) {
-				if (!last)
-					shutdown(dst, SHUT_WR);
-				d->shut = true;
-			}
-			return RELAY_DONE;
-		}
+		if (d->eof)
+			return relay_eof(d, dst, last);
 		if (!*src_rd)
 			return RELAY_WAIT;
 		if (d->pipe[0] == -1 && worker_pipe_get(w, d->pipe) == -1)
@@ -143,14 +149,8 @@ relay_copy(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst
 				return relay_splice(w, d, src, src_rd, dst, dst_wr, last);
 			continue;
 		}
-		if (d->eof) {
-			if (!d->shut) {
-				if (!last)
-					shutdown(dst, SHUT_WR);
-				d->shut = true;
-			}
-			return RELAY_DONE;
-		}
+		if (d->eof)
+			return relay_eof(d, dst, last);
 		if (!*src_rd)
 			return RELAY_WAIT;
 		if (d->buf == NULL && (d->buf = worker_buf_get(w)) == NULL)
