@@ -51,7 +51,7 @@ upstream_pick(struct upstream_rt *u, struct worker *w, sa_family_t family, const
 		start = upstream_source_hash(family, ip) % n;
 		break;
 	default:
-		start = u->rr[w->id]++ % n;
+		start = u->rr[w->id] % n;
 		break;
 	}
 	/* Best grade first; within it, scan order from start (least_conn: fewest active). */
@@ -77,6 +77,10 @@ upstream_pick(struct upstream_rt *u, struct worker *w, sa_family_t family, const
 		}
 		if (best != NULL) {
 			*tried |= 1ull << best_i;
+			/* Continue after the chosen server, so the share of a skipped (down) server
+			 * is spread over the others instead of all going to its successor. */
+			if (u->conf->balance == CONF_BALANCE_ROUND_ROBIN)
+				u->rr[w->id] = (uint32_t)(best_i + 1);
 			return best;
 		}
 	}
