@@ -292,7 +292,12 @@ main_serve(struct conf *conf, const char *path)
 	m.pstats = stats_entry(STATS_PROCESS, "");
 	ipcap_init();
 	conn_init_process();
-	m.base = event_base_new();
+	struct event_config *cfg = event_config_new();
+	if (cfg != NULL) /* precise timers, as in the workers: health-check timeouts are "at least" */
+		event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	m.base = cfg != NULL ? event_base_new_with_config(cfg) : NULL;
+	if (cfg != NULL)
+		event_config_free(cfg);
 	if (m.base == NULL) {
 		log_error("cannot create the main event loop");
 		conf_free(conf);

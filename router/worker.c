@@ -261,6 +261,9 @@ worker_init(struct worker *w, unsigned id, struct gen *g, struct stats_entry *ps
 	if (cfg == NULL || w->pipes == NULL || w->bufs == NULL)
 		return -1;
 	event_config_require_features(cfg, EV_FEATURE_ET | EV_FEATURE_O1 | EV_FEATURE_EARLY_CLOSE);
+	/* libevent's default coarse clock can expire a timeout a tick (1-4 ms) early; timeouts
+	 * here promise "at least", for one vDSO clock read per loop iteration. */
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
 	w->base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
 	if (w->base == NULL)
