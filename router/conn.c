@@ -21,6 +21,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "core/confval.h"
 #include "core/log.h"
 #include "proto/hostname.h"
 #include "proto/proxy_v1.h"
@@ -165,35 +166,13 @@ conn_addr_str(const struct conn_addr *a, char *out, size_t cap)
 	}
 }
 
-/* True when the address lies in one of the CIDRs. */
+/* True when the peer lies in one of the CIDRs (an IPv4-mapped IPv6 peer matches IPv4 ones). */
 static bool
 conn_in_cidrs(const struct sockaddr_storage *ss, const struct conf_cidr *c, size_t n)
 {
-	struct conn_addr a;
-	conn_addr_from(&a, ss);
-	int fam = a.family;
-	const uint8_t *ip = a.ip;
-	uint8_t mapped[4];
-	/* An IPv4-mapped IPv6 peer matches IPv4 CIDRs. */
-	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	if (fam == AF_INET6 && memcmp(ip, v4mapped, 12) == 0) {
-		memcpy(mapped, ip + 12, 4);
-		ip = mapped;
-		fam = AF_INET;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (c[i].family != fam)
-			continue;
-		unsigned bits = c[i].prefix, full = bits / 8, rest = bits % 8;
-		if (memcmp(ip, c[i].addr, full) != 0)
-			continue;
-		if (rest != 0) {
-			uint8_t mask = (uint8_t)(0xff << (8 - rest));
-			if ((ip[full] & mask) != (c[i].addr[full] & mask))
-				continue;
-		}
-		return true;
-	}
+	for (size_t i = 0; i < n; i++)
+		if (confval_cidr_match(&c[i], (const struct sockaddr *)ss))
+			return true;
 	return false;
 }
 

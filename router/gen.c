@@ -5,7 +5,6 @@
  */
 #include "router/gen.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/conf.h"
+#include "core/confval.h"
 #include "core/log.h"
 
 #define GEN_LISTEN_BACKLOG 4096
@@ -107,28 +107,6 @@ gen_route(struct listener_rt *l, const char *name, size_t len)
 	return rtable_get(&l->wild, dot + 1, rest);
 }
 
-/* Renders an address as "ip:port" or "[ip6]:port". */
-static void
-gen_addr_label(const struct conf_addr *a, char *out, size_t cap)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-	if (a->ss.ss_family == AF_INET) {
-		const struct sockaddr_in *s = (const struct sockaddr_in *)&a->ss;
-		inet_ntop(AF_INET, &s->sin_addr, ip, sizeof ip);
-		snprintf(out, cap, "%s:%u", ip, ntohs(s->sin_port));
-	} else {
-		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)&a->ss;
-		inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof ip);
-		snprintf(out, cap, "[%s]:%u", ip, ntohs(s->sin6_port));
-	}
-}
-
-static bool
-gen_addr_equal(const struct conf_addr *a, const struct conf_addr *b)
-{
-	return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
-}
-
 /* Opens one listening socket; returns the fd or -1 with errno set. */
 static int
 gen_listen(const struct conf_addr *a)
@@ -172,7 +150,7 @@ gen_lsock(const struct conf_addr *a, const struct gen *prev, unsigned workers, c
 		for (size_t i = 0; i < prev->nlisteners; i++) {
 			struct listener_rt *l = &prev->listeners[i];
 			for (size_t j = 0; j < l->conf->nlisten; j++)
-				if (l->socks[j] != NULL && gen_addr_equal(&l->socks[j]->addr, a))
+				if (l->socks[j] != NULL && confval_addr_equal(&l->socks[j]->addr, a))
 					return l->socks[j];
 		}
 	}
@@ -186,7 +164,7 @@ gen_lsock(const struct conf_addr *a, const struct gen *prev, unsigned workers, c
 		s->fd[w] = gen_listen(a);
 		if (s->fd[w] == -1) {
 			char label[64];
-			gen_addr_label(a, label, sizeof label);
+			confval_addr_format(a, label, sizeof label);
 			snprintf(err, cap, "cannot listen on %s: %s", label, strerror(errno));
 			for (unsigned k = 0; k < w; k++)
 				close(s->fd[k]);
@@ -222,7 +200,7 @@ gen_carry_health(struct server_rt *s, const char *upname, const struct gen *prev
 		if (strcmp(u->conf->name, upname) != 0)
 			continue;
 		for (size_t j = 0; j < u->nservers; j++) {
-			if (!gen_addr_equal(&u->servers[j].addr, &s->addr))
+			if (!confval_addr_equal(&u->servers[j].addr, &s->addr))
 				continue;
 			s->hc_up = __atomic_load_n(&u->servers[j].hc_up, __ATOMIC_RELAXED);
 			s->down_until = __atomic_load_n(&u->servers[j].down_until, __ATOMIC_RELAXED);
@@ -300,7 +278,7 @@ gen_build(struct conf *conf, const struct gen *prev, unsigned workers, uint64_t 
 			struct server_rt *s = &u->servers[j];
 			s->addr = cu->servers[j];
 			s->hc_up = 1;
-			gen_addr_label(&s->addr, s->label, sizeof s->label);
+			confval_addr_format(&s->addr, s->label, sizeof s->label);
 			gen_carry_health(s, cu->name, prev);
 			stats_escape(e1, sizeof e1, cu->name);
 			stats_escape(e2, sizeof e2, s->label);

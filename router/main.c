@@ -69,6 +69,10 @@ static const char main_help[] =
 "  SIGTERM, SIGINT    Stop accepting, drain for process.shutdown_timeout, then exit.\n"
 "  SIGUSR1            Reopen log files.\n"
 "\n"
+"Environment:\n"
+"  SWITCHYARD_RELAY=copy  Relay with read/write through pooled buffers only. By default a\n"
+"                     direction copies until a read fills a 64 KiB chunk, then uses splice(2).\n"
+"\n"
 "Exit status:\n"
 "  0  success; 1  runtime failure; 2  bad usage or invalid configuration.\n";
 
