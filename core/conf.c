@@ -1176,9 +1176,8 @@ route_action(struct val *V, struct lctx *X, const struct cnode *m, struct conf_r
 				else
 					r->action = CONF_ACTION_SITE;
 			}
-			if (rc == 0 && b && first == NULL && r->action == CONF_ACTION_TERMINATE &&
-			    V->c->terminator.ncertificates == 0)
-				rc = fail(V, k, "`terminate: true` needs terminator.certificates");
+			/* terminate without terminator.certificates is fine: the terminator then
+			 * makes an ephemeral self-signed certificate at start and logs so. */
 		}
 		if (rc == 0 && set && first != NULL)
 			rc = fail(V, k, "only one action per route (`%s` is already given)",

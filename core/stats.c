@@ -157,7 +157,49 @@ static const struct stats_metric stats_metrics[] = {
 	    "Generation of the configuration in force (1 at start, +1 per successful reload).", NULL),
 	SM(STATS_PROCESS, SP_EMFILE, "switchyard_accept_backoffs_total", "counter",
 	    "Times accepting paused because the process ran out of file descriptors.", NULL),
+	SM(STATS_HTTP, ST_HANDSHAKES, "switchyard_tls_handshakes_total", "counter",
+	    "TLS handshakes of the in-process terminator, by result.", "result=\"ok\""),
+	SM(STATS_HTTP, ST_RESUMED, "switchyard_tls_handshakes_total", "counter", NULL, "result=\"resumed\""),
+	SM(STATS_HTTP, ST_HANDSHAKE_FAILURES, "switchyard_tls_handshakes_total", "counter", NULL,
+	    "result=\"failed\""),
+#define SM_STATUS(code, first) SM(STATS_HTTP, ST_STATUS_##code, "switchyard_http_responses_total", \
+	"counter", first ? "HTTP responses written by switchyard itself, by status." : NULL, "status=\"" #code "\"")
+	SM_STATUS(200, 1), SM_STATUS(206, 0), SM_STATUS(301, 0), SM_STATUS(304, 0), SM_STATUS(400, 0),
+	SM_STATUS(404, 0), SM_STATUS(405, 0), SM_STATUS(408, 0), SM_STATUS(413, 0), SM_STATUS(414, 0),
+	SM_STATUS(416, 0), SM_STATUS(421, 0), SM_STATUS(431, 0), SM_STATUS(500, 0), SM_STATUS(501, 0),
+	SM_STATUS(502, 0), SM_STATUS(503, 0), SM_STATUS(504, 0), SM_STATUS(505, 0),
+	SM(STATS_HTTP, ST_STATUS_OTHER, "switchyard_http_responses_total", "counter", NULL,
+	    "status=\"other\""),
+#undef SM_STATUS
 };
+
+/* Maps a status code to its counter; a switch keeps it branch-cheap and obvious. */
+unsigned
+stats_http_status_field(int status)
+{
+	switch (status) {
+	case 200: return ST_STATUS_200;
+	case 206: return ST_STATUS_206;
+	case 301: return ST_STATUS_301;
+	case 304: return ST_STATUS_304;
+	case 400: return ST_STATUS_400;
+	case 404: return ST_STATUS_404;
+	case 405: return ST_STATUS_405;
+	case 408: return ST_STATUS_408;
+	case 413: return ST_STATUS_413;
+	case 414: return ST_STATUS_414;
+	case 416: return ST_STATUS_416;
+	case 421: return ST_STATUS_421;
+	case 431: return ST_STATUS_431;
+	case 500: return ST_STATUS_500;
+	case 501: return ST_STATUS_501;
+	case 502: return ST_STATUS_502;
+	case 503: return ST_STATUS_503;
+	case 504: return ST_STATUS_504;
+	case 505: return ST_STATUS_505;
+	default:  return ST_STATUS_OTHER;
+	}
+}
 
 /* Writes "name{labels,extra} value" with the right comma placement. */
 static void

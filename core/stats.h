@@ -16,7 +16,8 @@
 #define STATS_FIELDS_MAX  64   /* counters in one entry */
 #define STATS_LABEL_MAX   320  /* bytes of one entry's rendered label set */
 
-enum stats_kind { STATS_LISTENER, STATS_ROUTE, STATS_SERVER, STATS_PROCESS, STATS_KIND_COUNT };
+enum stats_kind { STATS_LISTENER, STATS_ROUTE, STATS_SERVER, STATS_PROCESS, STATS_HTTP,
+	STATS_KIND_COUNT };
 
 /* Listener counters. HELLO_* and PROXY_* are failure reasons. */
 enum {
@@ -50,6 +51,22 @@ enum {
 	SP_RELOADS_OK, SP_RELOADS_FAILED, SP_GENERATION, SP_EMFILE,
 	SP_FIELD_COUNT
 };
+
+/*
+ * HTTP and TLS counters of a listener (the terminator's TLS handshakes, responses by status of
+ * the terminator and of plain-HTTP listeners). Statuses outside the list count as "other".
+ */
+enum {
+	ST_HANDSHAKES, ST_HANDSHAKE_FAILURES, ST_RESUMED,
+	ST_STATUS_200, ST_STATUS_206, ST_STATUS_301, ST_STATUS_304, ST_STATUS_400, ST_STATUS_404,
+	ST_STATUS_405, ST_STATUS_408, ST_STATUS_413, ST_STATUS_414, ST_STATUS_416, ST_STATUS_421,
+	ST_STATUS_431, ST_STATUS_500, ST_STATUS_501, ST_STATUS_502, ST_STATUS_503, ST_STATUS_504,
+	ST_STATUS_505, ST_STATUS_OTHER,
+	ST_FIELD_COUNT
+};
+
+/* The ST_STATUS_* counter of an HTTP status code. */
+unsigned stats_http_status_field(int status);
 
 struct stats_entry {
 	enum stats_kind kind;

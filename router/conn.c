@@ -32,12 +32,13 @@
 #include "router/relay.h"
 #include "router/upstream.h"
 #include "router/worker.h"
+#include "terminator/terminator.h"
 
 #define CONN_PROXY_OUT_MAX 512  /* v2 header with AUTHORITY (≤253), ALPN, UNIQUE_ID, CRC */
 #define CONN_PREREAD_SLACK 2048 /* record headers and early bytes beyond max_hello */
 #define CONN_UNIQUE_ID_LEN 16
 
-enum conn_state { CS_PROXY, CS_PREREAD, CS_CONNECT, CS_RELAY };
+enum conn_state { CS_PROXY, CS_PREREAD, CS_CONNECT, CS_RELAY, CS_TERMINATED };
 
 /* Why a connection ended: logged once at close. */
 enum conn_end {
@@ -45,7 +46,7 @@ enum conn_end {
 	END_PROXY_INVALID, END_PROXY_UNSUPPORTED, END_PROXY_CLOSED, END_HELLO_CLOSED,
 	END_REJECTED, END_NO_ROUTE, END_BAD_HELLO, END_UPSTREAM_FAILED, END_NO_SERVER,
 	END_CLIENT_ERROR, END_UPSTREAM_ERROR, END_SHUTDOWN, END_NO_TERMINATOR, END_NO_MEMORY,
-	END_COUNT
+	END_TERMINATED, END_TERMINATED_ERROR, END_COUNT
 };
 static const char *const conn_end_str[END_COUNT] = {
 	[END_DONE] = "done", [END_IDLE] = "idle_timeout",
@@ -58,6 +59,7 @@ static const char *const conn_end_str[END_COUNT] = {
 	[END_CLIENT_ERROR] = "client_error", [END_UPSTREAM_ERROR] = "upstream_error",
 	[END_SHUTDOWN] = "shutdown", [END_NO_TERMINATOR] = "terminator_unavailable",
 	[END_NO_MEMORY] = "no_memory",
+	[END_TERMINATED] = "done", [END_TERMINATED_ERROR] = "error", /* the terminator's word wins */
 };
 /* The route result each end counts under. */
 static const uint8_t conn_end_result[END_COUNT] = {
@@ -71,6 +73,7 @@ static const uint8_t conn_end_result[END_COUNT] = {
 	[END_CLIENT_ERROR] = SR_CONN_ERROR, [END_UPSTREAM_ERROR] = SR_CONN_ERROR,
 	[END_SHUTDOWN] = SR_CONN_SHUTDOWN, [END_NO_TERMINATOR] = SR_CONN_REJECTED,
 	[END_NO_MEMORY] = SR_CONN_ERROR,
+	[END_TERMINATED] = SR_CONN_OK, [END_TERMINATED_ERROR] = SR_CONN_ERROR,
 };
 
 /* TLS alert descriptions we send (RFC 8446 §6). */
@@ -108,6 +111,8 @@ struct conn {
 	struct server_rt   *server;
 	struct preread     *pr;
 	char               *sni;       /* normalised, for the log; NULL when none */
+	struct term_conn   *tc;        /* CS_TERMINATED: the terminator owns cfd */
+	const char         *term_end;  /* the terminator's end reason (static string) */
 	int                 cfd, ufd;
 	struct event        cev, uev, tev;
 	struct relay_dir    up, down;  /* up: client -> upstream */
@@ -231,7 +236,7 @@ conn_close(struct conn *c, enum conn_end end)
 			.bytes_in = c->up.bytes,
 			.bytes_out = c->down.bytes,
 			.duration_ms = conn_now(c) - c->start_ms,
-			.end = conn_end_str[end],
+			.end = c->term_end != NULL ? c->term_end : conn_end_str[end],
 		};
 		if (c->server != NULL) {
 			snprintf(server, sizeof server, "%s", c->server->label);
@@ -253,7 +258,10 @@ conn_close(struct conn *c, enum conn_end end)
 
 	event_del(&c->tev);
 	event_del(&c->cev);
-	close(c->cfd);
+	if (c->tc != NULL)
+		term_abort(c->tc); /* drain: the terminator gives the socket back by closing it */
+	if (c->cfd != -1)
+		close(c->cfd);
 	if (c->ufd != -1) {
 		event_del(&c->uev);
 		close(c->ufd);
@@ -290,6 +298,69 @@ conn_count(struct conn *c, unsigned field)
 	stats_add(c->l->stats, c->w->id, field, 1);
 }
 
+/* The terminator closed a handed-over connection: log it and free the record. */
+static void
+conn_term_done(void *arg, const struct term_result *r)
+{
+	struct conn *c = arg;
+	c->tc = NULL;
+	c->up.bytes = r->bytes_in;
+	c->down.bytes = r->bytes_out;
+	c->term_end = r->end;
+	if (r->alpn != NULL) {
+		snprintf(c->alpn, sizeof c->alpn, "%s", r->alpn);
+		c->alpn_cut = false;
+	}
+	conn_close(c, r->error ? END_TERMINATED_ERROR : END_TERMINATED);
+}
+
+/*
+ * Hands the connection to the in-process terminator: the socket, the pre-read bytes after
+ * any PROXY header (the whole ClientHello, which OpenSSL reads from memory), the client
+ * address after PROXY in, and the SNI. This record stays, without buffers, for the drain,
+ * the connection count and the one access-log line.
+ */
+static void
+conn_terminate(struct conn *c)
+{
+	struct preread *p = c->pr;
+	struct sockaddr_storage peer;
+	memset(&peer, 0, sizeof peer);
+	if (c->client.family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&peer;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(c->client.port);
+		memcpy(&s4->sin_addr, c->client.ip, 4);
+	} else if (c->client.family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&peer;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(c->client.port);
+		memcpy(&s6->sin6_addr, c->client.ip, 16);
+	}
+	struct term_handoff h = {
+		.fd = c->cfd,
+		.pre = p->buf + p->off,
+		.pre_len = p->len - p->off,
+		.peer = &peer,
+		.sni = c->sni,
+		.tls = true,
+		.idle_timeout_ms = c->l->conf->idle_timeout_ms,
+		.head_timeout_ms = c->l->conf->preread_timeout_ms,
+		.worker = c->w->id,
+		.stats = c->l->hstats,
+		.done = conn_term_done,
+		.arg = c,
+	};
+	event_del(&c->cev);
+	event_del(&c->tev);
+	c->cfd = -1; /* the terminator's now, even if it refuses */
+	c->state = CS_TERMINATED;
+	c->tc = term_accept(c->gen->term, c->w->base, &h);
+	conn_preread_free(c); /* copied by term_accept */
+	if (c->tc == NULL)
+		conn_close(c, END_NO_MEMORY);
+}
+
 /* Applies a route: to an upstream, or a refusal. */
 static void
 conn_take_route(struct conn *c, struct route_rt *r, uint8_t reject_alert, enum conn_end reject_end)
@@ -301,8 +372,7 @@ conn_take_route(struct conn *c, struct route_rt *r, uint8_t reject_alert, enum c
 		conn_start_upstream(c);
 		return;
 	case CONF_ACTION_TERMINATE:
-		/* The in-process terminator is not part of this build. */
-		conn_alert_close(c, ALERT_INTERNAL_ERROR, END_NO_TERMINATOR);
+		conn_terminate(c);
 		return;
 	default:
 		conn_alert_close(c, reject_alert, reject_end);
@@ -786,6 +856,8 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		upstream_mark_failed(c->server);
 		conn_start_upstream(c);
 		return;
+	case CS_TERMINATED:
+		return;
 	case CS_RELAY: {
 		uint64_t idle = c->l->conf->idle_timeout_ms, now = conn_now(c);
 		if (now - c->last_ms >= idle) {
@@ -849,6 +921,8 @@ conn_drive(struct conn *c)
 	case CS_RELAY:
 		conn_relay(c);
 		return;
+	case CS_TERMINATED:
+		return; /* no events of ours are left */
 	}
 }
 

@@ -18,6 +18,7 @@
 #include "core/conf.h"
 #include "core/confval.h"
 #include "core/log.h"
+#include "terminator/terminator.h"
 
 #define GEN_LISTEN_BACKLOG 4096
 #define GEN_DEFER_ACCEPT_S 1
@@ -229,6 +230,7 @@ gen_free_parts(struct gen *g)
 	free(g->listeners);
 	free(g->upstreams);
 	free(g->wconns);
+	term_free(g->term);
 }
 
 /* Fills a route's runtime: its upstream, label and metric entry. */
@@ -288,6 +290,11 @@ gen_build(struct conf *conf, const struct gen *prev, unsigned workers, uint64_t 
 		}
 	}
 
+	/* Certificates load before any socket is bound: a bad one refuses the whole file. */
+	g->term = term_build(conf, err, cap);
+	if (g->term == NULL)
+		goto fail;
+
 	for (size_t i = 0; i < conf->nlisteners; i++) {
 		const struct conf_listener *cl = &conf->listeners[i];
 		struct listener_rt *l = &g->listeners[i];
@@ -322,6 +329,7 @@ gen_build(struct conf *conf, const struct gen *prev, unsigned workers, uint64_t 
 		stats_escape(e1, sizeof e1, cl->name);
 		snprintf(labels, sizeof labels, "listener=\"%s\"", e1);
 		l->stats = stats_entry(STATS_LISTENER, labels);
+		l->hstats = stats_entry(STATS_HTTP, labels);
 		/* HTTP routing is not in this build: such listeners are not bound (main warns). */
 		for (size_t a = 0; a < cl->nlisten && cl->kind == CONF_LISTENER_TLS; a++) {
 			l->socks[a] = gen_lsock(&cl->listen[a], prev, workers, err, cap);

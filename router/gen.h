@@ -61,8 +61,11 @@ struct listener_rt {
 	struct route_rt             def;
 	struct rtable               exact, wild; /* wild keys are the part after "*." */
 	struct stats_entry         *stats;
+	struct stats_entry         *hstats;   /* STATS_HTTP: TLS handshakes, HTTP statuses */
 	struct lsock              **socks;    /* [conf->nlisten] */
 };
+
+struct term;
 
 struct gen {
 	uint64_t            id;
@@ -74,6 +77,7 @@ struct gen {
 	size_t              nupstreams;
 	int                 refs;          /* atomic: main's + one per worker using it */
 	unsigned           *wconns;        /* [workers]: connections on this generation */
+	struct term        *term;          /* the terminator of this configuration (owned) */
 };
 
 /*

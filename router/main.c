@@ -29,6 +29,7 @@
 #include "router/health.h"
 #include "router/ipcap.h"
 #include "router/worker.h"
+#include "terminator/terminator.h"
 
 #define MAIN_CONF_DEFAULT "/etc/switchyard/switchyard.yaml"
 
@@ -414,6 +415,11 @@ main(int argc, char **argv)
 		fputs("switchyard: libsodium failed to initialise\n", stderr);
 		return MAIN_EXIT_FAIL;
 	}
+	char terr[256];
+	if (term_init_process(terr, sizeof terr) == -1) {
+		fprintf(stderr, "switchyard: %s\n", terr);
+		return MAIN_EXIT_FAIL;
+	}
 
 	struct conf_error err;
 	struct conf *conf = conf_load(path, &err);
@@ -424,6 +430,16 @@ main(int argc, char **argv)
 		return MAIN_EXIT_CONFIG;
 	}
 	if (test) {
+		/* Certificates, keys and the site root are part of the configuration: check them
+		 * the way a start or a reload would load them. */
+		struct term *t = term_build(conf, terr, sizeof terr);
+		if (t == NULL) {
+			fprintf(stderr, "%s: %s\nswitchyard: configuration %s test failed\n", path, terr,
+			    path);
+			conf_free(conf);
+			return MAIN_EXIT_CONFIG;
+		}
+		term_free(t);
 		if (verbose)
 			conf_dump(conf, stdout);
 		printf("switchyard: configuration %s is valid\n", path);
@@ -432,5 +448,6 @@ main(int argc, char **argv)
 	}
 
 	int rc = main_serve(conf, path);
+	term_fini_process();
 	return rc;
 }

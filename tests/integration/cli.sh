@@ -1,7 +1,8 @@
 #!/bin/sh
 # Scenario: the command-line contract of DESIGN.md §4 against the real binary.
 # Covers: --help and --version (exit 0, content), unknown options and stray arguments
-# (exit 2), `-t -c` on the shipped demo and on every file in conf.d/examples/ (exit 0),
+# (exit 2), `-t -c` on the shipped demo (exit 0) and on every file in conf.d/examples/ (exit 0,
+# or exit 2 naming only a production certificate/site file this machine lacks),
 # `-t` on a bad file (exit 2, "file:line:column: key: ..." on stderr), -t on a missing file,
 # and a plain run: it serves, then exits 0 on SIGTERM.
 set -u
@@ -38,9 +39,21 @@ expect_exit 0 "$SWITCHYARD" -t -c "$SY_SOURCE_DIR/conf.d/switchyard.yaml"
 grep -q 'is valid' "$tmp/out" && ok || bad "-t on the demo does not say valid"
 expect_exit 0 "$SWITCHYARD" -t -v -c "$SY_SOURCE_DIR/conf.d/switchyard.yaml"
 n=0
+# Examples name production files (/etc/letsencrypt/..., /var/www/...) that a test machine
+# does not have; -t opens them, as a start would. So an example passes when it is valid, or
+# when its only complaint is such a missing file: the configuration itself parsed and checked.
 for f in "$SY_SOURCE_DIR"/conf.d/examples/*.yaml; do
 	n=$((n + 1))
-	expect_exit 0 "$SWITCHYARD" -t -c "$f"
+	"$SWITCHYARD" -t -c "$f" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc = 0 ]; then
+		ok
+	elif [ $rc = 2 ] && [ "$(wc -l <"$tmp/err")" = 2 ] &&
+	    grep -qE "^$f: terminator\.(certificates\[[0-9]+\]\.(cert|key)|site\.root): /[^:]+: No such file or directory\$" "$tmp/err"; then
+		ok
+	else
+		bad "$f: -t exited $rc: $(head -2 "$tmp/err")"
+	fi
 done
 [ "$n" -ge 4 ] && ok || bad "expected at least 4 example configurations, found $n"
 

@@ -405,8 +405,6 @@ test_routes(void)
 	    "t.yaml:5:39: listeners[0].routes[0].terminate: only one action per route (`reject` is already given)");
 	BAD(L_TLS "    routes: [{sni: a.b, reject: }]\n",
 	    "t.yaml:5:25: listeners[0].routes[0].reject: has no value (true)");
-	BAD(L_TLS "    routes: [{sni: a.b, terminate: true}]\n",
-	    "t.yaml:5:25: listeners[0].routes[0].terminate: `terminate: true` needs terminator.certificates");
 	BAD(L_TLS "    routes: [{default: {reject: true}}, {default: {reject: true}}]\n",
 	    "t.yaml:5:42: listeners[0].routes[1].default: a second default (first at t.yaml:5:15)");
 	BAD(L_TLS "    routes: [{default: {reject: true}, sni: x}]\n",

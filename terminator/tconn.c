@@ -1,0 +1,752 @@
+/*
+ * One connection handed over by the router (see terminator.h): the TLS handshake (or none,
+ * for a plain-HTTP site route), then an HTTP/1.1 server loop on proto/http1: read a head,
+ * answer it from the site, write the response, and go again for keep-alive and pipelined
+ * requests. One driver, tconn_drive(), advances the state after every readiness edge or
+ * timer; every path ends in exactly one tconn_close(), which frees the connection.
+ *
+ *   HANDSHAKE -> READ (head; a body is skipped) -> WRITE (head, then memory or file) -+
+ *                  ^----------------------- keep-alive ------------------------------+
+ *                                                                  `-> SHUTDOWN -> close
+ *
+ * The bytes the router pre-read are served to OpenSSL first by a small read BIO, so the
+ * ClientHello is never read from the socket twice. Writes go through a plain socket BIO,
+ * which lets OpenSSL switch on kTLS; then files leave through SSL_sendfile. Without kTLS a
+ * response's head and the first part of its body share one SSL_write (one TLS record for
+ * small files). Requests are never read while a response is being written: that is the
+ * backpressure. Untrusted bytes go only to proto/http1 and terminator/site.
+ */
+#include "terminator/term_int.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <openssl/err.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "core/stats.h"
+#include "proto/hostname.h"
+#include "proto/http1.h"
+#include "terminator/site.h"
+
+#define TCONN_IN_CAP       (HTTP1_HEAD_MAX + 1)     /* one byte past the limit gives 431 */
+#define TCONN_RECORD       16384                    /* TLS record payload */
+#define TCONN_OUT_CAP      (TCONN_RECORD + SITE_HEAD_MAX)
+#define TCONN_BODY_MAX     (1024u * 1024)          /* request body we skip; more: 413 */
+#define TCONN_KEEPALIVE_MS 75000u                  /* idle between requests, at most */
+
+enum tconn_state { TC_HANDSHAKE, TC_READ, TC_WRITE, TC_SHUTDOWN };
+
+struct term_conn {
+	struct term       *t;
+	struct event_base *base;
+	struct event       rev, wev, tev;
+	int                fd;
+	SSL               *ssl;       /* NULL: plain HTTP */
+	uint8_t           *pre;       /* pre-read bytes not yet given to OpenSSL (TLS only) */
+	size_t             pre_len, pre_off;
+	uint8_t            state;
+	bool               r_on, w_on;  /* rev / wev added */
+	bool               want_r, want_w;
+	bool               timed;       /* the head timer runs for the current request */
+	bool               ktls;        /* SSL_sendfile available */
+	uint8_t           *in;          /* request head (and what follows it), TCONN_IN_CAP */
+	size_t             in_cap, in_len;
+	struct http1_req   req;
+	uint64_t           skip;        /* request body bytes still to drop */
+	struct site_resp   resp;
+	uint8_t           *out;         /* pending bytes of the response, TCONN_OUT_CAP */
+	size_t             out_len, out_off;
+	int                ffd;         /* file body, -1 when none */
+	off_t              foff;
+	size_t             fleft;
+	uint64_t           bytes_in, bytes_out;
+	uint32_t           requests;
+	int                last_status;
+	uint64_t           idle_ms, head_ms;
+	char              *sni;
+	term_done_fn      *done;
+	void              *arg;
+	struct stats_entry *stats;
+	unsigned           worker;
+};
+
+static void tconn_drive(struct term_conn *c);
+
+/* ---- the pre-read BIO: serves the router's bytes first, then reads the socket ---- */
+
+static BIO_METHOD *tconn_bio_method; /* made once by tconn_init_process */
+
+/* BIO read: pre-read bytes first, then read(2); EAGAIN is a retry, not an error. */
+static int
+tconn_bio_read(BIO *b, char *buf, size_t len, size_t *got)
+{
+	struct term_conn *c = BIO_get_data(b);
+	BIO_clear_retry_flags(b);
+	if (c->pre_off < c->pre_len) {
+		size_t n = c->pre_len - c->pre_off < len ? c->pre_len - c->pre_off : len;
+		memcpy(buf, c->pre + c->pre_off, n);
+		c->pre_off += n;
+		if (c->pre_off == c->pre_len) {
+			free(c->pre);
+			c->pre = NULL;
+			c->pre_len = c->pre_off = 0;
+		}
+		*got = n;
+		return 1;
+	}
+	ssize_t n = read(c->fd, buf, len);
+	if (n > 0) {
+		c->bytes_in += (uint64_t)n;
+		*got = (size_t)n;
+		return 1;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		BIO_set_retry_read(b);
+	*got = 0;
+	return 0;
+}
+
+static long
+tconn_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b;
+	(void)num;
+	(void)ptr;
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+/* Makes the BIO method; once per process, before any worker runs. */
+static int
+tconn_init_bio(void)
+{
+	if (tconn_bio_method != NULL)
+		return 0;
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "sy-preread");
+	if (m == NULL || BIO_meth_set_read_ex(m, tconn_bio_read) != 1 ||
+	    BIO_meth_set_ctrl(m, tconn_bio_ctrl) != 1) {
+		BIO_meth_free(m);
+		return -1;
+	}
+	tconn_bio_method = m;
+	return 0;
+}
+
+/* ---- I/O: TLS or plain, one result convention ---- */
+
+enum { IO_AGAIN = -2, IO_ERR = -1, IO_EOF = 0 };
+
+/* Sets want_r/want_w from an OpenSSL error; returns IO_AGAIN, IO_EOF or IO_ERR. */
+static int
+tconn_ssl_io(struct term_conn *c, int rc)
+{
+	switch (SSL_get_error(c->ssl, rc)) {
+	case SSL_ERROR_WANT_READ:
+		c->want_r = true;
+		return IO_AGAIN;
+	case SSL_ERROR_WANT_WRITE:
+		c->want_w = true;
+		return IO_AGAIN;
+	case SSL_ERROR_ZERO_RETURN:
+		return IO_EOF;
+	default:
+		ERR_clear_error();
+		return IO_ERR;
+	}
+}
+
+/* Reads up to cap bytes: > 0 bytes, IO_EOF, IO_AGAIN or IO_ERR. */
+static ssize_t
+tconn_read(struct term_conn *c, uint8_t *buf, size_t cap)
+{
+	if (c->ssl != NULL) {
+		size_t n;
+		int rc = SSL_read_ex(c->ssl, buf, cap, &n);
+		return rc == 1 ? (ssize_t)n : tconn_ssl_io(c, rc);
+	}
+	ssize_t n = read(c->fd, buf, cap);
+	if (n > 0) {
+		c->bytes_in += (uint64_t)n;
+		return n;
+	}
+	if (n == 0)
+		return IO_EOF;
+	if (errno == EAGAIN || errno == EINTR) {
+		c->want_r = true;
+		return IO_AGAIN;
+	}
+	return IO_ERR;
+}
+
+/* Writes len bytes (TLS: all or nothing, retried with the same bytes): > 0, IO_AGAIN, IO_ERR. */
+static ssize_t
+tconn_write(struct term_conn *c, const uint8_t *buf, size_t len)
+{
+	if (c->ssl != NULL) {
+		size_t n;
+		int rc = SSL_write_ex(c->ssl, buf, len, &n);
+		if (rc == 1)
+			return (ssize_t)n; /* wire bytes are counted by the write BIO */
+		rc = tconn_ssl_io(c, rc);
+		return rc == IO_EOF ? IO_ERR : rc;
+	}
+	ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+	if (n >= 0) {
+		c->bytes_out += (uint64_t)n;
+		return n;
+	}
+	if (errno == EAGAIN || errno == EINTR) {
+		c->want_w = true;
+		return IO_AGAIN;
+	}
+	return IO_ERR;
+}
+
+/* Sends file bytes without copying them through user space: kTLS or plain sendfile(2). */
+static ssize_t
+tconn_sendfile(struct term_conn *c)
+{
+	size_t n = c->fleft < (1u << 20) ? c->fleft : (1u << 20);
+	if (c->ssl != NULL) {
+		ossl_ssize_t k = SSL_sendfile(c->ssl, c->ffd, c->foff, n, 0);
+		if (k > 0) {
+			c->bytes_out += (uint64_t)k;
+			return k;
+		}
+		int rc = tconn_ssl_io(c, (int)k);
+		return rc == IO_EOF ? IO_ERR : rc;
+	}
+	off_t off = c->foff;
+	ssize_t k = sendfile(c->fd, c->ffd, &off, n);
+	if (k > 0) {
+		c->bytes_out += (uint64_t)k;
+		return k;
+	}
+	if (k == -1 && (errno == EAGAIN || errno == EINTR)) {
+		c->want_w = true;
+		return IO_AGAIN;
+	}
+	return IO_ERR; /* 0: the file shrank under us */
+}
+
+/* ---- life cycle ---- */
+
+/* Frees everything; no callback. */
+static void
+tconn_free(struct term_conn *c)
+{
+	event_del(&c->rev);
+	event_del(&c->wev);
+	event_del(&c->tev);
+	if (c->ssl != NULL)
+		SSL_free(c->ssl);
+	close(c->fd);
+	if (c->ffd != -1)
+		close(c->ffd);
+	free(c->pre);
+	free(c->in);
+	free(c->out);
+	free(c->sni);
+	free(c);
+}
+
+/* Ends the connection: the done callback with the totals, then free. */
+static void
+tconn_close(struct term_conn *c, const char *end, bool error)
+{
+	const char *alpn = NULL;
+	char abuf[32];
+	if (c->ssl != NULL) {
+		const unsigned char *p;
+		unsigned int n;
+		SSL_get0_alpn_selected(c->ssl, &p, &n);
+		if (n > 0 && n < sizeof abuf) {
+			memcpy(abuf, p, n);
+			abuf[n] = '\0';
+			alpn = abuf;
+		}
+	}
+	struct term_result r = {
+		.bytes_in = c->bytes_in, .bytes_out = c->bytes_out, .requests = c->requests,
+		.last_status = c->last_status, .alpn = alpn, .end = end, .error = error,
+	};
+	if (c->ssl != NULL)
+		r.bytes_out += BIO_number_written(SSL_get_wbio(c->ssl));
+	if (c->done != NULL)
+		c->done(c->arg, &r);
+	tconn_free(c);
+}
+
+/* Arms the one timer for ms from now. */
+static void
+tconn_timer(struct term_conn *c, uint64_t ms)
+{
+	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+	event_add(&c->tev, &tv);
+}
+
+/* Makes the read/write events match what the last I/O asked for. */
+static void
+tconn_arm(struct term_conn *c)
+{
+	if (c->want_r != c->r_on) {
+		if (c->want_r)
+			event_add(&c->rev, NULL);
+		else
+			event_del(&c->rev);
+		c->r_on = c->want_r;
+	}
+	if (c->want_w != c->w_on) {
+		if (c->want_w)
+			event_add(&c->wev, NULL);
+		else
+			event_del(&c->wev);
+		c->w_on = c->want_w;
+	}
+}
+
+/* Counts a response status. */
+static void
+tconn_count(struct term_conn *c, unsigned field)
+{
+	if (c->stats != NULL)
+		stats_add(c->stats, c->worker, field, 1);
+}
+
+/* The loop's cached wall clock, for Date and conditional requests. */
+static time_t
+tconn_now(struct term_conn *c)
+{
+	struct timeval tv;
+	event_base_gettimeofday_cached(c->base, &tv);
+	return tv.tv_sec;
+}
+
+/* Starts writing resp: the head, plus as much of the body as fits one record. */
+static void
+tconn_respond(struct term_conn *c)
+{
+	struct site_resp *r = &c->resp;
+	c->requests++;
+	c->last_status = r->status;
+	tconn_count(c, stats_http_status_field(r->status));
+	if (c->out == NULL && (c->out = malloc(TCONN_OUT_CAP)) == NULL) {
+		if (r->fd != -1)
+			close(r->fd);
+		r->fd = -1;
+		r->close = true;
+		c->out_len = 0; /* nothing can be said without a buffer: just close */
+		c->state = TC_SHUTDOWN;
+		return;
+	}
+	/* A client that stops reading gets the keep-alive time to make progress. */
+	tconn_timer(c, c->idle_ms < TCONN_KEEPALIVE_MS ? c->idle_ms : TCONN_KEEPALIVE_MS);
+	memcpy(c->out, r->head, r->head_len);
+	c->out_len = r->head_len;
+	c->out_off = 0;
+	c->ffd = r->fd;
+	c->foff = r->off;
+	c->fleft = r->fd != -1 ? r->len : 0;
+	if (r->body_len > 0) {
+		/* Memory bodies (error pages, 404.html) are small: SITE_PAGE_MAX at most. */
+		size_t k = r->body_len < TCONN_OUT_CAP - c->out_len ? r->body_len : TCONN_OUT_CAP - c->out_len;
+		memcpy(c->out + c->out_len, r->body, k);
+		c->out_len += k;
+		if (k < r->body_len) {
+			/* Larger than one buffer: the rest is sent from memory by the file path's
+			 * sibling below. Never the case for pages up to SITE_PAGE_MAX minus room. */
+			c->resp.body += k;
+			c->resp.body_len -= k;
+		} else {
+			c->resp.body_len = 0;
+		}
+	}
+	c->state = TC_WRITE;
+}
+
+/* Refills out from the file (no kTLS) or the memory body; 0 ok, -1 read error. */
+static int
+tconn_refill(struct term_conn *c)
+{
+	c->out_len = c->out_off = 0;
+	if (c->resp.body_len > 0) {
+		size_t k = c->resp.body_len < TCONN_OUT_CAP ? c->resp.body_len : TCONN_OUT_CAP;
+		memcpy(c->out, c->resp.body, k);
+		c->resp.body += k;
+		c->resp.body_len -= k;
+		c->out_len = k;
+		return 0;
+	}
+	size_t want = c->fleft < TCONN_RECORD ? c->fleft : TCONN_RECORD;
+	ssize_t n = pread(c->ffd, c->out, want, c->foff);
+	if (n <= 0)
+		return -1;
+	c->foff += n;
+	c->fleft -= (size_t)n;
+	c->out_len = (size_t)n;
+	return 0;
+}
+
+/* The response went out: close, or get ready for the next request. Returns false on close. */
+static bool
+tconn_response_done(struct term_conn *c)
+{
+	if (c->ffd != -1) {
+		close(c->ffd);
+		c->ffd = -1;
+	}
+	if (c->resp.close) {
+		c->state = TC_SHUTDOWN;
+		return true;
+	}
+	/* Drop the head and as much of the body as is buffered; keep pipelined bytes. */
+	size_t used = c->req.head_len;
+	size_t body = c->in_len - used < c->skip ? c->in_len - used : (size_t)c->skip;
+	used += body;
+	c->skip -= body;
+	memmove(c->in, c->in + used, c->in_len - used);
+	c->in_len -= used;
+	http1_req_init(&c->req);
+	c->timed = false;
+	c->state = TC_READ;
+	if (c->skip > 0) {
+		tconn_timer(c, c->head_ms); /* the rest of the body: as long as a head may take */
+	} else if (c->in_len == 0) {
+		uint64_t idle = c->idle_ms < TCONN_KEEPALIVE_MS ? c->idle_ms : TCONN_KEEPALIVE_MS;
+		tconn_timer(c, idle);
+	} else {
+		event_del(&c->tev); /* a pipelined head: its own timer starts when it is fed */
+	}
+	return true;
+}
+
+/* A complete head: decide the response. */
+static void
+tconn_request(struct term_conn *c)
+{
+	struct http1_req *r = &c->req;
+	bool head = r->method == HTTP1_M_HEAD;
+	bool keep = r->keep_alive;
+	time_t now = tconn_now(c);
+
+	c->skip = 0;
+	if (r->has_cl) {
+		if (r->content_length > TCONN_BODY_MAX) {
+			site_error(c->t->site, 413, head, false, now, &c->resp);
+			tconn_respond(c);
+			return;
+		}
+		c->skip = r->content_length;
+	}
+	if (r->chunked)
+		keep = false; /* a chunked body we do not read: answer, then close */
+	if (r->expect_continue && c->skip > 0)
+		keep = false; /* the client may never send the body after our final answer
+		                 (RFC 9110 §10.1.1): skipping it could eat the next request */
+	if (c->ssl != NULL && c->sni != NULL && r->has_host) {
+		char host[HOSTNAME_BUF];
+		size_t hl;
+		uint16_t port;
+		if (hostname_from_host_header(c->in + r->host.off, r->host.len, host, &hl, &port) !=
+		    HOSTNAME_OK || strcmp(host, c->sni) != 0) {
+			/* RFC 9110 §15.5.20: this connection is not for that host. */
+			site_error(c->t->site, 421, head, keep, now, &c->resp);
+			tconn_respond(c);
+			return;
+		}
+	}
+	site_respond(c->t->site, c->in, r, keep, now, &c->resp);
+	tconn_respond(c);
+}
+
+/* READ: parse what is buffered, skip body bytes, read more. Returns false when c is gone. */
+static bool
+tconn_step_read(struct term_conn *c)
+{
+	for (;;) {
+		if (c->skip > 0) {
+			uint8_t scratch[4096];
+			ssize_t n = tconn_read(c, scratch, c->skip < sizeof scratch ? c->skip : sizeof scratch);
+			if (n == IO_AGAIN)
+				return true;
+			if (n <= 0) {
+				tconn_close(c, n == IO_EOF ? "client_closed" : "client_error", n != IO_EOF);
+				return false;
+			}
+			c->skip -= (uint64_t)n;
+			if (c->skip == 0 && c->in_len == 0) {
+				uint64_t idle = c->idle_ms < TCONN_KEEPALIVE_MS ? c->idle_ms : TCONN_KEEPALIVE_MS;
+				tconn_timer(c, idle);
+			}
+			continue;
+		}
+		if (c->in_len > 0) {
+			enum http1_verdict v = http1_req_feed(&c->req, c->in, c->in_len);
+			if (v == HTTP1_DONE) {
+				event_del(&c->tev);
+				tconn_request(c);
+				return true;
+			}
+			if (v != HTTP1_MORE) {
+				event_del(&c->tev);
+				site_error(c->t->site, http1_verdict_status(v),
+				    false, false, tconn_now(c), &c->resp);
+				tconn_respond(c);
+				return true;
+			}
+			if (!c->timed) {
+				/* Slow heads: the whole head must arrive within head_ms of its first byte. */
+				c->timed = true;
+				tconn_timer(c, c->head_ms);
+			}
+		}
+		if (c->in_len == c->in_cap) {
+			/* Cannot happen (the parser refuses a head past HTTP1_HEAD_MAX first), but a
+			 * full buffer must never turn into a zero-length read loop. */
+			site_error(c->t->site, 431, false, false, tconn_now(c), &c->resp);
+			tconn_respond(c);
+			return true;
+		}
+		ssize_t n = tconn_read(c, c->in + c->in_len, c->in_cap - c->in_len);
+		if (n == IO_AGAIN)
+			return true;
+		if (n <= 0) {
+			bool idle = c->in_len == 0;
+			tconn_close(c, n == IO_ERR ? "client_error" : idle ? "done" : "client_closed",
+			    n == IO_ERR || !idle);
+			return false;
+		}
+		c->in_len += (size_t)n;
+	}
+}
+
+/* WRITE: flush out, then more body. Returns false when c is gone. */
+static bool
+tconn_step_write(struct term_conn *c)
+{
+	bool progress = false;
+	for (;;) {
+		if (c->out_off < c->out_len) {
+			ssize_t n = tconn_write(c, c->out + c->out_off, c->out_len - c->out_off);
+			if (n == IO_AGAIN) {
+				if (progress)
+					tconn_timer(c, c->idle_ms < TCONN_KEEPALIVE_MS ? c->idle_ms :
+					    TCONN_KEEPALIVE_MS);
+				return true;
+			}
+			if (n < 0) {
+				tconn_close(c, "client_error", true);
+				return false;
+			}
+			c->out_off += (size_t)n;
+			progress = true;
+			continue;
+		}
+		if (c->resp.body_len == 0 && c->fleft == 0)
+			return tconn_response_done(c);
+		if (c->fleft > 0 && c->resp.body_len == 0 && (c->ssl == NULL || c->ktls)) {
+			ssize_t n = tconn_sendfile(c);
+			if (n == IO_AGAIN) {
+				if (progress)
+					tconn_timer(c, c->idle_ms < TCONN_KEEPALIVE_MS ? c->idle_ms :
+					    TCONN_KEEPALIVE_MS);
+				return true;
+			}
+			if (n < 0) {
+				tconn_close(c, "client_error", true);
+				return false;
+			}
+			c->foff += n;
+			c->fleft -= (size_t)n;
+			progress = true;
+			continue;
+		}
+		if (tconn_refill(c) == -1) {
+			tconn_close(c, "file_error", true);
+			return false;
+		}
+	}
+}
+
+/* The driver: runs steps until one has to wait, then arms the events it waits for. */
+static void
+tconn_drive(struct term_conn *c)
+{
+	for (;;) {
+		c->want_r = c->want_w = false;
+		switch (c->state) {
+		case TC_HANDSHAKE: {
+			int rc = SSL_do_handshake(c->ssl);
+			if (rc == 1) {
+				tconn_count(c, SSL_session_reused(c->ssl) ? ST_RESUMED : ST_HANDSHAKES);
+				c->ktls = BIO_get_ktls_send(SSL_get_wbio(c->ssl)) != 0;
+				c->state = TC_READ;
+				event_del(&c->tev);
+				tconn_timer(c, c->head_ms);
+				c->timed = true; /* the first head has head_ms from the handshake's end */
+				continue;
+			}
+			if (tconn_ssl_io(c, rc) == IO_AGAIN)
+				break;
+			tconn_count(c, ST_HANDSHAKE_FAILURES);
+			tconn_close(c, "tls_handshake_failed", true);
+			return;
+		}
+		case TC_READ:
+			if (!tconn_step_read(c))
+				return;
+			if (c->state == TC_READ)
+				break;
+			continue;
+		case TC_WRITE:
+			if (!tconn_step_write(c))
+				return;
+			if (c->state == TC_WRITE)
+				break;
+			continue;
+		case TC_SHUTDOWN:
+			if (c->ssl != NULL)
+				(void)SSL_shutdown(c->ssl); /* close_notify, best effort; no wait */
+			ERR_clear_error();
+			tconn_close(c, c->last_status >= 400 ? "http_error" : "done",
+			    c->last_status >= 400);
+			return;
+		}
+		break;
+	}
+	tconn_arm(c);
+}
+
+static void
+tconn_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	tconn_drive(arg);
+}
+
+/* Timer: handshake or head too slow (408 when a head had started), or keep-alive idle. */
+static void
+tconn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct term_conn *c = arg;
+	switch (c->state) {
+	case TC_HANDSHAKE:
+		tconn_count(c, ST_HANDSHAKE_FAILURES);
+		tconn_close(c, "handshake_timeout", true);
+		return;
+	case TC_READ:
+		if (c->in_len == 0 && c->skip == 0) {
+			tconn_close(c, c->requests ? "keepalive_timeout" : "head_timeout", c->requests == 0);
+			return;
+		}
+		if (c->skip > 0) {
+			tconn_close(c, "body_timeout", true);
+			return;
+		}
+		/* A head started but did not finish in time (slowloris): 408, then close. */
+		site_error(c->t->site, 408, false, false, tconn_now(c), &c->resp);
+		tconn_respond(c);
+		tconn_drive(c);
+		return;
+	default:
+		tconn_close(c, "write_timeout", true);
+		return;
+	}
+}
+
+/* Takes over a connection (see terminator.h). */
+struct term_conn *
+term_accept(struct term *t, struct event_base *base, const struct term_handoff *h)
+{
+	struct term_conn *c = calloc(1, sizeof *c);
+	if (c == NULL)
+		goto fail;
+	c->t = t;
+	c->base = base;
+	c->fd = h->fd;
+	c->ffd = -1;
+	c->idle_ms = h->idle_timeout_ms;
+	c->head_ms = h->head_timeout_ms;
+	c->done = h->done;
+	c->arg = h->arg;
+	c->stats = h->stats;
+	c->worker = h->worker;
+	c->bytes_in = h->pre_len;
+	c->in_cap = TCONN_IN_CAP;
+	if (!h->tls && h->pre_len > c->in_cap)
+		c->in_cap = h->pre_len; /* pipelined requests the router read with the first */
+	c->in = malloc(c->in_cap);
+	if (c->in == NULL || (h->sni != NULL && (c->sni = strdup(h->sni)) == NULL))
+		goto fail_c;
+	http1_req_init(&c->req);
+	event_assign(&c->rev, base, c->fd, EV_READ | EV_PERSIST, tconn_io_cb, c);
+	event_assign(&c->wev, base, c->fd, EV_WRITE | EV_PERSIST, tconn_io_cb, c);
+	evtimer_assign(&c->tev, base, tconn_timer_cb, c);
+
+	if (h->tls) {
+		SSL_CTX *ctx = term_ctx_for(t, h->sni);
+		if (ctx == NULL || (c->ssl = SSL_new(ctx)) == NULL)
+			goto fail_c;
+		if (h->pre_len > 0) {
+			if ((c->pre = malloc(h->pre_len)) == NULL)
+				goto fail_c;
+			memcpy(c->pre, h->pre, h->pre_len);
+			c->pre_len = h->pre_len;
+		}
+		BIO *rb = BIO_new(tconn_bio_method);
+		BIO *wb = BIO_new_socket(c->fd, BIO_NOCLOSE);
+		if (rb == NULL || wb == NULL) {
+			BIO_free(rb);
+			BIO_free(wb);
+			goto fail_c;
+		}
+		BIO_set_data(rb, c);
+		BIO_set_init(rb, 1);
+		SSL_set0_rbio(c->ssl, rb);
+		SSL_set0_wbio(c->ssl, wb);
+		SSL_set_accept_state(c->ssl);
+		c->state = TC_HANDSHAKE;
+		tconn_timer(c, c->head_ms);
+	} else {
+		memcpy(c->in, h->pre, h->pre_len);
+		c->in_len = h->pre_len;
+		c->state = TC_READ;
+		if (c->in_len == 0)
+			tconn_timer(c, c->head_ms);
+	}
+	/* The first step runs from the loop, never inside this call: the caller may store the
+	 * returned pointer, and done must not run before term_accept has returned. */
+	event_active(&c->rev, EV_READ, 1);
+	c->r_on = false; /* an activation only: the event is not added */
+	return c;
+fail_c:
+	c->done = NULL;
+	tconn_free(c);
+	ERR_clear_error();
+	return NULL;
+fail:
+	close(h->fd);
+	return NULL;
+}
+
+/* Ends a connection without its callback (drain). */
+void
+term_abort(struct term_conn *tc)
+{
+	tconn_free(tc);
+}
+
+/* The BIO method, made before any worker thread runs. */
+int
+tconn_init_process(void)
+{
+	return tconn_init_bio();
+}
