@@ -1,0 +1,283 @@
+/*
+ * Unit tests for the terminator's build step (terminator/term.c, ticket.c): certificates
+ * chosen by SNI from their SAN names (exact, one-label wildcard, case, the CN when there is no
+ * SAN, the first certificate as default), an RSA and an ECDSA certificate for one name in one
+ * context, the exact error messages for a missing file, a key that does not match and a file
+ * that is not PEM, the ephemeral self-signed certificate (names, issuer, key type) when none is
+ * configured, no TLS at all when nothing terminates, and ticket key derivation per period.
+ * Certificates are made here with OpenSSL into a temporary directory.
+ */
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "core/conf.h"
+#include "terminator/term_int.h"
+#include "terminator/ticket.h"
+
+static char dir[] = "/tmp/sy-term.XXXXXX";
+
+/* Writes a self-signed certificate for cn with the comma-separated SANs (NULL: none). */
+static void
+make_cert(const char *name, const char *cn, const char *sans, bool rsa)
+{
+	EVP_PKEY *k = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509_set_pubkey(x, k);
+	if (sans != NULL) {
+		X509V3_CTX v3;
+		X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+		X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, sans);
+		X509_add_ext(x, e, -1);
+		X509_EXTENSION_free(e);
+	}
+	X509_sign(x, k, EVP_sha256());
+	char path[256];
+	snprintf(path, sizeof path, "%s/%s.crt", dir, name);
+	FILE *f = fopen(path, "w");
+	PEM_write_X509(f, x);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/%s.key", dir, name);
+	f = fopen(path, "w");
+	PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
+	fclose(f);
+	X509_free(x);
+	EVP_PKEY_free(k);
+}
+
+/* Loads a configuration from text; aborts the test run when it does not load. */
+static struct conf *
+load(const char *yaml)
+{
+	struct conf_error err;
+	struct conf *c = conf_load_mem("/tmp/t.yaml", (const uint8_t *)yaml, strlen(yaml), 0, &err);
+	if (c == NULL) {
+		fprintf(stderr, "config: %s\n", err.msg);
+		abort();
+	}
+	return c;
+}
+
+/* The CNs of every certificate in ctx, sorted by how OpenSSL keeps them, comma-joined. */
+static void
+ctx_cns(SSL_CTX *ctx, char *out, size_t cap)
+{
+	out[0] = '\0';
+	size_t used = 0;
+	if (ctx == NULL)
+		return;
+	int rc = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST);
+	while (rc == 1) {
+		X509 *x = SSL_CTX_get0_certificate(ctx);
+		char cn[64] = "";
+		if (x != NULL)
+			X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof cn);
+		int n = snprintf(out + used, cap - used, "%s%s", used ? "," : "", cn);
+		if (n > 0 && (size_t)n < cap - used)
+			used += (size_t)n;
+		rc = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT);
+	}
+}
+
+#define L_TERM "listeners:\n  - name: a\n    listen: 127.0.0.1:1\n    kind: tls\n" \
+	"    routes: [{sni: [v.test, \"*.w.test\"], terminate: true}, {default: {terminate: true}}]\n"
+
+static void
+check_selection(void)
+{
+	char y[4096], got[256], err[512];
+	make_cert("a_ec", "a-ec", "DNS:a.test,DNS:*.w.test", false);
+	make_cert("a_rsa", "a-rsa", "DNS:a.test", true);
+	make_cert("b_ec", "b-ec", "DNS:b.test,DNS:Mixed.Test", false);
+	make_cert("cn", "cn.test", NULL, false);
+	snprintf(y, sizeof y, L_TERM "terminator:\n  certificates:\n"
+	    "    - {cert: %s/a_ec.crt, key: %s/a_ec.key}\n"
+	    "    - {cert: %s/a_rsa.crt, key: %s/a_rsa.key}\n"
+	    "    - {cert: %s/b_ec.crt, key: %s/b_ec.key}\n"
+	    "    - {cert: %s/cn.crt, key: %s/cn.key}\n", dir, dir, dir, dir, dir, dir, dir, dir);
+	struct conf *c = load(y);
+	struct term *t = term_build(c, err, sizeof err);
+	CHECKF(t != NULL, "term_build: %s", err);
+	if (t == NULL)
+		return;
+	CHECK(!t->ephemeral);
+	ctx_cns(term_ctx_for(t, "a.test"), got, sizeof got);
+	CHECKF(strstr(got, "a-ec") && strstr(got, "a-rsa") && !strstr(got, "b-ec"), "a.test: %s", got);
+	ctx_cns(term_ctx_for(t, "x.w.test"), got, sizeof got);
+	CHECKF(strcmp(got, "a-ec") == 0, "x.w.test: %s", got);
+	ctx_cns(term_ctx_for(t, "y.x.w.test"), got, sizeof got); /* two labels: no wildcard */
+	CHECKF(strstr(got, "a-ec") && strstr(got, "a-rsa"), "y.x.w.test (default): %s", got);
+	ctx_cns(term_ctx_for(t, "w.test"), got, sizeof got); /* the wildcard needs one label */
+	CHECKF(strstr(got, "a-rsa") != NULL, "w.test (default): %s", got);
+	ctx_cns(term_ctx_for(t, "b.test"), got, sizeof got);
+	CHECKF(strcmp(got, "b-ec") == 0, "b.test: %s", got);
+	ctx_cns(term_ctx_for(t, "mixed.test"), got, sizeof got);
+	CHECKF(strcmp(got, "b-ec") == 0, "mixed.test (SAN in mixed case): %s", got);
+	ctx_cns(term_ctx_for(t, "cn.test"), got, sizeof got);
+	CHECKF(strcmp(got, "cn.test") == 0, "cn.test (CN, no SAN): %s", got);
+	ctx_cns(term_ctx_for(t, NULL), got, sizeof got);
+	CHECKF(strstr(got, "a-ec") && strstr(got, "a-rsa"), "no SNI (default): %s", got);
+	CHECK(term_ctx_for(t, "a.test") == term_ctx_for(t, NULL)); /* one context per set */
+	CHECK(t->nctxs == 4); /* {a-ec,a-rsa}, {a-ec}, {b-ec}, {cn} */
+	term_free(t);
+	conf_free(c);
+}
+
+static void
+check_errors(void)
+{
+	char y[4096], err[512], want[1024];
+	struct conf *c;
+	snprintf(y, sizeof y, L_TERM "terminator:\n  certificates: [{cert: %s/none.crt, key: %s/a_ec.key}]\n",
+	    dir, dir);
+	c = load(y);
+	CHECK(term_build(c, err, sizeof err) == NULL);
+	snprintf(want, sizeof want, "terminator.certificates[0].cert: %s/none.crt: No such file or directory", dir);
+	CHECKF(strcmp(err, want) == 0, "missing cert: %s", err);
+	conf_free(c);
+
+	snprintf(y, sizeof y, L_TERM "terminator:\n  certificates: [{cert: %s/a_ec.crt, key: %s/none.key}]\n",
+	    dir, dir);
+	c = load(y);
+	CHECK(term_build(c, err, sizeof err) == NULL);
+	snprintf(want, sizeof want, "terminator.certificates[0].key: %s/none.key: No such file or directory", dir);
+	CHECKF(strcmp(err, want) == 0, "missing key: %s", err);
+	conf_free(c);
+
+	snprintf(y, sizeof y, L_TERM "terminator:\n  certificates: [{cert: %s/a_ec.crt, key: %s/b_ec.key}]\n",
+	    dir, dir);
+	c = load(y);
+	CHECK(term_build(c, err, sizeof err) == NULL);
+	snprintf(want, sizeof want, "terminator.certificates[0]: the key %s/b_ec.key does not match "
+	    "the certificate %s/a_ec.crt", dir, dir);
+	CHECKF(strcmp(err, want) == 0, "mismatch: %s", err);
+	conf_free(c);
+
+	char junk[300];
+	snprintf(junk, sizeof junk, "%s/junk.crt", dir);
+	FILE *f = fopen(junk, "w");
+	fputs("not a certificate\n", f);
+	fclose(f);
+	snprintf(y, sizeof y, L_TERM "terminator:\n  certificates: [{cert: %s, key: %s/a_ec.key}]\n",
+	    junk, dir);
+	c = load(y);
+	CHECK(term_build(c, err, sizeof err) == NULL);
+	snprintf(want, sizeof want, "terminator.certificates[0].cert: %s: ", junk);
+	CHECKF(strncmp(err, want, strlen(want)) == 0, "not PEM: %s", err);
+	conf_free(c);
+
+	snprintf(y, sizeof y, L_TERM "terminator:\n  site: {root: %s/nowhere}\n", dir);
+	c = load(y);
+	CHECK(term_build(c, err, sizeof err) == NULL);
+	CHECKF(strstr(err, "terminator.site.root") != NULL, "missing root: %s", err);
+	conf_free(c);
+}
+
+/* True when the certificate's SAN list holds name. */
+static bool
+san_has(X509 *x, const char *name)
+{
+	GENERAL_NAMES *g = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	bool found = false;
+	for (int i = 0; g != NULL && i < sk_GENERAL_NAME_num(g); i++) {
+		GENERAL_NAME *n = sk_GENERAL_NAME_value(g, i);
+		if (n->type == GEN_DNS && (size_t)ASN1_STRING_length(n->d.dNSName) == strlen(name) &&
+		    memcmp(ASN1_STRING_get0_data(n->d.dNSName), name, strlen(name)) == 0)
+			found = true;
+	}
+	GENERAL_NAMES_free(g);
+	return found;
+}
+
+static void
+check_ephemeral(void)
+{
+	char err[512];
+	struct conf *c = load(L_TERM);
+	struct term *t = term_build(c, err, sizeof err);
+	CHECKF(t != NULL, "ephemeral: %s", err);
+	if (t != NULL) {
+		CHECK(t->ephemeral && t->nctxs == 1);
+		SSL_CTX *ctx = term_ctx_for(t, "v.test");
+		CHECK(ctx != NULL && ctx == term_ctx_for(t, NULL));
+		X509 *x = ctx != NULL ? SSL_CTX_get0_certificate(ctx) : NULL;
+		CHECK(x != NULL);
+		if (x != NULL) {
+			CHECK(san_has(x, "v.test") && san_has(x, "*.w.test") && !san_has(x, "localhost"));
+			CHECK(X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0);
+			CHECK(EVP_PKEY_get_base_id(X509_get0_pubkey(x)) == EVP_PKEY_EC);
+			CHECK(X509_verify(x, X509_get0_pubkey(x)) == 1);
+		}
+		term_free(t);
+	}
+	conf_free(c);
+
+	/* Only a default route terminates: no name to use, so localhost. */
+	c = load("listeners:\n  - name: a\n    listen: 127.0.0.1:1\n    kind: tls\n"
+	    "    routes: [{default: {terminate: true}}]\n");
+	t = term_build(c, err, sizeof err);
+	CHECK(t != NULL);
+	if (t != NULL) {
+		X509 *x = SSL_CTX_get0_certificate(term_ctx_for(t, NULL));
+		CHECK(x != NULL && san_has(x, "localhost"));
+		term_free(t);
+	}
+	conf_free(c);
+
+	/* Nothing terminates and no certificate: no TLS context at all. */
+	c = load("listeners:\n  - name: a\n    listen: 127.0.0.1:1\n    kind: tls\n"
+	    "    routes: [{default: {reject: true}}]\n");
+	t = term_build(c, err, sizeof err);
+	CHECK(t != NULL && t->nctxs == 0 && term_ctx_for(t, "x.test") == NULL);
+	term_free(t);
+	conf_free(c);
+}
+
+static void
+check_tickets(void)
+{
+	uint8_t n1[16], a1[32], h1[32], n2[16], a2[32], h2[32], n3[16], a3[32], h3[32];
+	ticket_derive(12345, n1, a1, h1);
+	ticket_derive(12345, n2, a2, h2);
+	ticket_derive(12346, n3, a3, h3);
+	CHECK(memcmp(n1, n2, 16) == 0 && memcmp(a1, a2, 32) == 0 && memcmp(h1, h2, 32) == 0);
+	CHECK(memcmp(n1, n3, 16) != 0 && memcmp(a1, a3, 32) != 0 && memcmp(h1, h3, 32) != 0);
+	CHECK(memcmp(a1, h1, 32) != 0);
+	/* The name starts with the period, big-endian, so a ticket names its keys. */
+	static const uint8_t p[8] = { 0, 0, 0, 0, 0, 0, 0x30, 0x39 };
+	CHECK(memcmp(n1, p, 8) == 0);
+	sodium_memzero(a1, sizeof a1);
+}
+
+int
+main(void)
+{
+	char err[256];
+	if (sodium_init() == -1 || mkdtemp(dir) == NULL || term_init_process(err, sizeof err) == -1) {
+		fprintf(stderr, "set-up failed\n");
+		return 1;
+	}
+	check_selection();
+	check_errors();
+	check_ephemeral();
+	check_tickets();
+	term_fini_process();
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	return check_summary();
+}
