@@ -993,6 +993,15 @@ conn_accept(struct worker *w, struct listener_rt *l, int fd, const struct sockad
 }
 
 void
+conn_drain_all(struct worker *w)
+{
+	struct conn *c;
+	TAILQ_FOREACH(c, &w->conns, link)
+		if (c->state == CS_TERMINATED && c->tc != NULL)
+			term_drain(c->tc);
+}
+
+void
 conn_close_all(struct worker *w)
 {
 	struct conn *c;

@@ -18,6 +18,9 @@ void conn_accept(struct worker *w, struct listener_rt *l, int fd, const struct s
 /* Draws the process-wide random values connections use; once, at start. */
 void conn_init_process(void);
 
+/* Shutdown has begun: terminated connections close at their next idle moment. */
+void conn_drain_all(struct worker *w);
+
 /* Closes every connection of the worker (drain deadline passed). */
 void conn_close_all(struct worker *w);
 

@@ -55,6 +55,7 @@ struct term_conn {
 	bool               want_r, want_w;
 	bool               timed;       /* the head timer runs for the current request */
 	bool               ktls;        /* SSL_sendfile available */
+	bool               draining;    /* shutdown: no keep-alive after this response */
 	uint8_t           *in;          /* request head (and what follows it), TCONN_IN_CAP */
 	size_t             in_cap, in_len;
 	struct http1_req   req;
@@ -443,8 +444,8 @@ tconn_request(struct term_conn *c)
 		}
 		c->skip = r->content_length;
 	}
-	if (r->chunked)
-		keep = false; /* a chunked body we do not read: answer, then close */
+	if (r->chunked || c->draining)
+		keep = false; /* a chunked body we do not read, or shutdown: answer, then close */
 	if (r->expect_continue && c->skip > 0)
 		keep = false; /* the client may never send the body after our final answer
 		                 (RFC 9110 §10.1.1): skipping it could eat the next request */
@@ -644,7 +645,11 @@ tconn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	case TC_READ:
 		if (c->in_len == 0 && c->skip == 0) {
-			tconn_close(c, c->requests ? "keepalive_timeout" : "head_timeout", c->requests == 0);
+			if (c->draining)
+				tconn_close(c, "shutdown", false);
+			else
+				tconn_close(c, c->requests ? "keepalive_timeout" : "head_timeout",
+				    c->requests == 0);
 			return;
 		}
 		if (c->skip > 0) {
@@ -735,6 +740,15 @@ fail_c:
 fail:
 	close(h->fd);
 	return NULL;
+}
+
+/* Shutdown: close when idle (see terminator.h). */
+void
+term_drain(struct term_conn *tc)
+{
+	tc->draining = true;
+	if (tc->state == TC_READ && tc->in_len == 0 && tc->skip == 0)
+		event_active(&tc->tev, EV_TIMEOUT, 1); /* the timer callback closes it */
 }
 
 /* Ends a connection without its callback (drain). */

@@ -75,6 +75,13 @@ void term_free(struct term *t);
 struct term_conn *term_accept(struct term *t, struct event_base *base,
     const struct term_handoff *h);
 
+/*
+ * Shutdown has begun: the connection ends at its next idle moment. An idle keep-alive
+ * connection closes soon (from the loop, never inside this call); a busy one answers its
+ * current request with "Connection: close". done is called as usual.
+ */
+void term_drain(struct term_conn *tc);
+
 /* Ends a connection now (drain deadline, shutdown) without calling its done callback. */
 void term_abort(struct term_conn *tc);
 
