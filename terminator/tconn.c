@@ -353,6 +353,17 @@ tconn_respond(struct term_conn *c)
 	c->ffd = r->fd;
 	c->foff = r->off;
 	c->fleft = r->fd != -1 ? r->len : 0;
+	if (c->fleft > 0 && (c->fleft <= TCONN_RECORD || (c->ssl != NULL && !c->ktls))) {
+		/* The head and the start of the file in one write: one TLS record and one send
+		 * for a small file. Larger files continue by sendfile or 16 KiB records. */
+		size_t room = TCONN_OUT_CAP - c->out_len;
+		ssize_t n = pread(c->ffd, c->out + c->out_len, c->fleft < room ? c->fleft : room, c->foff);
+		if (n > 0) {
+			c->out_len += (size_t)n;
+			c->foff += n;
+			c->fleft -= (size_t)n;
+		} /* on error the file path below reports it */
+	}
 	if (r->body_len > 0) {
 		/* Memory bodies (error pages, 404.html) are small: SITE_PAGE_MAX at most. */
 		size_t k = r->body_len < TCONN_OUT_CAP - c->out_len ? r->body_len : TCONN_OUT_CAP - c->out_len;
