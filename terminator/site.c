@@ -44,7 +44,7 @@
 #define PAGE404_NAME "404.html"
 #define ETAG_MAX     48   /* "\"" + 16 hex + "-" + 16 hex + "\"" + NUL fits */
 #define DATE_LEN     29   /* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
-#define LINE_MAX_    256  /* one formatted head line (never holds untrusted bytes) */
+#define HEAD_LINE_MAX    256  /* one formatted head line (never holds untrusted bytes) */
 
 /* The path buffer: a decoded target never grows, plus "/index.html" and a NUL. */
 #define PATH_BUF     (HTTP1_URI_MAX + sizeof(INDEX_NAME) + 2)
@@ -397,7 +397,7 @@ __attribute__((format(printf, 2, 3)))
 static void
 hw_fmt(struct hw *w, const char *fmt, ...)
 {
-	char line[LINE_MAX_];
+	char line[HEAD_LINE_MAX];
 	va_list ap;
 	int n;
 
@@ -613,10 +613,7 @@ mime_of(const char *rel)
 	return MIME_DEFAULT;
 }
 
-/*
- * The one field line named name (lowercase) in r: returns how many there are and puts the
- * first in *v.
- */
+/* Counts the field lines named name (lowercase) in r and puts the first one's value in *v. */
 static int
 field_get(const uint8_t *buf, const struct http1_req *r, const char *name,
     struct http1_view *v)
@@ -939,7 +936,7 @@ site_respond(const struct site *s, const uint8_t *buf, const struct http1_req *r
 	}
 	fd = open_beneath(s, rel);
 	if (dir && rellen > 0)
-		rel[--rellen] = '\0'; /* back to the directory name, for the log only */
+		rel[--rellen] = '\0'; /* back to the directory name */
 	if (fd == -1) {
 		site_error(s, open_errno_status(errno), head_only, keep_alive, now, out);
 		return;
