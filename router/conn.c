@@ -29,6 +29,7 @@
 #include "proto/tls_hello.h"
 #include "router/accesslog.h"
 #include "router/ipcap.h"
+#include "router/pp_in.h"
 #include "router/relay.h"
 #include "router/upstream.h"
 #include "router/worker.h"
@@ -90,7 +91,7 @@ struct conn_addr {
 /* Pre-read state: exists from accept until the pre-read bytes are forwarded. */
 struct preread {
 	struct tls_hello       hello;
-	struct proxy_v1_parser v1;
+	struct pp_in           pp;     /* PROXY in, trusted peers only */
 	uint32_t               cap;    /* bytes buf can hold */
 	uint32_t               len;    /* bytes read */
 	uint32_t               off;    /* bytes of incoming PROXY header (skipped) */
@@ -470,66 +471,36 @@ conn_hello_step(struct conn *c)
 	}
 }
 
-/* Takes the client address from a decoded PROXY header (STREAM over IPv4/IPv6 only). */
-static bool
-conn_proxy_apply(struct conn *c, const struct proxy_addr *a)
-{
-	if (a->local || a->family == PROXY_FAM_UNSPEC || a->family == PROXY_FAM_UNIX)
-		return true; /* health checks and local traffic: keep the socket's addresses */
-	if (a->transport == PROXY_TRANS_DGRAM)
-		return false;
-	size_t n = a->family == PROXY_FAM_INET ? 4 : 16;
-	c->client.family = c->local.family = a->family == PROXY_FAM_INET ? AF_INET : AF_INET6;
-	memset(c->client.ip, 0, 16);
-	memset(c->local.ip, 0, 16);
-	memcpy(c->client.ip, a->src, n);
-	memcpy(c->local.ip, a->dst, n);
-	c->client.port = a->sport;
-	c->local.port = a->dport;
-	c->proxied = true;
-	return true;
-}
-
-/* Pre-read of a PROXY header from a trusted peer; on DONE moves on to the hello. Returns
- * like conn_hello_step. */
+/* Pre-read of a PROXY header from a trusted peer (router/pp_in.c); on DONE moves on to
+ * the hello with the client address it carries. Returns like conn_hello_step. */
 static int
 conn_proxy_step(struct conn *c)
 {
 	struct preread *p = c->pr;
-	enum proxy_detect d = proxy_detect(p->buf, p->len);
-	if (d == PROXY_DETECT_MORE)
+	struct sockaddr_storage src, dst;
+	size_t hlen = 0;
+	switch (pp_in_step(&p->pp, p->buf, p->len, &hlen, &src, &dst, &c->proxied)) {
+	case PP_IN_MORE:
 		return 1;
-	if (d == PROXY_DETECT_NONE) {
+	case PP_IN_MISSING:
 		conn_count(c, SL_PROXY_MISSING);
 		conn_close(c, END_PROXY_MISSING);
 		return 0;
+	case PP_IN_INVALID:
+		conn_count(c, SL_PROXY_INVALID);
+		conn_close(c, END_PROXY_INVALID);
+		return 0;
+	case PP_IN_UNSUPPORTED:
+		conn_count(c, SL_PROXY_UNSUPPORTED);
+		conn_close(c, END_PROXY_UNSUPPORTED);
+		return 0;
+	case PP_IN_DONE:
+		break;
 	}
-	if (d == PROXY_DETECT_V1) {
-		uint32_t done = (uint32_t)p->v1.len;
-		enum proxy_v1_verdict v = proxy_v1_feed(&p->v1, p->buf + done, p->len - done);
-		if (v == PROXY_V1_MORE)
-			return 1;
-		if (v != PROXY_V1_DONE) {
-			conn_count(c, SL_PROXY_INVALID);
-			conn_close(c, END_PROXY_INVALID);
-			return 0;
-		}
-		p->off = (uint32_t)p->v1.len;
-		if (!conn_proxy_apply(c, &p->v1.addr))
-			goto unsupported;
-	} else {
-		struct proxy_v2_result r;
-		enum proxy_v2_verdict v = proxy_v2_parse(p->buf, p->len, &r);
-		if (v == PROXY_V2_MORE)
-			return 1;
-		if (v != PROXY_V2_DONE) {
-			conn_count(c, SL_PROXY_INVALID);
-			conn_close(c, END_PROXY_INVALID);
-			return 0;
-		}
-		p->off = (uint32_t)r.hdr_len;
-		if (!conn_proxy_apply(c, &r.addr))
-			goto unsupported;
+	p->off = (uint32_t)hlen;
+	if (c->proxied) {
+		conn_addr_from(&c->client, &src);
+		conn_addr_from(&c->local, &dst);
 	}
 	/* Now the real client is known: it is the one the per-IP cap applies to. */
 	if (c->proxied) {
@@ -553,10 +524,6 @@ conn_proxy_step(struct conn *c)
 	uint64_t left = c->l->conf->preread_timeout_ms > spent ? c->l->conf->preread_timeout_ms - spent : 1;
 	conn_timer(c, left);
 	return conn_hello_step(c);
-unsupported:
-	conn_count(c, SL_PROXY_UNSUPPORTED);
-	conn_close(c, END_PROXY_UNSUPPORTED);
-	return 0;
 }
 
 /*
@@ -953,7 +920,7 @@ conn_accept(struct worker *w, struct listener_rt *l, int fd, const struct sockad
 	if (p->cap > WORKER_BUF_SIZE)
 		p->cap = WORKER_BUF_SIZE;
 	tls_hello_init(&p->hello, cl->max_hello);
-	proxy_v1_init(&p->v1);
+	pp_in_init(&p->pp);
 	relay_init(&c->up);
 	relay_init(&c->down);
 	conn_addr_from(&c->client, peer);

@@ -330,8 +330,7 @@ gen_build(struct conf *conf, const struct gen *prev, unsigned workers, uint64_t 
 		snprintf(labels, sizeof labels, "listener=\"%s\"", e1);
 		l->stats = stats_entry(STATS_LISTENER, labels);
 		l->hstats = stats_entry(STATS_HTTP, labels);
-		/* HTTP routing is not in this build: such listeners are not bound (main warns). */
-		for (size_t a = 0; a < cl->nlisten && cl->kind == CONF_LISTENER_TLS; a++) {
+		for (size_t a = 0; a < cl->nlisten; a++) {
 			l->socks[a] = gen_lsock(&cl->listen[a], prev, workers, err, cap);
 			if (l->socks[a] == NULL)
 				goto fail;

@@ -244,11 +244,6 @@ main_log_listeners(const struct gen *g)
 {
 	for (size_t i = 0; i < g->nlisteners; i++) {
 		const struct listener_rt *l = &g->listeners[i];
-		if (l->conf->kind == CONF_LISTENER_HTTP) {
-			log_warn("listener %s (http): HTTP routing is not part of this build; "
-			    "not listening on its %zu address(es)", l->conf->name, l->conf->nlisten);
-			continue;
-		}
 		log_info("listener %s (%s): %zu address(es), %zu route(s)%s", l->conf->name,
 		    l->conf->kind == CONF_LISTENER_TLS ? "tls" : "http", l->conf->nlisten,
 		    l->conf->nroutes, l->conf->has_default ? " and a default" : "");

@@ -16,6 +16,7 @@
 
 #include "core/log.h"
 #include "router/conn.h"
+#include "router/hconn.h"
 
 uint32_t worker_conns_total;
 
@@ -122,7 +123,10 @@ worker_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			close(fd);
 			continue;
 		}
-		conn_accept(w, l, fd, &peer);
+		if (l->conf->kind == CONF_LISTENER_HTTP)
+			hconn_accept(w, l, fd, &peer);
+		else
+			conn_accept(w, l, fd, &peer);
 	}
 }
 
@@ -141,7 +145,7 @@ worker_listen_on(struct worker *w, struct gen *g)
 		struct listener_rt *l = &g->listeners[i];
 		for (size_t a = 0; a < l->conf->nlisten; a++) {
 			if (l->socks[a] == NULL)
-				continue; /* not bound in this build (http) */
+				continue; /* not bound */
 			struct worker_slot *s = &w->slots[k++];
 			s->w = w;
 			s->l = l;
@@ -210,6 +214,7 @@ worker_drain_cb(evutil_socket_t fd, short what, void *arg)
 	if (w->nconns > 0)
 		log_info("worker %u: shutdown_timeout reached, closing %zu connections", w->id, w->nconns);
 	conn_close_all(w);
+	hconn_close_all(w);
 	event_base_loopbreak(w->base);
 }
 
@@ -243,6 +248,8 @@ worker_msg_cb(evutil_socket_t fd, short what, void *arg)
 		uint64_t ms = w->gen->conf->process.shutdown_timeout_ms;
 		struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
 		event_add(w->drain, &tv);
+		conn_drain_all(w); /* idle keep-alive connections need not wait for the deadline */
+		hconn_drain_all(w);
 	}
 }
 
@@ -255,6 +262,7 @@ worker_init(struct worker *w, unsigned id, struct gen *g, struct stats_entry *ps
 	w->rnd = 2463534242u ^ (id * 2654435761u);
 	w->splice = getenv("SWITCHYARD_RELAY") == NULL || strcmp(getenv("SWITCHYARD_RELAY"), "copy") != 0;
 	TAILQ_INIT(&w->conns);
+	TAILQ_INIT(&w->hconns);
 	w->pipes = calloc(2 * WORKER_PIPES_KEEP, sizeof *w->pipes);
 	w->bufs = calloc(WORKER_BUFS_KEEP, sizeof *w->bufs);
 	struct event_config *cfg = event_config_new();
@@ -289,6 +297,7 @@ worker_main(void *arg)
 	worker_accepting(w, false);
 	worker_listen_off(w);
 	conn_close_all(w);
+	hconn_close_all(w);
 	return NULL;
 }
 

@@ -20,6 +20,7 @@
 #define WORKER_BACKOFF_MS 100 /* accept pause after EMFILE/ENFILE */
 
 struct conn;
+struct hconn;
 struct event;
 struct event_base;
 
@@ -45,7 +46,8 @@ struct worker {
 	struct event       *drain;      /* shutdown deadline */
 	bool                draining;
 	TAILQ_HEAD(, conn)  conns;
-	size_t              nconns;
+	TAILQ_HEAD(, hconn) hconns;     /* plain-HTTP connections (router/hconn.c) */
+	size_t              nconns;     /* both kinds */
 	int                *pipes;      /* free pipe pairs: [2 * npipes] */
 	size_t              npipes;
 	uint8_t           **bufs;       /* free buffers of WORKER_BUF_SIZE */

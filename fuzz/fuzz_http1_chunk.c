@@ -1,0 +1,105 @@
+/*
+ * Fuzz harness for the chunked-body framing parser (proto/http1_chunk.c). The input is the
+ * bytes after a request head that announced Transfer-Encoding: chunked. The parser is run
+ * whole, one byte per call (each call on a fresh exact-size copy, so reads past the piece
+ * are caught), in chunks whose sizes come from the input, split in two at an input-chosen
+ * offset, and with data runs passed through by http1_chunk_skip as the forwarder does; any
+ * difference in verdict, body length, decoded length or chunk count aborts. It must never
+ * print anything on the happy path.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/http1_chunk.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct result {
+	enum http1_chunk_verdict v;
+	size_t                   used;
+	uint64_t                 data, nchunks;
+};
+
+/* Stops the run with a reason; libFuzzer and the replay driver both see the abort. */
+static void
+fail(const char *why)
+{
+	fprintf(stderr, "fuzz_http1_chunk: %s\n", why);
+	abort();
+}
+
+/* Feeds buf in pieces of 1 + pat[i] % mod bytes (the whole when npat is 0); skip: pass
+ * data runs through with http1_chunk_skip instead of feeding them. */
+static struct result
+run(const uint8_t *buf, size_t n, const uint8_t *pat, size_t npat, unsigned mod, int skip)
+{
+	struct http1_chunk c;
+	struct result r = { HTTP1_CHUNK_MORE, 0, 0, 0 };
+	size_t off = 0, i = 0;
+	http1_chunk_init(&c);
+	while (off < n) {
+		size_t k = npat > 0 ? 1 + pat[i++ % npat] % mod : n - off;
+		if (k > n - off)
+			k = n - off;
+		uint64_t left = skip ? http1_chunk_data_left(&c) : 0;
+		if (left > 0) {
+			size_t s = left < k ? (size_t)left : k;
+			http1_chunk_skip(&c, s);
+			off += s;
+			r.used = off;
+			continue;
+		}
+		uint8_t *copy = malloc(k);
+		if (copy == NULL)
+			fail("malloc");
+		memcpy(copy, buf + off, k);
+		size_t used = 0;
+		r.v = http1_chunk_feed(&c, copy, k, &used);
+		free(copy);
+		if (used > k)
+			fail("used past the piece");
+		if (r.v == HTTP1_CHUNK_MORE && used != k)
+			fail("MORE without using every byte");
+		r.used = off + used;
+		off += k;
+		if (r.v != HTTP1_CHUNK_MORE)
+			break;
+	}
+	r.data = c.data_total;
+	r.nchunks = c.nchunks;
+	if (r.v == HTTP1_CHUNK_DONE) {
+		if (r.used < 5 || buf[r.used - 1] != '\n' || buf[r.used - 2] != '\r')
+			fail("DONE not after CRLF");
+		if (r.data > r.used)
+			fail("more data than bytes");
+	}
+	return r;
+}
+
+/* Aborts unless two runs agree. */
+static void
+same(struct result a, struct result b, const char *what)
+{
+	if (a.v != b.v || a.used != b.used || a.data != b.data || a.nchunks != b.nchunks)
+		fail(what);
+}
+
+/* One input: every feeding must agree. */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const uint8_t one = 0;
+	struct result whole = run(data, size, NULL, 0, 1, 0);
+	same(whole, run(data, size, &one, 1, 1, 0), "byte-at-a-time differs");
+	same(whole, run(data, size, data, size < 8 ? size : 8, 13, 0), "input chunks differ");
+	same(whole, run(data, size, data, size < 8 ? size : 8, 13, 1), "skipped data differs");
+	same(whole, run(data, size, NULL, 0, 1, 1), "whole with skip differs");
+	size_t cut = size > 0 ? (size_t)data[size - 1] * 257 % (size + 1) : 0;
+	uint8_t pat[2] = { (uint8_t)(cut > 0 ? cut - 1 : 0), 255 };
+	if (cut > 0 && cut <= 256)
+		same(whole, run(data, size, pat, 2, 256, 0), "split differs");
+	if (whole.v == HTTP1_CHUNK_MORE && whole.used != size)
+		fail("MORE did not use the input");
+	return 0;
+}

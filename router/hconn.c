@@ -1,0 +1,1285 @@
+/*
+ * The plain-HTTP connection state machine (see hconn.h). One driver, hconn_drive(), runs
+ * after every readiness edge or timer: PROXY step, write our own response, read the client,
+ * frame requests (heads by proto/http1, bodies by Content-Length or proto/http1_chunk),
+ * flush to the upstream, relay the upstream's bytes back raw. Every path ends in exactly one
+ * hconn_close(), which frees the connection: nothing may touch it afterwards (functions that
+ * may close return -1). Untrusted bytes go only to the proto/ parsers; what is forwarded is
+ * the client's bytes, byte-exact, except the forwarding fields of each head, which we own.
+ *
+ *   ACCEPT -> [PROXY]* -> head -> route -+-> upstream: CONNECT (failover) -> forward head
+ *                          ^             |     + body -> next head (same upstream: reuse;
+ *                          |             |     another route: drain the upstream, close)
+ *                          +-------------+-> 301 to https / 404 / 4xx (keep-alive or close)
+ *                                        `-> site: the terminator takes the connection
+ *   * trusted peers only
+ */
+#include "router/hconn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/confval.h"
+#include "core/log.h"
+#include "proto/hostname.h"
+#include "proto/http1.h"
+#include "proto/http1_chunk.h"
+#include "router/accesslog.h"
+#include "router/ipcap.h"
+#include "router/pp_in.h"
+#include "router/relay.h"
+#include "router/upstream.h"
+#include "router/worker.h"
+#include "terminator/terminator.h"
+
+#define HCONN_ROUNDS     8     /* driver rounds per wake-up before yielding to the loop */
+#define HCONN_LOCATION_MAX (HTTP1_URI_MAX + 320) /* "https://", host, ":port", target */
+#define HCONN_RESP_MAX   (HCONN_LOCATION_MAX + 1024) /* our own response: head and page */
+#define HCONN_FWD_FIELDS 256   /* the three forwarding field lines we append, with two IPs */
+
+enum hconn_state { HS_PROXY, HS_HTTP, HS_TERMINATED };
+enum hconn_up { HU_NONE, HU_CONNECTING, HU_UP };
+enum hconn_body { HB_NONE, HB_LENGTH, HB_CHUNKED, HB_TUNNEL };
+
+/* Why a connection ended: logged once at close. */
+enum hconn_end {
+	END_DONE, END_IDLE, END_PREREAD_TIMEOUT, END_PROXY_TIMEOUT, END_PROXY_MISSING,
+	END_PROXY_INVALID, END_PROXY_UNSUPPORTED, END_PROXY_CLOSED, END_CLIENT_CLOSED,
+	END_BAD_REQUEST, END_NO_ROUTE, END_REDIRECT, END_BAD_BODY, END_ROUTE_CHANGE,
+	END_UPSTREAM_FAILED, END_UPSTREAM_TIMEOUT, END_NO_SERVER, END_CLIENT_ERROR,
+	END_UPSTREAM_ERROR, END_SHUTDOWN, END_NO_TERMINATOR, END_REJECTED, END_NO_MEMORY,
+	END_TERMINATED, END_TERMINATED_ERROR, END_COUNT
+};
+static const char *const hconn_end_str[END_COUNT] = {
+	[END_DONE] = "done", [END_IDLE] = "idle_timeout",
+	[END_PREREAD_TIMEOUT] = "preread_timeout", [END_PROXY_TIMEOUT] = "proxy_timeout",
+	[END_PROXY_MISSING] = "proxy_missing", [END_PROXY_INVALID] = "proxy_invalid",
+	[END_PROXY_UNSUPPORTED] = "proxy_unsupported", [END_PROXY_CLOSED] = "proxy_closed",
+	[END_CLIENT_CLOSED] = "client_closed", [END_BAD_REQUEST] = "bad_request",
+	[END_NO_ROUTE] = "no_route", [END_REDIRECT] = "redirect", [END_BAD_BODY] = "bad_body",
+	[END_ROUTE_CHANGE] = "route_change", [END_UPSTREAM_FAILED] = "upstream_failed",
+	[END_UPSTREAM_TIMEOUT] = "upstream_timeout", [END_NO_SERVER] = "no_server",
+	[END_CLIENT_ERROR] = "client_error", [END_UPSTREAM_ERROR] = "upstream_error",
+	[END_SHUTDOWN] = "shutdown", [END_NO_TERMINATOR] = "terminator_unavailable",
+	[END_REJECTED] = "rejected", [END_NO_MEMORY] = "no_memory",
+	[END_TERMINATED] = "done", [END_TERMINATED_ERROR] = "error", /* the terminator's word wins */
+};
+/* The route result each end counts under. */
+static const uint8_t hconn_end_result[END_COUNT] = {
+	[END_DONE] = SR_CONN_OK, [END_IDLE] = SR_CONN_IDLE_TIMEOUT,
+	[END_PREREAD_TIMEOUT] = SR_CONN_ERROR, [END_PROXY_TIMEOUT] = SR_CONN_ERROR,
+	[END_PROXY_MISSING] = SR_CONN_REJECTED, [END_PROXY_INVALID] = SR_CONN_REJECTED,
+	[END_PROXY_UNSUPPORTED] = SR_CONN_REJECTED, [END_PROXY_CLOSED] = SR_CONN_ERROR,
+	[END_CLIENT_CLOSED] = SR_CONN_ERROR, [END_BAD_REQUEST] = SR_CONN_REJECTED,
+	[END_NO_ROUTE] = SR_CONN_REJECTED, [END_REDIRECT] = SR_CONN_OK,
+	[END_BAD_BODY] = SR_CONN_ERROR, [END_ROUTE_CHANGE] = SR_CONN_OK,
+	[END_UPSTREAM_FAILED] = SR_CONN_UPSTREAM_FAILED,
+	[END_UPSTREAM_TIMEOUT] = SR_CONN_UPSTREAM_FAILED,
+	[END_NO_SERVER] = SR_CONN_UPSTREAM_FAILED, [END_CLIENT_ERROR] = SR_CONN_ERROR,
+	[END_UPSTREAM_ERROR] = SR_CONN_ERROR, [END_SHUTDOWN] = SR_CONN_SHUTDOWN,
+	[END_NO_TERMINATOR] = SR_CONN_REJECTED, [END_REJECTED] = SR_CONN_REJECTED,
+	[END_NO_MEMORY] = SR_CONN_ERROR,
+	[END_TERMINATED] = SR_CONN_OK, [END_TERMINATED_ERROR] = SR_CONN_ERROR,
+};
+
+struct hconn {
+	TAILQ_ENTRY(hconn)  link;
+	struct worker      *w;
+	struct gen         *gen;
+	struct listener_rt *l;
+	struct route_rt    *route;     /* the latest request's route; NULL before one */
+	struct upstream_rt *up;        /* the upstream ufd belongs to */
+	struct server_rt   *server;
+	int                 cfd, ufd;
+	struct event        cev, uev, tev;
+	struct relay_dir    down;      /* upstream -> client, raw */
+	struct pp_in        pp;
+	struct http1_req    req;       /* the head being read */
+	struct http1_chunk  chunk;     /* the chunked body being framed */
+	uint64_t            body_left; /* Content-Length bytes still to pass on */
+	uint8_t            *cbuf;      /* pooled: client bytes; [0, fwd) go upstream as they are */
+	uint32_t            clen, fwd;
+	uint8_t            *hbuf;      /* pooled: the rewritten head going upstream */
+	uint32_t            hlen, hoff;
+	char               *resp;      /* our own response going to the client */
+	uint32_t            rlen, roff;
+	struct sockaddr_storage peer;  /* socket peer, or the PROXY source */
+	struct sockaddr_storage client; /* the latest request's client (X-Forwarded-For) */
+	char               *host;      /* the latest request's Host, normalised, for the log */
+	struct term_conn   *tc;        /* HS_TERMINATED: the terminator owns the client socket */
+	const char         *term_end;  /* the terminator's end reason, for the log */
+	uint64_t            start_ms, last_ms, tried, bytes_in, bytes_own;
+	uint32_t            ipcap_bucket, requests;
+	uint8_t             state, ustate, body, end_after, attempts;
+	bool                c_rd, c_wr, u_rd, u_wr, c_eof, draining, ushut, close_after;
+	bool                first, last_timeout, stop_after, ipcap_held, preread_counted;
+	bool                counted_active, head_req;
+};
+
+static void hconn_drive(struct hconn *h);
+static void hconn_upstream_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Milliseconds from the loop's cached clock: cheap enough for every I/O. */
+static uint64_t
+hconn_now(struct hconn *h)
+{
+	struct timeval tv;
+	event_base_gettimeofday_cached(h->w->base, &tv);
+	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+/* Arms the connection's one timer for ms from now. */
+static void
+hconn_timer(struct hconn *h, uint64_t ms)
+{
+	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+	event_add(&h->tev, &tv);
+}
+
+/* The IP of an address as text, without the port. */
+static void
+hconn_ip_str(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+	const void *ip = ss->ss_family == AF_INET ?
+	    (const void *)&((const struct sockaddr_in *)ss)->sin_addr :
+	    (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+	if (ss->ss_family != AF_INET && ss->ss_family != AF_INET6) {
+		snprintf(out, cap, "-");
+		return;
+	}
+	if (inet_ntop(ss->ss_family, ip, out, (socklen_t)cap) == NULL)
+		snprintf(out, cap, "-");
+}
+
+/* "ip:port" / "[v6]:port" for the access log. */
+static void
+hconn_addr_str(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+	char ip[INET6_ADDRSTRLEN];
+	hconn_ip_str(ss, ip, sizeof ip);
+	if (ss->ss_family == AF_INET)
+		snprintf(out, cap, "%s:%u", ip, ntohs(((const struct sockaddr_in *)ss)->sin_port));
+	else if (ss->ss_family == AF_INET6)
+		snprintf(out, cap, "[%s]:%u", ip, ntohs(((const struct sockaddr_in6 *)ss)->sin6_port));
+	else
+		snprintf(out, cap, "-");
+}
+
+/* The family and 16 address bytes the balancer hashes. */
+static sa_family_t
+hconn_ip_bytes(const struct sockaddr_storage *ss, uint8_t ip[16])
+{
+	memset(ip, 0, 16);
+	if (ss->ss_family == AF_INET)
+		memcpy(ip, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	else if (ss->ss_family == AF_INET6)
+		memcpy(ip, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+	return ss->ss_family;
+}
+
+/* True when the address lies in one of the CIDRs (IPv4-mapped IPv6 matches IPv4 ones). */
+static bool
+hconn_in_cidrs(const struct sockaddr_storage *ss, const struct conf_cidr *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (confval_cidr_match(&c[i], (const struct sockaddr *)ss))
+			return true;
+	return false;
+}
+
+/* Leaves pre-read (the first head is in, or the connection ends): per-IP slot and gauge. */
+static void
+hconn_preread_done(struct hconn *h)
+{
+	if (h->ipcap_held) {
+		ipcap_release(h->ipcap_bucket);
+		h->ipcap_held = false;
+	}
+	if (h->preread_counted) {
+		stats_add(h->l->stats, h->w->id, SL_PREREAD, -1);
+		h->preread_counted = false;
+	}
+}
+
+/* Returns the client buffer to the pool once it is empty: an idle connection holds none. */
+static void
+hconn_cbuf_trim(struct hconn *h)
+{
+	if (h->cbuf != NULL && h->clen == 0) {
+		worker_buf_put(h->w, h->cbuf);
+		h->cbuf = NULL;
+	}
+}
+
+/* Closes the upstream socket (failover, or the end). */
+static void
+hconn_upstream_drop(struct hconn *h)
+{
+	if (h->ufd == -1)
+		return;
+	event_del(&h->uev);
+	close(h->ufd);
+	h->ufd = -1;
+	h->u_rd = h->u_wr = false;
+	if (h->counted_active) {
+		__atomic_sub_fetch(&h->server->active, 1, __ATOMIC_RELAXED);
+		stats_add(h->server->stats, h->w->id, SS_ACTIVE, -1);
+		h->counted_active = false;
+	}
+}
+
+/* Ends the connection: one log line, counters, every resource back. Frees h. */
+static void
+hconn_close(struct hconn *h, enum hconn_end end)
+{
+	struct worker *w = h->w;
+	hconn_preread_done(h);
+
+	if (accesslog_enabled()) {
+		char client[64], server[64];
+		hconn_addr_str(&h->client, client, sizeof client);
+		struct accesslog_rec r = {
+			.client = client,
+			.listener = h->l->conf->name,
+			.sni = h->host,
+			.alpn = NULL,
+			.route = h->route ? h->route->label : NULL,
+			.upstream = h->up ? h->up->conf->name : NULL,
+			.server = NULL,
+			.proxy = "off",
+			.bytes_in = h->bytes_in,
+			.bytes_out = h->down.bytes + h->bytes_own,
+			.duration_ms = hconn_now(h) - h->start_ms,
+			.end = h->term_end != NULL ? h->term_end : hconn_end_str[end],
+		};
+		if (h->server != NULL) {
+			snprintf(server, sizeof server, "%s", h->server->label);
+			r.server = server;
+		}
+		accesslog_write(&r);
+	}
+	struct route_rt *rt = h->route != NULL ? h->route : &h->l->def;
+	stats_add(rt->stats, w->id, hconn_end_result[end], 1);
+	stats_add(rt->stats, w->id, SR_BYTES_IN, (int64_t)h->bytes_in);
+	stats_add(rt->stats, w->id, SR_BYTES_OUT, (int64_t)(h->down.bytes + h->bytes_own));
+	stats_add(h->l->stats, w->id, SL_ACTIVE, -1);
+
+	event_del(&h->tev);
+	event_del(&h->cev);
+	if (h->tc != NULL)
+		term_abort(h->tc); /* drain deadline: the terminator closes the socket */
+	if (h->cfd != -1)
+		close(h->cfd);
+	hconn_upstream_drop(h);
+	relay_release(w, &h->down);
+	if (h->cbuf != NULL)
+		worker_buf_put(w, h->cbuf);
+	if (h->hbuf != NULL)
+		worker_buf_put(w, h->hbuf);
+	free(h->resp);
+	free(h->host);
+
+	TAILQ_REMOVE(&w->hconns, h, link);
+	w->nconns--;
+	h->gen->wconns[w->id]--;
+	if (h->gen != w->gen && h->gen->wconns[w->id] == 0)
+		gen_unref(h->gen); /* this worker's last connection on an old generation */
+	__atomic_sub_fetch(&worker_conns_total, 1, __ATOMIC_RELAXED);
+	free(h);
+	worker_conn_closed(w);
+}
+
+/* The reason phrase of a status we answer ourselves (the ones an nginx would print). */
+static const char *
+hconn_reason(int status)
+{
+	switch (status) {
+	case 301: return "Moved Permanently";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 408: return "Request Time-out";
+	case 414: return "Request-URI Too Large";
+	case 431: return "Request Header Fields Too Large";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Temporarily Unavailable";
+	case 504: return "Gateway Time-out";
+	case 505: return "HTTP Version Not Supported";
+	default:  return "Internal Server Error";
+	}
+}
+
+/*
+ * Queues our own response: it looks like an ordinary web server's (Server: nginx, a small
+ * HTML page, Content-Length). close: the stream may be out of sync (or the client asked),
+ * so the connection ends once it is written, with end as the reason. location: for 301.
+ */
+static void
+hconn_respond(struct hconn *h, int status, const char *location, size_t loclen, bool head_only,
+    bool close, enum hconn_end end)
+{
+	char body[512], date[64];
+	const char *reason = hconn_reason(status);
+	int blen = snprintf(body, sizeof body,
+	    "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n"
+	    "<center><h1>%d %s</h1></center>\r\n<hr><center>nginx</center>\r\n"
+	    "</body>\r\n</html>\r\n", status, reason, status, reason);
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+
+	free(h->resp);
+	h->resp = malloc(HCONN_RESP_MAX);
+	h->roff = h->rlen = 0;
+	h->close_after = true;
+	h->end_after = (uint8_t)end;
+	if (h->resp == NULL)
+		return; /* the driver closes: nothing to write */
+	int n = snprintf(h->resp, HCONN_RESP_MAX,
+	    "HTTP/1.1 %d %s\r\nServer: nginx\r\nDate: %s\r\nContent-Type: text/html\r\n"
+	    "Content-Length: %d\r\n%s%.*s%sConnection: %s\r\n\r\n%s",
+	    status, reason, date, blen, location ? "Location: " : "",
+	    location ? (int)loclen : 0, location ? location : "", location ? "\r\n" : "",
+	    close ? "close" : "keep-alive", head_only ? "" : body);
+	if (n < 0 || n >= HCONN_RESP_MAX) {
+		free(h->resp);
+		h->resp = NULL;
+		return;
+	}
+	h->rlen = (uint32_t)n;
+	h->close_after = close;
+	stats_add(h->l->hstats, h->w->id, stats_http_status_field(status), 1);
+}
+
+/* Writes our own response; 1 on progress, 0 when blocked or none, -1 when h was closed. */
+static int
+hconn_write_resp(struct hconn *h)
+{
+	int progress = 0;
+	if (h->resp == NULL) {
+		if (h->close_after) {
+			hconn_close(h, (enum hconn_end)h->end_after);
+			return -1;
+		}
+		return 0;
+	}
+	while (h->roff < h->rlen && h->c_wr) {
+		ssize_t n = send(h->cfd, h->resp + h->roff, h->rlen - h->roff, MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EAGAIN) {
+				h->c_wr = false;
+				break;
+			}
+			if (errno == EINTR)
+				continue;
+			hconn_close(h, END_CLIENT_ERROR);
+			return -1;
+		}
+		h->roff += (uint32_t)n;
+		h->bytes_own += (uint64_t)n;
+		h->last_ms = hconn_now(h);
+		progress = 1;
+	}
+	if (h->roff < h->rlen)
+		return progress;
+	free(h->resp);
+	h->resp = NULL;
+	if (h->close_after) {
+		hconn_close(h, (enum hconn_end)h->end_after);
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * The client address of a request from a trusted forwarder: the rightmost entry of its
+ * X-Forwarded-For field lines that parses as an IP ("a.b.c.d", "v6", "[v6]", with an
+ * optional ":port" after IPv4 or "]"); false when none does.
+ */
+static bool
+hconn_xff_client(const struct http1_req *r, const uint8_t *buf, struct sockaddr_storage *out)
+{
+	bool found = false;
+	for (unsigned i = 0; i < r->nfields; i++) {
+		if (!http1_view_ieq(buf, r->fields[i].name, "x-forwarded-for"))
+			continue;
+		const uint8_t *v = buf + r->fields[i].value.off;
+		size_t len = r->fields[i].value.len, s = 0;
+		while (s <= len) {
+			size_t e = s;
+			while (e < len && v[e] != ',')
+				e++;
+			size_t a = s, b = e;
+			while (a < b && (v[a] == ' ' || v[a] == '\t'))
+				a++;
+			while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
+				b--;
+			char tok[INET6_ADDRSTRLEN + 8];
+			if (b - a > 0 && b - a < sizeof tok) {
+				memcpy(tok, v + a, b - a);
+				tok[b - a] = '\0';
+				char *ip = tok;
+				if (ip[0] == '[') {
+					char *close = strchr(ip, ']');
+					if (close != NULL && (close[1] == '\0' || close[1] == ':')) {
+						*close = '\0';
+						ip++;
+					}
+				} else if (strchr(ip, '.') != NULL && strchr(ip, ':') != NULL) {
+					*strchr(ip, ':') = '\0'; /* a.b.c.d:port */
+				}
+				struct sockaddr_storage ss;
+				memset(&ss, 0, sizeof ss);
+				struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+				struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+				if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1) {
+					s4->sin_family = AF_INET;
+					*out = ss;
+					found = true;
+				} else if (inet_pton(AF_INET6, ip, &s6->sin6_addr) == 1) {
+					s6->sin6_family = AF_INET6;
+					*out = ss;
+					found = true;
+				}
+			}
+			s = e + 1;
+		}
+	}
+	return found;
+}
+
+/* True for the field lines we own and never pass on from a client. */
+static bool
+hconn_fwd_field(const uint8_t *buf, struct http1_view name)
+{
+	return http1_view_ieq(buf, name, "x-forwarded-for") ||
+	    http1_view_ieq(buf, name, "x-real-ip") ||
+	    http1_view_ieq(buf, name, "x-forwarded-proto") ||
+	    http1_view_ieq(buf, name, "forwarded");
+}
+
+/*
+ * Writes the head at cbuf[0, head_len) to hbuf, without the forwarding field lines the
+ * client sent and with ours appended before the final CRLF. Everything else is byte-exact.
+ */
+static bool
+hconn_rewrite_head(struct hconn *h)
+{
+	const struct http1_req *r = &h->req;
+	const uint8_t *in = h->cbuf;
+	if (h->hbuf == NULL && (h->hbuf = worker_buf_get(h->w)) == NULL)
+		return false;
+	uint8_t *out = h->hbuf;
+	uint32_t o = 0, from = 0;
+	for (unsigned i = 0; i < r->nfields; i++) {
+		if (!hconn_fwd_field(in, r->fields[i].name))
+			continue;
+		uint32_t start = r->fields[i].name.off, end = start;
+		while (end < r->head_len && in[end] != '\n')
+			end++;
+		end++; /* past the LF: the parser accepted CRLF line ends only */
+		memcpy(out + o, in + from, start - from);
+		o += start - from;
+		from = end;
+	}
+	/* The rest up to, not including, the empty line's CRLF. */
+	memcpy(out + o, in + from, r->head_len - 2 - from);
+	o += r->head_len - 2 - from;
+	char ip[INET6_ADDRSTRLEN];
+	hconn_ip_str(&h->client, ip, sizeof ip);
+	int n = snprintf((char *)out + o, HCONN_FWD_FIELDS,
+	    "X-Forwarded-For: %s\r\nX-Real-IP: %s\r\nX-Forwarded-Proto: http\r\n\r\n", ip, ip);
+	if (n < 0 || n >= HCONN_FWD_FIELDS)
+		return false;
+	h->hlen = o + (uint32_t)n;
+	h->hoff = 0;
+	return true;
+}
+
+/* Drops the head just handled from the client buffer and readies the parser for the next. */
+static void
+hconn_consume_head(struct hconn *h)
+{
+	uint32_t n = h->req.head_len;
+	memmove(h->cbuf, h->cbuf + n, h->clen - n);
+	h->clen -= n;
+	http1_req_init(&h->req);
+}
+
+/* Connects to the next server the balancer offers; when none is left answers 502/504.
+ * Returns 0 (h lives on) always: the answer is written by the driver. */
+static int
+hconn_connect(struct hconn *h)
+{
+	struct upstream_rt *u = h->up;
+	hconn_upstream_drop(h);
+	for (;;) {
+		uint8_t ip[16];
+		sa_family_t fam = hconn_ip_bytes(&h->client, ip);
+		struct server_rt *s = upstream_pick(u, h->w, fam, ip, &h->tried);
+		if (s == NULL) {
+			if (h->attempts > 0)
+				log_warn("listener %s route %s: every server of upstream %s failed",
+				    h->l->conf->name, h->route->label, u->conf->name);
+			h->ustate = HU_NONE;
+			h->hlen = h->hoff = 0;
+			bool timeout = h->attempts > 0 && h->last_timeout;
+			hconn_respond(h, timeout ? 504 : 502, NULL, 0, h->head_req,
+			    true, h->attempts == 0 ? END_NO_SERVER :
+			    timeout ? END_UPSTREAM_TIMEOUT : END_UPSTREAM_FAILED);
+			return 0;
+		}
+		h->attempts++;
+		h->server = s;
+		int fd = socket(s->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd == -1) {
+			h->ustate = HU_NONE;
+			h->hlen = h->hoff = 0;
+			hconn_respond(h, 502, NULL, 0, false, true, END_NO_MEMORY);
+			return 0;
+		}
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		if (connect(fd, (const struct sockaddr *)&s->addr.ss, s->addr.len) == -1 &&
+		    errno != EINPROGRESS) {
+			log_debug("upstream %s server %s: connect: %s", u->conf->name, s->label,
+			    strerror(errno));
+			close(fd);
+			stats_add(s->stats, h->w->id, SS_CONNECT_FAILURES, 1);
+			upstream_mark_failed(s);
+			h->last_timeout = false;
+			continue;
+		}
+		h->ufd = fd;
+		h->ustate = HU_CONNECTING;
+		event_assign(&h->uev, h->w->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
+		    hconn_upstream_cb, h);
+		event_add(&h->uev, NULL);
+		hconn_timer(h, u->conf->connect_timeout_ms);
+		return 0;
+	}
+}
+
+/* The upstream socket is connected (or failed): check, count, or fail over. */
+static void
+hconn_connected(struct hconn *h)
+{
+	int err = 0;
+	socklen_t len = sizeof err;
+	if (getsockopt(h->ufd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err != 0) {
+		log_debug("upstream %s server %s: connect: %s", h->up->conf->name,
+		    h->server->label, strerror(err));
+		stats_add(h->server->stats, h->w->id, SS_CONNECT_FAILURES, 1);
+		upstream_mark_failed(h->server);
+		h->last_timeout = false;
+		hconn_connect(h);
+		return;
+	}
+	stats_add(h->server->stats, h->w->id, SS_CONNECTS, 1);
+	stats_add(h->server->stats, h->w->id, SS_ACTIVE, 1);
+	__atomic_add_fetch(&h->server->active, 1, __ATOMIC_RELAXED);
+	h->counted_active = true;
+	h->ustate = HU_UP;
+	h->last_ms = hconn_now(h);
+	hconn_timer(h, h->l->conf->idle_timeout_ms);
+}
+
+/* Stops taking requests: the upstream finishes what it has, then the connection closes. */
+static void
+hconn_drain(struct hconn *h, enum hconn_end why)
+{
+	h->draining = true;
+	h->end_after = (uint8_t)why;
+}
+
+/*
+ * The Location of a redirect: https://host[:port]path. The path is the origin-form
+ * target as sent (query included); an absolute-form target gives its path; anything else
+ * (asterisk-form) gives "/". Returns the length written to out (cap bytes), 0 if too long.
+ */
+static size_t
+hconn_location(struct hconn *h, const char *host, char *out, size_t cap)
+{
+	const uint8_t *t = h->cbuf + h->req.target.off;
+	size_t tlen = h->req.target.len, p = 0;
+	if (tlen == 0 || t[0] != '/') {
+		/* Absolute-form: scheme "://" authority path; the path starts at the next '/'. */
+		size_t k = 0;
+		while (k + 2 < tlen && !(t[k] == ':' && t[k + 1] == '/' && t[k + 2] == '/'))
+			k++;
+		p = tlen;
+		if (k + 2 < tlen)
+			for (p = k + 3; p < tlen && t[p] != '/'; p++)
+				;
+	}
+	char port[8] = "";
+	if (h->l->conf->https_port != 0 && h->l->conf->https_port != 443)
+		snprintf(port, sizeof port, ":%u", h->l->conf->https_port);
+	int n = snprintf(out, cap, "https://%s%s%.*s", host, port, p < tlen ? (int)(tlen - p) : 1,
+	    p < tlen ? (const char *)t + p : "/");
+	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+/*
+ * A raw IP-literal Host (which names no route) for the log and a redirect: the value
+ * without its port, when it holds only address characters; else NULL.
+ */
+static char *
+hconn_host_literal(const uint8_t *v, size_t len)
+{
+	size_t e = 0;
+	if (len > 0 && v[0] == '[') {
+		while (e < len && v[e] != ']')
+			e++;
+		if (e == len)
+			return NULL;
+		e++;
+	} else {
+		while (e < len && v[e] != ':')
+			e++;
+	}
+	for (size_t i = 0; i < e; i++)
+		if (strchr("0123456789abcdefABCDEF.:[]", v[i]) == NULL || v[i] == '\0')
+			return NULL;
+	return e > 0 ? strndup((const char *)v, e) : NULL;
+}
+
+/* The terminator closed a handed-over connection: log it and free the record. */
+static void
+hconn_term_done(void *arg, const struct term_result *r)
+{
+	struct hconn *h = arg;
+	h->tc = NULL;
+	h->bytes_in += r->bytes_in; /* it counts the handed-over bytes again: see terminate */
+	h->bytes_own += r->bytes_out;
+	h->term_end = r->end;
+	hconn_close(h, r->error ? END_TERMINATED_ERROR : END_TERMINATED);
+}
+
+/*
+ * Hands the connection to the terminator's site (plain HTTP): the socket, every byte read
+ * from the start of the current request head (pipelined ones included), the client address
+ * decided for this request and the Host. This record stays, without buffers, for the drain,
+ * the connection count and the one access-log line. Returns 0, or -1 when h was closed.
+ */
+static int
+hconn_terminate(struct hconn *h)
+{
+	if (h->gen->term == NULL) {
+		hconn_respond(h, 503, NULL, 0, h->head_req, true, END_NO_TERMINATOR);
+		return 0;
+	}
+	struct term_handoff th = {
+		.fd = h->cfd,
+		.pre = h->cbuf,
+		.pre_len = h->clen,
+		.peer = &h->client,
+		.sni = h->host,
+		.tls = false,
+		.idle_timeout_ms = h->l->conf->idle_timeout_ms,
+		.head_timeout_ms = h->l->conf->preread_timeout_ms,
+		.worker = h->w->id,
+		.stats = h->l->hstats,
+		.done = hconn_term_done,
+		.arg = h,
+	};
+	event_del(&h->cev);
+	event_del(&h->tev);
+	h->cfd = -1; /* the terminator's now, even if it refuses */
+	h->state = HS_TERMINATED;
+	h->bytes_in -= h->clen; /* the terminator reports them in its bytes_in */
+	h->tc = term_accept(h->gen->term, h->w->base, &th);
+	if (h->cbuf != NULL) {
+		worker_buf_put(h->w, h->cbuf); /* copied by term_accept */
+		h->cbuf = NULL;
+		h->clen = 0;
+	}
+	if (h->tc == NULL) {
+		hconn_close(h, END_NO_MEMORY);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A complete head (or a verdict against it) at cbuf[0]: route it and act. Returns 0 when
+ * h lives on, -1 when it was closed.
+ */
+static int
+hconn_request(struct hconn *h, enum http1_verdict v)
+{
+	struct http1_req *r = &h->req;
+	bool head_only = v == HTTP1_DONE && r->method == HTTP1_M_HEAD;
+
+	if (h->first) {
+		h->first = false;
+		hconn_preread_done(h);
+		hconn_timer(h, h->l->conf->idle_timeout_ms);
+	}
+	h->requests++;
+	h->head_req = head_only;
+	h->last_ms = hconn_now(h);
+
+	if (v != HTTP1_DONE || r->method == HTTP1_M_CONNECT || !r->has_host) {
+		if (h->ustate != HU_NONE) {
+			hconn_drain(h, END_BAD_REQUEST);
+			return 0;
+		}
+		int status = v != HTTP1_DONE ? http1_verdict_status(v) : 400;
+		hconn_respond(h, status, NULL, 0, false, true, END_BAD_REQUEST);
+		return 0;
+	}
+
+	/* Host: a name routes; an IP literal names no route (the default takes it). */
+	char name[HOSTNAME_BUF];
+	size_t nlen = 0;
+	uint16_t port;
+	const uint8_t *hv = h->cbuf + r->host.off;
+	enum hostname_verdict hn = hostname_from_host_header(hv, r->host.len, name, &nlen, &port);
+	free(h->host);
+	h->host = NULL;
+	if (hn == HOSTNAME_OK) {
+		h->host = strndup(name, nlen);
+	} else if (hn == HOSTNAME_ERR_IP_LITERAL) {
+		h->host = hconn_host_literal(hv, r->host.len);
+	}
+	if (h->host == NULL) {
+		if (h->ustate != HU_NONE) {
+			hconn_drain(h, END_BAD_REQUEST);
+			return 0;
+		}
+		hconn_respond(h, 400, NULL, 0, head_only, true, END_BAD_REQUEST);
+		return 0;
+	}
+	struct route_rt *rt = hn == HOSTNAME_OK ? gen_route(h->l, name, nlen) : NULL;
+	if (rt == NULL && h->l->conf->has_default)
+		rt = &h->l->def;
+
+	/* The client: the peer, or what a trusted forwarder says in X-Forwarded-For. */
+	h->client = h->peer;
+	if (h->l->conf->ntrusted_forwarders > 0 &&
+	    hconn_in_cidrs(&h->peer, h->l->conf->trusted_forwarders, h->l->conf->ntrusted_forwarders))
+		hconn_xff_client(r, h->cbuf, &h->client);
+
+	bool has_body = r->chunked || (r->has_cl && r->content_length > 0);
+	bool keep = r->keep_alive && !has_body;
+	enum conf_action act = rt != NULL ? rt->conf->action : CONF_ACTION_REJECT;
+
+	if (act == CONF_ACTION_UPSTREAM && h->ustate != HU_NONE && rt->up != h->up) {
+		log_debug("listener %s: request for route %s on a connection to upstream %s: "
+		    "closing after its responses", h->l->conf->name, rt->label, h->up->conf->name);
+		hconn_drain(h, END_ROUTE_CHANGE);
+		return 0;
+	}
+	if (act != CONF_ACTION_UPSTREAM && h->ustate != HU_NONE) {
+		log_debug("listener %s: request for a non-upstream route on a connection to "
+		    "upstream %s: closing after its responses", h->l->conf->name, h->up->conf->name);
+		hconn_drain(h, END_ROUTE_CHANGE);
+		return 0;
+	}
+	h->route = rt;
+
+	switch (act) {
+	case CONF_ACTION_UPSTREAM:
+		if (!hconn_rewrite_head(h)) {
+			hconn_respond(h, 502, NULL, 0, head_only, true, END_NO_MEMORY);
+			return 0;
+		}
+		if (r->conn_upgrade && r->upgrade_websocket) {
+			h->body = HB_TUNNEL; /* a raw two-way relay from here on */
+		} else if (r->chunked) {
+			h->body = HB_CHUNKED;
+			http1_chunk_init(&h->chunk);
+		} else if (r->has_cl && r->content_length > 0) {
+			h->body = HB_LENGTH;
+			h->body_left = r->content_length;
+		} else {
+			h->body = HB_NONE;
+		}
+		if (!r->keep_alive)
+			h->stop_after = true; /* the client said close: nothing after this request */
+		hconn_consume_head(h);
+		if (h->ustate == HU_NONE) {
+			h->up = rt->up;
+			h->attempts = 0;
+			h->tried = 0;
+			return hconn_connect(h);
+		}
+		return 0;
+	case CONF_ACTION_REDIRECT_HTTPS: {
+		char loc[HCONN_LOCATION_MAX];
+		size_t llen = hconn_location(h, h->host, loc, sizeof loc);
+		if (llen == 0) {
+			hconn_respond(h, 414, NULL, 0, head_only, true, END_BAD_REQUEST);
+			return 0;
+		}
+		hconn_respond(h, 301, loc, llen, head_only, !keep, END_REDIRECT);
+		break;
+	}
+	case CONF_ACTION_SITE:
+		return hconn_terminate(h);
+	default:
+		hconn_respond(h, 404, NULL, 0, head_only, !keep, END_NO_ROUTE);
+		break;
+	}
+	if (keep)
+		hconn_consume_head(h);
+	return 0;
+}
+
+/*
+ * Frames what the client sent: bodies are passed on as they are (marked in [0, fwd)),
+ * heads are parsed once everything before them is out. Returns 1 on progress, 0 when
+ * nothing could be done, -1 when h was closed.
+ */
+static int
+hconn_process(struct hconn *h)
+{
+	int progress = 0;
+	while (h->resp == NULL && !h->draining && !h->close_after) {
+		uint32_t avail = h->clen - h->fwd;
+		if (h->body != HB_NONE) {
+			if (avail == 0)
+				break;
+			if (h->body == HB_TUNNEL) {
+				h->fwd = h->clen;
+			} else if (h->body == HB_LENGTH) {
+				uint32_t n = h->body_left < avail ? (uint32_t)h->body_left : avail;
+				h->fwd += n;
+				h->body_left -= n;
+				if (h->body_left == 0)
+					h->body = HB_NONE;
+			} else {
+				size_t used;
+				enum http1_chunk_verdict cv = http1_chunk_feed(&h->chunk, h->cbuf + h->fwd,
+				    avail, &used);
+				h->fwd += (uint32_t)used;
+				if (cv == HTTP1_CHUNK_DONE) {
+					h->body = HB_NONE;
+				} else if (cv != HTTP1_CHUNK_MORE) {
+					/* Out of sync: the upstream gets what was framed, then the end. */
+					log_debug("listener %s: chunked body: %s", h->l->conf->name,
+					    http1_chunk_verdict_str(cv));
+					hconn_drain(h, END_BAD_BODY);
+					break;
+				}
+			}
+			progress = 1;
+			continue;
+		}
+		/* A new head: only once everything before it has gone upstream. */
+		if (h->fwd != 0 || h->hlen != 0 || h->ustate == HU_CONNECTING || h->clen == 0)
+			break;
+		if (h->stop_after) {
+			hconn_drain(h, END_DONE);
+			break;
+		}
+		enum http1_verdict v = http1_req_feed(&h->req, h->cbuf, h->clen);
+		if (v == HTTP1_MORE)
+			break;
+		if (hconn_request(h, v) == -1)
+			return -1;
+		if (h->state == HS_TERMINATED)
+			return -1; /* the terminator drives it now; touch nothing but the record */
+		progress = 1;
+	}
+	/* The client finished sending and nothing it sent can make progress: wind down. */
+	if (h->c_eof && !progress && !h->draining && h->resp == NULL && !h->close_after &&
+	    h->fwd == 0 && h->hlen == 0) {
+		hconn_drain(h, (h->clen == 0 && h->body == HB_NONE) || h->body == HB_TUNNEL ?
+		    END_DONE : END_CLIENT_CLOSED);
+		progress = 1;
+	}
+	if (h->draining && h->ustate == HU_NONE && h->resp == NULL) {
+		hconn_close(h, (enum hconn_end)h->end_after);
+		return -1;
+	}
+	return progress;
+}
+
+/* Reads what the client sent, to EAGAIN or a full buffer. 1 on progress, -1 when closed. */
+static int
+hconn_read_client(struct hconn *h)
+{
+	int progress = 0;
+	if (h->c_eof || h->draining || h->close_after || !h->c_rd)
+		return 0;
+	if (h->cbuf == NULL && (h->cbuf = worker_buf_get(h->w)) == NULL) {
+		hconn_close(h, END_NO_MEMORY);
+		return -1;
+	}
+	while (h->c_rd && h->clen < WORKER_BUF_SIZE) {
+		ssize_t n = recv(h->cfd, h->cbuf + h->clen, WORKER_BUF_SIZE - h->clen, 0);
+		if (n == -1) {
+			if (errno == EAGAIN) {
+				h->c_rd = false;
+				break;
+			}
+			if (errno == EINTR)
+				continue;
+			hconn_close(h, h->state == HS_PROXY ? END_PROXY_CLOSED : END_CLIENT_ERROR);
+			return -1;
+		}
+		if (n == 0) {
+			h->c_eof = true;
+			progress = 1;
+			break;
+		}
+		h->clen += (uint32_t)n;
+		h->bytes_in += (uint64_t)n;
+		h->last_ms = hconn_now(h);
+		progress = 1;
+	}
+	hconn_cbuf_trim(h);
+	return progress;
+}
+
+/* The PROXY step over the bytes so far; on DONE the header is dropped from the buffer.
+ * Returns -1 when h was closed, 0 otherwise. */
+static int
+hconn_proxy_step(struct hconn *h)
+{
+	size_t hdr = 0;
+	struct sockaddr_storage src, dst;
+	bool proxied = false;
+	enum pp_in_rc rc = h->clen == 0 ? PP_IN_MORE :
+	    pp_in_step(&h->pp, h->cbuf, h->clen, &hdr, &src, &dst, &proxied);
+	switch (rc) {
+	case PP_IN_MORE:
+		if (h->c_eof) {
+			stats_add(h->l->stats, h->w->id, SL_PROXY_CLOSED, 1);
+			hconn_close(h, END_PROXY_CLOSED);
+			return -1;
+		}
+		return 0;
+	case PP_IN_MISSING:
+		stats_add(h->l->stats, h->w->id, SL_PROXY_MISSING, 1);
+		hconn_close(h, END_PROXY_MISSING);
+		return -1;
+	case PP_IN_INVALID:
+		stats_add(h->l->stats, h->w->id, SL_PROXY_INVALID, 1);
+		hconn_close(h, END_PROXY_INVALID);
+		return -1;
+	case PP_IN_UNSUPPORTED:
+		stats_add(h->l->stats, h->w->id, SL_PROXY_UNSUPPORTED, 1);
+		hconn_close(h, END_PROXY_UNSUPPORTED);
+		return -1;
+	case PP_IN_DONE:
+		break;
+	}
+	memmove(h->cbuf, h->cbuf + hdr, h->clen - hdr);
+	h->clen -= (uint32_t)hdr;
+	h->bytes_in -= hdr; /* the header is the hop's, not the client's */
+	if (proxied) {
+		h->peer = h->client = src;
+		/* Now the real client is known: it is the one the per-IP cap applies to. */
+		h->ipcap_bucket = ipcap_bucket(&h->peer);
+		if (!ipcap_take(h->ipcap_bucket, h->l->conf->max_preread_per_ip)) {
+			stats_add(h->l->stats, h->w->id, SL_REJECT_PER_IP, 1);
+			hconn_close(h, END_REJECTED);
+			return -1;
+		}
+		h->ipcap_held = true;
+	}
+	h->state = HS_HTTP;
+	uint64_t spent = hconn_now(h) - h->start_ms;
+	uint64_t limit = h->l->conf->preread_timeout_ms;
+	hconn_timer(h, limit > spent ? limit - spent : 1);
+	hconn_cbuf_trim(h);
+	return 0;
+}
+
+/* Sends the rewritten head, then the body bytes marked for the upstream, in one sendmsg;
+ * half-closes the upstream once a drain has nothing left. 1 on progress, -1 when closed. */
+static int
+hconn_flush_up(struct hconn *h)
+{
+	int progress = 0;
+	if (h->ustate != HU_UP)
+		return 0;
+	while ((h->hoff < h->hlen || h->fwd > 0) && h->u_wr) {
+		struct iovec iov[2];
+		int n = 0;
+		if (h->hoff < h->hlen) {
+			iov[n].iov_base = h->hbuf + h->hoff;
+			iov[n++].iov_len = h->hlen - h->hoff;
+		}
+		if (h->fwd > 0) {
+			iov[n].iov_base = h->cbuf;
+			iov[n++].iov_len = h->fwd;
+		}
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+		ssize_t sent = sendmsg(h->ufd, &mh, MSG_NOSIGNAL);
+		if (sent == -1) {
+			if (errno == EAGAIN) {
+				h->u_wr = false;
+				break;
+			}
+			if (errno == EINTR)
+				continue;
+			hconn_close(h, END_UPSTREAM_ERROR);
+			return -1;
+		}
+		size_t left = (size_t)sent;
+		if (h->hoff < h->hlen) {
+			size_t k = h->hlen - h->hoff < left ? h->hlen - h->hoff : left;
+			h->hoff += (uint32_t)k;
+			left -= k;
+		}
+		if (left > 0) {
+			memmove(h->cbuf, h->cbuf + left, h->clen - left);
+			h->clen -= (uint32_t)left;
+			h->fwd -= (uint32_t)left;
+		}
+		h->last_ms = hconn_now(h);
+		progress = 1;
+	}
+	if (h->hlen > 0 && h->hoff == h->hlen) {
+		worker_buf_put(h->w, h->hbuf);
+		h->hbuf = NULL;
+		h->hlen = h->hoff = 0;
+	}
+	hconn_cbuf_trim(h);
+	if (h->draining && !h->ushut && h->hlen == 0 && h->fwd == 0) {
+		shutdown(h->ufd, SHUT_WR); /* it finishes the responses it owes, then closes */
+		h->ushut = true;
+		progress = 1;
+	}
+	return progress;
+}
+
+/* Relays the upstream's bytes to the client, raw; its end ends the connection.
+ * 1 on progress, 0 when blocked, -1 when closed. */
+static int
+hconn_relay_down(struct hconn *h)
+{
+	if (h->ustate != HU_UP)
+		return 0;
+	uint64_t before = h->down.bytes;
+	enum relay_rc rc = relay_pump(h->w, &h->down, h->ufd, &h->u_rd, h->cfd, &h->c_wr, true);
+	switch (rc) {
+	case RELAY_ERR_SRC:
+		hconn_close(h, END_UPSTREAM_ERROR);
+		return -1;
+	case RELAY_ERR_DST:
+		hconn_close(h, END_CLIENT_ERROR);
+		return -1;
+	case RELAY_DONE:
+		/* The upstream closed and all it sent is out: nothing more can be answered. */
+		hconn_close(h, h->draining ? (enum hconn_end)h->end_after : END_DONE);
+		return -1;
+	case RELAY_AGAIN:
+		h->last_ms = hconn_now(h);
+		return 1;
+	case RELAY_WAIT:
+		break;
+	}
+	if (h->down.bytes != before)
+		h->last_ms = hconn_now(h);
+	return 0;
+}
+
+/* The one driver: I/O and steps in order, repeated while something moves. */
+static void
+hconn_drive(struct hconn *h)
+{
+	for (int round = 0; round < HCONN_ROUNDS; round++) {
+		int progress = 0, rc;
+		if (h->state == HS_PROXY) {
+			if ((rc = hconn_read_client(h)) == -1)
+				return;
+			if (rc == 0)
+				return;
+			if (hconn_proxy_step(h) == -1)
+				return;
+			if (h->state == HS_PROXY)
+				return;
+		}
+		if (h->ustate == HU_CONNECTING) {
+			if (!h->u_wr && !h->u_rd)
+				return;
+			hconn_connected(h);
+		}
+		if ((rc = hconn_write_resp(h)) == -1)
+			return;
+		progress |= rc;
+		if ((rc = hconn_read_client(h)) == -1)
+			return;
+		progress |= rc;
+		if ((rc = hconn_process(h)) == -1)
+			return;
+		progress |= rc;
+		if (h->ustate == HU_CONNECTING)
+			return; /* the connect edge drives the rest */
+		if ((rc = hconn_write_resp(h)) == -1)
+			return;
+		progress |= rc;
+		if ((rc = hconn_flush_up(h)) == -1)
+			return;
+		progress |= rc;
+		if ((rc = hconn_relay_down(h)) == -1)
+			return;
+		progress |= rc;
+		if (!progress)
+			return;
+	}
+	event_active(&h->cev, 0, 0); /* yield to other connections, then go on */
+}
+
+/* Timer: PROXY and first-head deadlines, connect timeout (fail over), idle timeout. */
+static void
+hconn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct hconn *h = arg;
+	(void)fd;
+	(void)what;
+	if (h->state == HS_PROXY) {
+		stats_add(h->l->stats, h->w->id, SL_PROXY_TIMEOUT, 1);
+		hconn_close(h, END_PROXY_TIMEOUT);
+		return;
+	}
+	if (h->ustate == HU_CONNECTING) {
+		log_debug("upstream %s server %s: connect timed out", h->up->conf->name,
+		    h->server->label);
+		stats_add(h->server->stats, h->w->id, SS_CONNECT_TIMEOUTS, 1);
+		upstream_mark_failed(h->server);
+		h->last_timeout = true;
+		hconn_connect(h);
+		hconn_drive(h);
+		return;
+	}
+	uint64_t now = hconn_now(h);
+	uint64_t limit = h->first ? h->l->conf->preread_timeout_ms : h->l->conf->idle_timeout_ms;
+	uint64_t since = h->first ? h->start_ms : h->last_ms;
+	if (now - since < limit) {
+		hconn_timer(h, limit - (now - since));
+		return;
+	}
+	/* A head that started but did not finish in time gets a 408; silence gets nothing. */
+	bool partial = h->clen > 0 && h->body == HB_NONE && h->fwd == 0 && h->hlen == 0;
+	if (h->ustate == HU_NONE && h->resp == NULL && !h->close_after && partial) {
+		hconn_respond(h, 408, NULL, 0, false, true,
+		    h->first ? END_PREREAD_TIMEOUT : END_IDLE);
+		h->c_wr = true; /* try at once; EAGAIN waits for the edge */
+		hconn_timer(h, h->l->conf->idle_timeout_ms); /* a client that never reads */
+		hconn_drive(h);
+		return;
+	}
+	hconn_close(h, h->first ? END_PREREAD_TIMEOUT : END_IDLE);
+}
+
+/* Readiness on the client socket. */
+static void
+hconn_client_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct hconn *h = arg;
+	(void)fd;
+	if (what & EV_READ)
+		h->c_rd = true;
+	if (what & EV_WRITE)
+		h->c_wr = true;
+	if (what & EV_CLOSED)
+		h->c_rd = true;
+	hconn_drive(h);
+}
+
+/* Readiness on the upstream socket. */
+static void
+hconn_upstream_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct hconn *h = arg;
+	(void)fd;
+	if (what & EV_READ)
+		h->u_rd = true;
+	if (what & EV_WRITE)
+		h->u_wr = true;
+	if (what & EV_CLOSED) {
+		h->u_rd = true;
+		h->down.src_hup = true;
+	}
+	hconn_drive(h);
+}
+
+void
+hconn_accept(struct worker *w, struct listener_rt *l, int fd, const struct sockaddr_storage *peer)
+{
+	const struct conf_listener *cl = l->conf;
+	struct hconn *h = calloc(1, sizeof *h);
+	if (h == NULL) {
+		close(fd);
+		__atomic_sub_fetch(&worker_conns_total, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	h->w = w;
+	h->gen = w->gen;
+	h->l = l;
+	h->cfd = fd;
+	h->ufd = -1;
+	h->first = true;
+	h->peer = h->client = *peer;
+	pp_in_init(&h->pp);
+	http1_req_init(&h->req);
+	relay_init(&h->down);
+	h->start_ms = h->last_ms = hconn_now(h);
+
+	TAILQ_INSERT_TAIL(&w->hconns, h, link);
+	w->nconns++;
+	h->gen->wconns[w->id]++;
+	stats_add(l->stats, w->id, SL_ACCEPTED, 1);
+	stats_add(l->stats, w->id, SL_ACTIVE, 1);
+	stats_add(l->stats, w->id, SL_PREREAD, 1);
+	h->preread_counted = true;
+
+	event_assign(&h->cev, w->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
+	    hconn_client_cb, h);
+	event_assign(&h->tev, w->base, -1, 0, hconn_timer_cb, h);
+	event_add(&h->cev, NULL);
+
+	if (cl->nproxy_from > 0 && hconn_in_cidrs(peer, cl->proxy_from, cl->nproxy_from)) {
+		h->state = HS_PROXY;
+		hconn_timer(h, cl->proxy_protocol_timeout_ms);
+	} else {
+		h->ipcap_bucket = ipcap_bucket(peer);
+		if (!ipcap_take(h->ipcap_bucket, cl->max_preread_per_ip)) {
+			stats_add(l->stats, w->id, SL_REJECT_PER_IP, 1);
+			hconn_close(h, END_REJECTED);
+			return;
+		}
+		h->ipcap_held = true;
+		h->state = HS_HTTP;
+		hconn_timer(h, cl->preread_timeout_ms);
+	}
+	/* Listening sockets may defer accept until data arrives, so try to read at once. */
+	h->c_rd = true;
+	hconn_drive(h);
+}
+
+void
+hconn_drain_all(struct worker *w)
+{
+	struct hconn *h;
+	TAILQ_FOREACH(h, &w->hconns, link)
+		if (h->state == HS_TERMINATED && h->tc != NULL)
+			term_drain(h->tc);
+}
+
+void
+hconn_close_all(struct worker *w)
+{
+	struct hconn *h;
+	while ((h = TAILQ_FIRST(&w->hconns)) != NULL)
+		hconn_close(h, END_SHUTDOWN);
+}

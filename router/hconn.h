@@ -1,0 +1,27 @@
+/*
+ * One client connection through an http listener (`kind: http`, DESIGN.md §1): PROXY in
+ * (trusted peers only), each request head parsed and routed by Host, then forwarded to an
+ * upstream with X-Forwarded-For / X-Real-IP / X-Forwarded-Proto rewritten (keep-alive and
+ * pipelining on one upstream connection), answered with a 301 to https, or handed to the
+ * terminator's site. One access-log line at close. The struct is private to hconn.c.
+ */
+#ifndef SY_ROUTER_HCONN_H
+#define SY_ROUTER_HCONN_H
+
+#include <sys/socket.h>
+
+#include "router/gen.h"
+
+struct worker;
+
+/* Takes ownership of fd, accepted on http listener l of the worker's current generation. */
+void hconn_accept(struct worker *w, struct listener_rt *l, int fd,
+    const struct sockaddr_storage *peer);
+
+/* Shutdown has begun: connections handed to the terminator end at their next idle moment. */
+void hconn_drain_all(struct worker *w);
+
+/* Closes every http connection of the worker (drain deadline passed, loop ending). */
+void hconn_close_all(struct worker *w);
+
+#endif
