@@ -1,0 +1,329 @@
+#!/bin/sh
+# Scenario: plain-HTTP listeners (`kind: http`, issue 4 item 5): Host routing, forwarding with
+# X-Forwarded-For / X-Real-IP / X-Forwarded-Proto, redirect to https, our own error answers.
+# Covers:
+#  - curl from 127.0.0.7 through switchyard to a real nginx that logs $http_x_real_ip,
+#    $http_x_forwarded_for, $http_x_forwarded_proto and $connection: nginx sees 127.0.0.7,
+#    "http", and none of the X-Real-IP / X-Forwarded-For / Forwarded values the client sent;
+#  - keep-alive: two requests on one curl connection reach nginx on ONE upstream connection
+#    (same $connection) and both answer; two pipelined requests in one write both answer;
+#  - bodies: a 300 KiB POST with Content-Length and one with chunked coding reach a python
+#    backend intact (sha256), and a following request on the same client connection reaches
+#    the same backend connection;
+#  - a request for another route on a connection already forwarding to an upstream is not
+#    forwarded: the first request is answered, then the connection closes (end=route_change);
+#  - redirect_https: 301 with the exact Location, with https_port 443 (no port) and 8443,
+#    origin-form (query kept) and absolute-form targets;
+#  - our answers: no route -> 404, bad head -> 400, head over 16 KiB -> 431, URI over 8 KiB
+#    -> 414, HTTP/2.0 request line -> 505, a head that stalls -> 408 (silence -> closed with
+#    nothing), upstream down -> 502, Server: nginx;
+#  - trusted_forwarders: X-Forwarded-For from 127.0.0.8 is believed (rightmost IP), from
+#    127.0.0.7 it is not;
+#  - proxy_protocol_from: PROXY v1 from 127.0.0.9 gives nginx the PROXY source; without the
+#    header that peer is closed without an answer;
+#  - the access log (sni = Host, route, upstream, end reasons) and no error lines or
+#    sanitizer reports in switchyard's log.
+#  - site: the connection is handed to the terminator's decoy site over plain HTTP (two
+#    requests on one connection, the first head pre-read by the router);
+#  - WebSocket: an Upgrade request is forwarded, then the connection is a raw relay both ways.
+# Not covered here: connect timeout -> 504 (needs an address that drops SYNs; only
+# 127.0.0.0/8 may be used).
+. "$(dirname "$0")/lib.sh"
+PATH="$(dirname "$(python3 -c 'import sys; print(sys.executable)')"):$PATH"
+sy_setup
+LOG_BAD='^[0-9T:.-]+Z error |AddressSanitizer|LeakSanitizer|runtime error:'
+
+P1=$(sy_port) P2=$(sy_port) P3=$(sy_port) PN=$(sy_port) PS=$(sy_port) PX=$(sy_port)
+
+sy_nginx ngx "
+http {
+  log_format fwd '\$http_host|\$http_x_real_ip|\$http_x_forwarded_for|\$http_x_forwarded_proto|\$connection|\$request_uri|\$http_forwarded';
+  access_log $T/ngx/access.log fwd;
+  server { listen 127.0.0.1:$PN; location / { return 200 \"nginx-ok \$request_uri\n\"; } }
+}"
+
+# A keep-alive HTTP/1.1 backend that answers each request with the sha256 and length of its
+# body (Content-Length or chunked, decoded) and the client port of its connection.
+cat >"$T/shabe.py" <<'EOF'
+import hashlib, socket, sys, threading
+def serve(c):
+    c.settimeout(20)
+    f = c.makefile("rb")
+    port = c.getpeername()[1]
+    while True:
+        line = f.readline()
+        if not line:
+            break
+        hdrs = {}
+        while True:
+            h = f.readline()
+            if h in (b"\r\n", b""):
+                break
+            k, _, v = h.decode("latin1").partition(":")
+            hdrs[k.strip().lower()] = v.strip()
+        if hdrs.get("upgrade", "").lower() == "websocket":
+            c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+            while True:
+                b = f.read1(65536)
+                if not b:
+                    break
+                c.sendall(b"echo:" + b)
+            break
+        body = b""
+        if hdrs.get("transfer-encoding", "").lower() == "chunked":
+            while True:
+                size = int(f.readline().split(b";")[0], 16)
+                if size == 0:
+                    while f.readline() not in (b"\r\n", b""):
+                        pass
+                    break
+                body += f.read(size)
+                f.readline()
+        elif "content-length" in hdrs:
+            body = f.read(int(hdrs["content-length"]))
+        out = ("%s %d %d %s\n" % (hashlib.sha256(body).hexdigest(), len(body), port,
+               hdrs.get("x-real-ip", "-"))).encode()
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(out) + out)
+        if hdrs.get("connection", "").lower() == "close":
+            break
+    c.close()
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+print("listening", flush=True)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+EOF
+sy_start shabe python3 "$T/shabe.py" "$PS"
+
+# raw.py PORT BIND FILE [WAIT]: sends FILE's bytes from BIND, prints what comes back until the
+# server closes or WAIT seconds (default 3) pass without a byte.
+cat >"$T/raw.py" <<'EOF'
+import socket, sys
+s = socket.socket()
+s.bind((sys.argv[2], 0))
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.sendall(open(sys.argv[3], "rb").read())
+s.settimeout(float(sys.argv[4]) if len(sys.argv) > 4 else 3.0)
+out = b""
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            out += b"<EOF>"
+            break
+        out += b
+except socket.timeout:
+    out += b"<TIMEOUT>"
+except ConnectionResetError:
+    out += b"<RESET>"
+sys.stdout.write(out.decode("latin1"))
+EOF
+
+cat >"$T/sy.yaml" <<EOF
+process: {workers: 1}
+log: {level: info, access: $T/access.log, format: text}
+listeners:
+  - name: web
+    listen: 127.0.0.1:$P1
+    kind: http
+    preread_timeout: 1s
+    idle_timeout: 5s
+    routes:
+      - host: [up.test, up2.test]
+        upstream: ngx
+      - host: other.test
+        upstream: ngx_b
+      - host: redirect.test
+        redirect_https: true
+      - host: sha.test
+        upstream: sha
+      - host: down.test
+        upstream: down
+      - host: site.test
+        site: true
+  - name: web2
+    listen: 127.0.0.1:$P2
+    kind: http
+    https_port: 8443
+    trusted_forwarders: [127.0.0.8]
+    routes:
+      - host: up.test
+        upstream: ngx
+      - default: {redirect_https: true}
+  - name: web3
+    listen: 127.0.0.1:$P3
+    kind: http
+    proxy_protocol_from: [127.0.0.9]
+    routes:
+      - default: {upstream: ngx}
+upstreams:
+  ngx: {servers: ["127.0.0.1:$PN"]}
+  ngx_b: {servers: ["127.0.0.1:$PN"]}
+  sha: {servers: ["127.0.0.1:$PS"]}
+  down: {servers: ["127.0.0.1:$PX"]}
+terminator:
+  site: {root: $T/site}
+EOF
+mkdir -p "$T/site"
+echo "decoy-index" >"$T/site/index.html"
+sy_wait_port "$PN" || sy_bad "nginx did not start: $(cat "$T/ngx/error.log")"
+sy_wait_log shabe listening || sy_bad "sha backend did not start"
+sy_switchyard sy "$T/sy.yaml" || sy_bad "switchyard did not start: $(cat "$T/sy.log")"
+
+# req NAME BYTES: writes a request file $T/NAME from printf-style BYTES.
+req() { printf "$2" >"$T/$1"; }
+# raw PORT BIND NAME [WAIT]: raw.py on request file NAME.
+raw() { python3 "$T/raw.py" "$1" "$2" "$T/$3" ${4:+"$4"}; }
+# status TEXT: the status code of the first response in TEXT.
+status() { printf '%s' "$1" | head -n 1 | cut -d' ' -f2; }
+# ngxlog URI: nginx's log line for the request URI (the last one).
+ngxlog() { grep "|$1|" "$T/ngx/access.log" | tail -n 1; }
+# has TEXT PATTERN: passes when TEXT contains PATTERN (fixed string).
+has() { printf '%s' "$1" | grep -qF -- "$2"; }
+
+# --- forwarding fields and the client address ---
+out=$(curl -sS -m 10 --interface 127.0.0.7 -H 'Host: up.test' -H 'X-Real-IP: 6.6.6.6' \
+	-H 'X-Forwarded-For: 6.6.6.6, 7.7.7.7' -H 'X-Forwarded-Proto: https' -H 'Forwarded: for=6.6.6.6' \
+	"http://127.0.0.1:$P1/fields" 2>&1)
+sy_check "forwarded answer ($out)" test "$out" = "nginx-ok /fields"
+sleep 0.2
+line=$(ngxlog /fields)
+sy_check "nginx sees X-Real-IP, XFF and proto from switchyard only ($line)" \
+	test "$(echo "$line" | cut -d'|' -f1-4)" = "up.test|127.0.0.7|127.0.0.7|http"
+sy_check "client Forwarded removed ($line)" test "$(echo "$line" | cut -d'|' -f7)" = "-"
+
+# --- keep-alive: one curl connection, two requests, one upstream connection ---
+out=$(curl -sS -m 10 --interface 127.0.0.7 -H 'Host: up.test' \
+	"http://127.0.0.1:$P1/ka1" "http://127.0.0.1:$P1/ka2" 2>&1)
+sy_check "two answers on one connection ($out)" test "$out" = "nginx-ok /ka1
+nginx-ok /ka2"
+sleep 0.2
+c1=$(ngxlog /ka1 | cut -d'|' -f5) c2=$(ngxlog /ka2 | cut -d'|' -f5)
+sy_check "one upstream connection for both ($c1 $c2)" test -n "$c1" -a "$c1" = "$c2"
+
+req pipe 'GET /p1 HTTP/1.1\r\nHost: up.test\r\n\r\nGET /p2 HTTP/1.1\r\nHost: up2.test\r\nConnection: close\r\n\r\n'
+out=$(raw "$P1" 127.0.0.7 pipe)
+sy_check "pipelined: both answered in order" sh -c "printf '%s' '$out' | tr -d '\r' | grep -c '^HTTP/1.1 200' | grep -qx 2"
+has "$out" "nginx-ok /p1" && has "$out" "nginx-ok /p2" && sy_ok || sy_bad "pipelined bodies ($out)"
+
+# --- bodies: Content-Length and chunked, then another request on the same connection ---
+head -c 307200 /dev/urandom >"$T/body.bin"
+want=$(sha256sum "$T/body.bin" | cut -d' ' -f1)
+out=$(curl -sS -m 20 --interface 127.0.0.7 -H 'Host: sha.test' --data-binary @"$T/body.bin" \
+	"http://127.0.0.1:$P1/cl" --next -H 'Host: sha.test' "http://127.0.0.1:$P1/after" 2>&1)
+l1=$(echo "$out" | sed -n 1p) l2=$(echo "$out" | sed -n 2p)
+sy_check "Content-Length body intact ($l1)" test "$(echo "$l1" | cut -d' ' -f1-2)" = "$want 307200"
+sy_check "following request on the same upstream connection ($l2)" \
+	test "$(echo "$l2" | cut -d' ' -f2-4)" = "0 $(echo "$l1" | cut -d' ' -f3) 127.0.0.7"
+out=$(curl -sS -m 20 --interface 127.0.0.7 -H 'Host: sha.test' -H 'Transfer-Encoding: chunked' \
+	--data-binary @"$T/body.bin" "http://127.0.0.1:$P1/chunked" \
+	--next -H 'Host: sha.test' "http://127.0.0.1:$P1/after" 2>&1)
+l1=$(echo "$out" | sed -n 1p) l2=$(echo "$out" | sed -n 2p)
+sy_check "chunked body intact ($l1)" test "$(echo "$l1" | cut -d' ' -f1-2)" = "$want 307200"
+sy_check "request after a chunked body ($l2)" \
+	test "$(echo "$l2" | cut -d' ' -f2-3)" = "0 $(echo "$l1" | cut -d' ' -f3)"
+req chunkpipe '3;ext=1\r\nabc\r\n0\r\nX-T: 1\r\n\r\n'
+{ printf 'POST /c HTTP/1.1\r\nHost: sha.test\r\nTransfer-Encoding: chunked\r\n\r\n'; cat "$T/chunkpipe"
+  printf 'GET /n HTTP/1.1\r\nHost: sha.test\r\nConnection: close\r\n\r\n'; } >"$T/chunkpipe2"
+out=$(raw "$P1" 127.0.0.7 chunkpipe2)
+abc=$(printf abc | sha256sum | cut -d' ' -f1)
+has "$out" "$abc 3 " && has "$out" "$(printf '%s' "$(printf '' | sha256sum | cut -d' ' -f1)") 0 " &&
+	sy_ok || sy_bad "pipelined chunked body with extension and trailer ($out)"
+
+# --- a request for another route on the same connection: answered first, then closed ---
+req change 'GET /ch1 HTTP/1.1\r\nHost: up.test\r\n\r\nGET /ch2 HTTP/1.1\r\nHost: other.test\r\n\r\n'
+out=$(raw "$P1" 127.0.0.7 change)
+has "$out" "nginx-ok /ch1" && ! has "$out" "/ch2" && has "$out" "<EOF>" && sy_ok ||
+	sy_bad "route change ($out)"
+
+# --- redirect_https ---
+out=$(curl -sS -m 10 -o /dev/null -w '%{http_code} %{redirect_url}' -H 'Host: Redirect.Test:80' \
+	"http://127.0.0.1:$P1/a/b?x=1&y=%20" 2>&1)
+sy_check "301 to https, port 443 omitted ($out)" test "$out" = "301 https://redirect.test/a/b?x=1&y=%20"
+out=$(curl -sS -m 10 -o /dev/null -w '%{http_code} %{redirect_url}' -H 'Host: any.example' \
+	"http://127.0.0.1:$P2/p?q" 2>&1)
+sy_check "301 with https_port 8443 ($out)" test "$out" = "301 https://any.example:8443/p?q"
+req abs 'GET http://redirect.test/abs?z HTTP/1.1\r\nHost: redirect.test\r\nConnection: close\r\n\r\n'
+out=$(raw "$P1" 127.0.0.7 abs)
+has "$out" "Location: https://redirect.test/abs?z" && sy_ok || sy_bad "absolute-form redirect ($out)"
+req r2 'GET /one HTTP/1.1\r\nHost: redirect.test\r\n\r\nGET /two HTTP/1.1\r\nHost: redirect.test\r\nConnection: close\r\n\r\n'
+out=$(raw "$P1" 127.0.0.7 r2)
+has "$out" "https://redirect.test/one" && has "$out" "https://redirect.test/two" && sy_ok ||
+	sy_bad "two redirects on one keep-alive connection ($out)"
+
+# --- our own answers ---
+out=$(curl -sS -m 10 -D - -o "$T/404.html" -H 'Host: nowhere.test' "http://127.0.0.1:$P1/" 2>&1)
+sy_check "no route -> 404" test "$(status "$out")" = 404
+has "$out" "Server: nginx" && grep -q '<title>404 Not Found</title>' "$T/404.html" && sy_ok ||
+	sy_bad "404 looks like nginx ($out)"
+req bad 'GET / HTTP/1.1\r\nHost: up.test\r\nBad Header\r\n\r\n'
+out=$(raw "$P1" 127.0.0.7 bad)
+sy_check "bad head -> 400 ($(status "$out"))" test "$(status "$out")" = 400
+has "$out" "Connection: close" && has "$out" "<EOF>" && sy_ok || sy_bad "400 closes ($out)"
+req nohost 'GET / HTTP/1.0\r\n\r\n'
+out=$(raw "$P1" 127.0.0.7 nohost)
+sy_check "missing Host -> 400" test "$(status "$out")" = 400
+{ printf 'GET / HTTP/1.1\r\nHost: up.test\r\nX-Big: '; head -c 17000 /dev/zero | tr '\0' a; printf '\r\n\r\n'; } >"$T/big"
+out=$(raw "$P1" 127.0.0.7 big)
+sy_check "huge head -> 431 ($(status "$out"))" test "$(status "$out")" = 431
+{ printf 'GET /'; head -c 9000 /dev/zero | tr '\0' u; printf ' HTTP/1.1\r\nHost: up.test\r\n\r\n'; } >"$T/longuri"
+out=$(raw "$P1" 127.0.0.7 longuri)
+sy_check "long URI -> 414 ($(status "$out"))" test "$(status "$out")" = 414
+req h2 'GET / HTTP/2.0\r\nHost: up.test\r\n\r\n'
+out=$(raw "$P1" 127.0.0.7 h2)
+sy_check "HTTP/2.0 -> 505 ($(status "$out"))" test "$(status "$out")" = 505
+req slow 'GET / HTTP/1.1\r\nHost: up'
+out=$(raw "$P1" 127.0.0.7 slow 5)
+sy_check "stalled head -> 408 ($(status "$out"))" test "$(status "$out")" = 408
+req empty ''
+out=$(raw "$P1" 127.0.0.7 empty 5)
+sy_check "silence -> closed with nothing ($out)" test "$out" = "<EOF>"
+out=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -H 'Host: down.test' "http://127.0.0.1:$P1/" 2>&1)
+sy_check "upstream down -> 502 ($out)" test "$out" = 502
+
+# --- trusted forwarders ---
+out=$(curl -sS -m 10 --interface 127.0.0.8 -H 'Host: up.test' \
+	-H 'X-Forwarded-For: 1.2.3.4, 5.6.7.8, not-an-ip' "http://127.0.0.1:$P2/trusted" 2>&1)
+sleep 0.2
+line=$(ngxlog /trusted)
+sy_check "trusted forwarder's XFF believed ($out; $line)" \
+	test "$(echo "$line" | cut -d'|' -f2-3)" = "5.6.7.8|5.6.7.8"
+curl -sS -m 10 --interface 127.0.0.7 -H 'Host: up.test' -H 'X-Forwarded-For: 1.2.3.4' \
+	"http://127.0.0.1:$P2/untrusted" >/dev/null 2>&1
+sleep 0.2
+line=$(ngxlog /untrusted)
+sy_check "untrusted peer's XFF ignored ($line)" \
+	test "$(echo "$line" | cut -d'|' -f2-3)" = "127.0.0.7|127.0.0.7"
+
+# --- PROXY v1 in from a trusted peer ---
+req pp 'PROXY TCP4 9.8.7.6 10.0.0.1 1111 80\r\nGET /pp HTTP/1.1\r\nHost: up.test\r\nConnection: close\r\n\r\n'
+out=$(raw "$P3" 127.0.0.9 pp)
+has "$out" "nginx-ok /pp" && sy_ok || sy_bad "PROXY v1 request answered ($out)"
+sleep 0.2
+sy_check "PROXY source is the client ($(ngxlog /pp))" test "$(ngxlog /pp | cut -d'|' -f2)" = "9.8.7.6"
+req nopp 'GET /nopp HTTP/1.1\r\nHost: up.test\r\n\r\n'
+out=$(raw "$P3" 127.0.0.9 nopp)
+sy_check "no PROXY header from a trusted peer -> closed ($out)" test "$out" = "<EOF>"
+
+# --- site: the terminator's decoy over plain HTTP ---
+out=$(curl -sS -m 10 -H 'Host: site.test' "http://127.0.0.1:$P1/" "http://127.0.0.1:$P1/index.html" 2>&1)
+sy_check "site answers twice on one connection ($out)" test "$out" = "decoy-index
+decoy-index"
+
+# --- WebSocket: forwarded, then a raw relay ---
+req ws 'GET /ws HTTP/1.1\r\nHost: sha.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\nGET /not-parsed HTTP/1.1\r\n'
+out=$(raw "$P1" 127.0.0.7 ws 1)
+has "$out" "101 Switching" && has "$out" "echo:GET /not-parsed HTTP/1.1" && sy_ok ||
+	sy_bad "websocket raw relay ($out)"
+
+# --- the access log and switchyard's own log ---
+sleep 0.3
+grep -q 'sni=up.test' "$T/access.log" && sy_ok || sy_bad "access log sni=Host ($(tail -n 3 "$T/access.log"))"
+grep -q 'route_change' "$T/access.log" && sy_ok || sy_bad "access log end=route_change"
+grep -q 'upstream=sha' "$T/access.log" && sy_ok || sy_bad "access log upstream"
+sy_stop sy
+if grep -qE "$LOG_BAD" "$T/sy.log"; then sy_bad "bad lines in switchyard's log: $(grep -E "$LOG_BAD" "$T/sy.log" | head -n 5)"; else sy_ok; fi
+sy_done
