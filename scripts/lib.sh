@@ -5,7 +5,8 @@
 SY_BUILD_PKGS="build-essential cmake pkg-config ragel libssl-dev libsodium-dev libevent-dev libyaml-dev"
 # Tests: clang (second compiler, sanitizers, libFuzzer) and the real peers the tests talk to.
 # prometheus: only for promtool, which lints /metrics in tests/integration/observability.sh.
-SY_TEST_PKGS="clang libclang-rt-14-dev nginx libnginx-mod-stream haproxy curl openssl python3 gnutls-bin prometheus"
+# chromium: the headless browser of tests/integration/browser.sh (loads the decoy site).
+SY_TEST_PKGS="clang libclang-rt-14-dev nginx libnginx-mod-stream haproxy curl openssl python3 gnutls-bin prometheus chromium"
 # Benchmark (tests/bench/proxy.sh): the peers, the C compiler and OpenSSL headers for the load
 # client tests/bench/tlsload.c, and perf for profiling.
 SY_BENCH_PKGS="build-essential libssl-dev nginx libnginx-mod-stream haproxy curl openssl python3 linux-perf"

@@ -140,7 +140,7 @@ tconn_init_bio(void)
 
 /* ---- I/O: TLS or plain, one result convention ---- */
 
-enum { IO_AGAIN = -2, IO_ERR = -1, IO_EOF = 0 };
+enum { IO_RESET = -3, IO_AGAIN = -2, IO_ERR = -1, IO_EOF = 0 };
 
 /* Sets want_r/want_w from an OpenSSL error; returns IO_AGAIN, IO_EOF or IO_ERR. */
 static int
@@ -155,6 +155,11 @@ tconn_ssl_io(struct term_conn *c, int rc)
 		return IO_AGAIN;
 	case SSL_ERROR_ZERO_RETURN:
 		return IO_EOF;
+	case SSL_ERROR_SYSCALL: {
+		int e = errno;
+		ERR_clear_error();
+		return e == ECONNRESET ? IO_RESET : IO_ERR;
+	}
 	default:
 		ERR_clear_error();
 		return IO_ERR;
@@ -181,7 +186,7 @@ tconn_read(struct term_conn *c, uint8_t *buf, size_t cap)
 		c->want_r = true;
 		return IO_AGAIN;
 	}
-	return IO_ERR;
+	return errno == ECONNRESET ? IO_RESET : IO_ERR;
 }
 
 /* Writes len bytes (TLS: all or nothing, retried with the same bytes): > 0, IO_AGAIN, IO_ERR. */
@@ -460,11 +465,29 @@ tconn_request(struct term_conn *c)
 	if (r->expect_continue && c->skip > 0)
 		keep = false; /* the client may never send the body after our final answer
 		                 (RFC 9110 §10.1.1): skipping it could eat the next request */
-	if (c->ssl != NULL && c->sni != NULL && r->has_host) {
+	/* The authority the request names: an absolute-form target's own (RFC 9112 §3.2.2:
+	 * then Host is ignored), else Host. */
+	const uint8_t *auth = r->has_host ? c->in + r->host.off : NULL;
+	size_t alen = r->has_host ? r->host.len : 0;
+	const uint8_t *tg = c->in + r->target.off;
+	size_t pfx = r->target.len > 8 && memcmp(tg, "https://", 8) == 0 ? 8 :
+	    r->target.len > 7 && memcmp(tg, "http://", 7) == 0 ? 7 : 0;
+	if (pfx > 0) {
+		const uint8_t *slash = memchr(tg + pfx, '/', r->target.len - pfx);
+		const uint8_t *q = memchr(tg + pfx, '?', r->target.len - pfx);
+		const uint8_t *stop = tg + r->target.len;
+		if (slash != NULL && slash < stop)
+			stop = slash;
+		if (q != NULL && q < stop)
+			stop = q;
+		auth = tg + pfx;
+		alen = (size_t)(stop - auth);
+	}
+	if (c->ssl != NULL && c->sni != NULL && auth != NULL) {
 		char host[HOSTNAME_BUF];
 		size_t hl;
 		uint16_t port;
-		if (hostname_from_host_header(c->in + r->host.off, r->host.len, host, &hl, &port) !=
+		if (hostname_from_host_header(auth, alen, host, &hl, &port) !=
 		    HOSTNAME_OK || strcmp(host, c->sni) != 0) {
 			/* RFC 9110 §15.5.20: this connection is not for that host. */
 			site_error(c->t->site, 421, head, keep, now, &c->resp);
@@ -528,9 +551,13 @@ tconn_step_read(struct term_conn *c)
 		if (n == IO_AGAIN)
 			return true;
 		if (n <= 0) {
+			/* Between requests, a close or a reset is how clients leave (browsers reset
+			 * idle keep-alive connections); inside a head it is an error. */
 			bool idle = c->in_len == 0;
-			tconn_close(c, n == IO_ERR ? "client_error" : idle ? "done" : "client_closed",
-			    n == IO_ERR || !idle);
+			if (idle && (n == IO_EOF || n == IO_RESET))
+				tconn_close(c, "done", false);
+			else
+				tconn_close(c, n == IO_EOF ? "client_closed" : "client_error", true);
 			return false;
 		}
 		c->in_len += (size_t)n;
