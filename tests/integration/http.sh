@@ -16,7 +16,8 @@
 #    origin-form (query kept) and absolute-form targets;
 #  - our answers: no route -> 404, bad head -> 400, head over 16 KiB -> 431, URI over 8 KiB
 #    -> 414, HTTP/2.0 request line -> 505, a head that stalls -> 408 (silence -> closed with
-#    nothing), upstream down -> 502, Server: nginx;
+#    nothing), upstream down -> 502, a connect that times out (a loopback listener whose
+#    backlog is full drops SYNs) -> 504 after connect_timeout, Server: nginx;
 #  - trusted_forwarders: X-Forwarded-For from 127.0.0.8 is believed (rightmost IP), from
 #    127.0.0.7 it is not;
 #  - proxy_protocol_from: PROXY v1 from 127.0.0.9 gives nginx the PROXY source; without the
@@ -26,14 +27,12 @@
 #  - site: the connection is handed to the terminator's decoy site over plain HTTP (two
 #    requests on one connection, the first head pre-read by the router);
 #  - WebSocket: an Upgrade request is forwarded, then the connection is a raw relay both ways.
-# Not covered here: connect timeout -> 504 (needs an address that drops SYNs; only
-# 127.0.0.0/8 may be used).
 . "$(dirname "$0")/lib.sh"
 PATH="$(dirname "$(python3 -c 'import sys; print(sys.executable)')"):$PATH"
 sy_setup
 LOG_BAD='^[0-9T:.-]+Z error |AddressSanitizer|LeakSanitizer|runtime error:'
 
-P1=$(sy_port) P2=$(sy_port) P3=$(sy_port) PN=$(sy_port) PS=$(sy_port) PX=$(sy_port)
+P1=$(sy_port) P2=$(sy_port) P3=$(sy_port) PN=$(sy_port) PS=$(sy_port) PX=$(sy_port) PB=$(sy_port)
 
 sy_nginx ngx "
 http {
@@ -98,6 +97,28 @@ while True:
 EOF
 sy_start shabe python3 "$T/shabe.py" "$PS"
 
+# A black hole on loopback: a listener with backlog 0 that never accepts, its queue filled by
+# two held connections, so the kernel drops further SYNs and a connect can only time out.
+cat >"$T/hole.py" <<'EOF'
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(0)
+held = []
+for _ in range(2):
+    c = socket.socket()
+    c.setblocking(False)
+    try:
+        c.connect(("127.0.0.1", int(sys.argv[1])))
+    except BlockingIOError:
+        pass
+    held.append(c)
+time.sleep(0.3)
+print("holding", flush=True)
+time.sleep(300)
+EOF
+sy_start hole python3 "$T/hole.py" "$PB"
+
 # raw.py PORT BIND FILE [WAIT]: sends FILE's bytes from BIND, prints what comes back until the
 # server closes or WAIT seconds (default 3) pass without a byte.
 cat >"$T/raw.py" <<'EOF'
@@ -142,6 +163,8 @@ listeners:
         upstream: sha
       - host: down.test
         upstream: down
+      - host: hole.test
+        upstream: hole
       - host: site.test
         site: true
   - name: web2
@@ -164,6 +187,7 @@ upstreams:
   ngx_b: {servers: ["127.0.0.1:$PN"]}
   sha: {servers: ["127.0.0.1:$PS"]}
   down: {servers: ["127.0.0.1:$PX"]}
+  hole: {servers: ["127.0.0.1:$PB"], connect_timeout: 500ms}
 terminator:
   site: {root: $T/site}
 EOF
@@ -283,6 +307,12 @@ out=$(raw "$P1" 127.0.0.7 empty 5)
 sy_check "silence -> closed with nothing ($out)" test "$out" = "<EOF>"
 out=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -H 'Host: down.test' "http://127.0.0.1:$P1/" 2>&1)
 sy_check "upstream down -> 502 ($out)" test "$out" = 502
+sy_wait_log hole holding || sy_bad "black hole did not start"
+out=$(curl -sS -m 10 -o /dev/null -w '%{http_code} %{time_total}' -H 'Host: hole.test' "http://127.0.0.1:$P1/" 2>&1)
+code=${out%% *} secs=${out#* }
+sy_check "connect timeout -> 504 ($out)" test "$code" = 504
+sy_check "504 after connect_timeout 500ms, not before, not much later ($secs s)" \
+	python3 -c "import sys; sys.exit(0 if 0.5 <= $secs < 1.5 else 1)"
 
 # --- trusted forwarders ---
 out=$(curl -sS -m 10 --interface 127.0.0.8 -H 'Host: up.test' \
