@@ -296,6 +296,13 @@ tconn_timer(struct term_conn *c, uint64_t ms)
 	event_add(&c->tev, &tv);
 }
 
+/* Arms the timer for an idle keep-alive wait, or a write that makes no progress. */
+static void
+tconn_idle_timer(struct term_conn *c)
+{
+	tconn_timer(c, c->idle_ms < TCONN_KEEPALIVE_MS ? c->idle_ms : TCONN_KEEPALIVE_MS);
+}
+
 /* Makes the read/write events match what the last I/O asked for. */
 static void
 tconn_arm(struct term_conn *c)
@@ -351,7 +358,7 @@ tconn_respond(struct term_conn *c)
 		return;
 	}
 	/* A client that stops reading gets the keep-alive time to make progress. */
-	tconn_timer(c, c->idle_ms < TCONN_KEEPALIVE_MS ? c->idle_ms : TCONN_KEEPALIVE_MS);
+	tconn_idle_timer(c);
 	memcpy(c->out, r->head, r->head_len);
 	c->out_len = r->head_len;
 	c->out_off = 0;
@@ -434,8 +441,7 @@ tconn_response_done(struct term_conn *c)
 	if (c->skip > 0) {
 		tconn_timer(c, c->head_ms); /* the rest of the body: as long as a head may take */
 	} else if (c->in_len == 0) {
-		uint64_t idle = c->idle_ms < TCONN_KEEPALIVE_MS ? c->idle_ms : TCONN_KEEPALIVE_MS;
-		tconn_timer(c, idle);
+		tconn_idle_timer(c);
 	} else {
 		event_del(&c->tev); /* a pipelined head: its own timer starts when it is fed */
 	}
@@ -515,8 +521,7 @@ tconn_step_read(struct term_conn *c)
 			}
 			c->skip -= (uint64_t)n;
 			if (c->skip == 0 && c->in_len == 0) {
-				uint64_t idle = c->idle_ms < TCONN_KEEPALIVE_MS ? c->idle_ms : TCONN_KEEPALIVE_MS;
-				tconn_timer(c, idle);
+				tconn_idle_timer(c);
 			}
 			continue;
 		}
@@ -574,8 +579,7 @@ tconn_step_write(struct term_conn *c)
 			ssize_t n = tconn_write(c, c->out + c->out_off, c->out_len - c->out_off);
 			if (n == IO_AGAIN) {
 				if (progress)
-					tconn_timer(c, c->idle_ms < TCONN_KEEPALIVE_MS ? c->idle_ms :
-					    TCONN_KEEPALIVE_MS);
+					tconn_idle_timer(c);
 				return true;
 			}
 			if (n < 0) {
@@ -592,8 +596,7 @@ tconn_step_write(struct term_conn *c)
 			ssize_t n = tconn_sendfile(c);
 			if (n == IO_AGAIN) {
 				if (progress)
-					tconn_timer(c, c->idle_ms < TCONN_KEEPALIVE_MS ? c->idle_ms :
-					    TCONN_KEEPALIVE_MS);
+					tconn_idle_timer(c);
 				return true;
 			}
 			if (n < 0) {
