@@ -36,7 +36,8 @@
 
 #define TCONN_IN_CAP       (HTTP1_HEAD_MAX + 1)     /* one byte past the limit gives 431 */
 #define TCONN_RECORD       16384                    /* TLS record payload */
-#define TCONN_OUT_CAP      (TCONN_RECORD + SITE_HEAD_MAX)
+#define TCONN_CHUNK        (4 * TCONN_RECORD)       /* file bytes per read without kTLS */
+#define TCONN_OUT_MAX      (TCONN_CHUNK + SITE_HEAD_MAX) /* largest response buffer */
 #define TCONN_BODY_MAX     (1024u * 1024)          /* request body we skip; more: 413 */
 #define TCONN_KEEPALIVE_MS 75000u                  /* idle between requests, at most */
 
@@ -61,8 +62,8 @@ struct term_conn {
 	struct http1_req   req;
 	uint64_t           skip;        /* request body bytes still to drop */
 	struct site_resp   resp;
-	uint8_t           *out;         /* pending bytes of the response, TCONN_OUT_CAP */
-	size_t             out_len, out_off;
+	uint8_t           *out;         /* pending bytes of the response; only while one is sent */
+	size_t             out_cap, out_len, out_off;
 	int                ffd;         /* file body, -1 when none */
 	off_t              foff;
 	size_t             fleft;
@@ -348,7 +349,12 @@ tconn_respond(struct term_conn *c)
 	c->requests++;
 	c->last_status = r->status;
 	tconn_count(c, stats_http_status_field(r->status));
-	if (c->out == NULL && (c->out = malloc(TCONN_OUT_CAP)) == NULL) {
+	/* Sized to the response (capped), and freed when it is out: an idle keep-alive
+	 * connection holds no output buffer. */
+	size_t need = r->head_len + r->body_len + (r->fd != -1 ? r->len : 0);
+	c->out_cap = need < TCONN_OUT_MAX ? need : TCONN_OUT_MAX;
+	free(c->out);
+	if ((c->out = malloc(c->out_cap)) == NULL) {
 		if (r->fd != -1)
 			close(r->fd);
 		r->fd = -1;
@@ -367,8 +373,8 @@ tconn_respond(struct term_conn *c)
 	c->fleft = r->fd != -1 ? r->len : 0;
 	if (c->fleft > 0 && (c->fleft <= TCONN_RECORD || (c->ssl != NULL && !c->ktls))) {
 		/* The head and the start of the file in one write: one TLS record and one send
-		 * for a small file. Larger files continue by sendfile or 16 KiB records. */
-		size_t room = TCONN_OUT_CAP - c->out_len;
+		 * for a small file. Larger files continue by sendfile or TCONN_CHUNK reads. */
+		size_t room = c->out_cap - c->out_len;
 		ssize_t n = pread(c->ffd, c->out + c->out_len, c->fleft < room ? c->fleft : room, c->foff);
 		if (n > 0) {
 			c->out_len += (size_t)n;
@@ -378,7 +384,8 @@ tconn_respond(struct term_conn *c)
 	}
 	if (r->body_len > 0) {
 		/* Memory bodies (error pages, 404.html) are small: SITE_PAGE_MAX at most. */
-		size_t k = r->body_len < TCONN_OUT_CAP - c->out_len ? r->body_len : TCONN_OUT_CAP - c->out_len;
+		size_t room = c->out_cap - c->out_len;
+		size_t k = r->body_len < room ? r->body_len : room;
 		memcpy(c->out + c->out_len, r->body, k);
 		c->out_len += k;
 		if (k < r->body_len) {
@@ -399,14 +406,14 @@ tconn_refill(struct term_conn *c)
 {
 	c->out_len = c->out_off = 0;
 	if (c->resp.body_len > 0) {
-		size_t k = c->resp.body_len < TCONN_OUT_CAP ? c->resp.body_len : TCONN_OUT_CAP;
+		size_t k = c->resp.body_len < c->out_cap ? c->resp.body_len : c->out_cap;
 		memcpy(c->out, c->resp.body, k);
 		c->resp.body += k;
 		c->resp.body_len -= k;
 		c->out_len = k;
 		return 0;
 	}
-	size_t want = c->fleft < TCONN_RECORD ? c->fleft : TCONN_RECORD;
+	size_t want = c->fleft < c->out_cap ? c->fleft : c->out_cap;
 	ssize_t n = pread(c->ffd, c->out, want, c->foff);
 	if (n <= 0)
 		return -1;
@@ -424,6 +431,9 @@ tconn_response_done(struct term_conn *c)
 		close(c->ffd);
 		c->ffd = -1;
 	}
+	free(c->out);
+	c->out = NULL;
+	c->out_cap = c->out_len = c->out_off = 0;
 	if (c->resp.close) {
 		c->state = TC_SHUTDOWN;
 		return true;

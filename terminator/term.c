@@ -237,6 +237,10 @@ term_ctx_new(struct term *t, char *err, size_t cap)
 	SSL_CTX_set_options(ctx, opts);
 	/* Idle keep-alive connections give their record buffers back. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* Read whole records (and what follows) in one read(2) instead of header, then body.
+	 * tconn always asks SSL_read before waiting for the socket, so bytes OpenSSL holds
+	 * already are never left waiting for an event. */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	/* TLS 1.2: forward-secret AEAD suites only; TLS 1.3 suites are all fine. */
 	SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20");
 	/* Tickets carry resumption; no server-side cache (it would take a lock per handshake). */

@@ -10,6 +10,7 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <openssl/rand.h>
 #include <sodium.h>
 #include <string.h>
 #include <time.h>
@@ -86,7 +87,9 @@ ticket_cb(SSL *s, unsigned char key_name[16], unsigned char iv[EVP_MAX_IV_LENGTH
 		p = now;
 		ticket_derive(p, name, aes, hmac);
 		memcpy(key_name, name, 16);
-		randombytes_buf(iv, 16);
+		/* OpenSSL's DRBG: no system call per ticket, as libsodium's getrandom would be. */
+		if (RAND_bytes(iv, 16) != 1)
+			goto out;
 	} else {
 		p = (uint64_t)rd_u32be(key_name) << 32 | rd_u32be(key_name + 4);
 		if (p > now || now - p >= TICKET_PERIODS_VALID) {
