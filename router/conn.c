@@ -527,16 +527,18 @@ conn_proxy_step(struct conn *c)
 }
 
 /*
- * Reads everything the client has sent (to EAGAIN: events are edge-triggered) during
- * pre-read, then runs the PROXY or hello step over the new bytes. A FIN before a complete
- * header is judged after the bytes that came with it.
+ * Reads what the client has sent during pre-read, running the PROXY or hello step after
+ * each read, and reads on (to EAGAIN: events are edge-triggered) only while the step needs
+ * more. A FIN before a complete header is judged after the bytes that came with it.
  */
 static void
 conn_preread_read(struct conn *c)
 {
 	struct preread *p = c->pr;
-	uint32_t before = p->len;
 	bool eof = false;
+	/* One step after every read: once the header or hello is complete, stop reading and
+	 * leave the rest (c_rd stays set) to the relay or the terminator, which read anyway. A
+	 * terminated connection so saves the recv that would only have said EAGAIN. */
 	while (c->c_rd && p->len < p->cap) {
 		ssize_t n = recv(c->cfd, p->buf + p->len, p->cap - p->len, 0);
 		if (n == -1) {
@@ -556,8 +558,6 @@ conn_preread_read(struct conn *c)
 			break;
 		}
 		p->len += (uint32_t)n;
-	}
-	if (p->len > before) {
 		int waiting = c->state == CS_PROXY ? conn_proxy_step(c) : conn_hello_step(c);
 		if (!waiting)
 			return;

@@ -13,7 +13,10 @@
  */
 #include "terminator/term_int.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -23,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "proto/hostname.h"
@@ -33,6 +38,10 @@
 #define TERM_SID_CTX "switchyard"
 
 enum { KT_RSA, KT_EC, KT_OTHER, KT_COUNT };
+
+/* The kernel offers kTLS (probed once at start): without it, asking OpenSSL for kTLS costs
+ * two failing setsockopt calls on every connection. */
+static bool term_ktls;
 
 /* One loaded certificate (build time only). */
 struct term_cert {
@@ -232,7 +241,8 @@ term_ctx_new(struct term *t, char *err, size_t cap)
 	    SSL_OP_NO_COMPRESSION |
 	    SSL_OP_IGNORE_UNEXPECTED_EOF; /* a client gone without close_notify is just gone */
 #ifdef SSL_OP_ENABLE_KTLS
-	opts |= SSL_OP_ENABLE_KTLS; /* SSL_sendfile when the kernel offers kTLS */
+	if (term_ktls)
+		opts |= SSL_OP_ENABLE_KTLS; /* SSL_sendfile; asked only where the kernel has it */
 #endif
 	SSL_CTX_set_options(ctx, opts);
 	/* Idle keep-alive connections give their record buffers back. */
@@ -587,10 +597,42 @@ term_ctx_for(const struct term *t, const char *sni)
 	return t->ctxs[t->def];
 }
 
-/* Process set-up: the ticket master secret. */
+/*
+ * True when a connected loopback TCP socket accepts the "tls" upper-layer protocol, as
+ * OpenSSL will ask for on each connection (the kernel loads the module on demand, so
+ * /proc/sys/net/ipv4/tcp_available_ulp alone could say no where kTLS works).
+ */
+static bool
+term_probe_ktls(void)
+{
+	bool ok = false;
+#ifdef TCP_ULP
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof sa;
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), c = -1;
+	if (l == -1 || bind(l, (struct sockaddr *)&sa, sizeof sa) == -1 || listen(l, 1) == -1 ||
+	    getsockname(l, (struct sockaddr *)&sa, &sl) == -1)
+		goto out;
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c == -1 || connect(c, (struct sockaddr *)&sa, sizeof sa) == -1)
+		goto out;
+	ok = setsockopt(c, SOL_TCP, TCP_ULP, "tls", sizeof "tls") == 0;
+out:
+	if (c != -1)
+		close(c);
+	if (l != -1)
+		close(l);
+#endif
+	return ok;
+}
+
+/* Process set-up: the ticket master secret, the BIO method, the kTLS probe. */
 int
 term_init_process(char *err, size_t cap)
 {
+	term_ktls = term_probe_ktls();
+	log_debug("terminator: kTLS %s", term_ktls ? "available: files go out with SSL_sendfile" :
+	    "not offered by this kernel: files go out with SSL_write");
 	if (ticket_init() == -1 || tconn_init_process() == -1) {
 		snprintf(err, cap, "terminator: cannot make the session-ticket secret");
 		return -1;
