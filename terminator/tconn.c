@@ -27,6 +27,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/stats.h"
@@ -43,6 +44,9 @@
 
 enum tconn_state { TC_HANDSHAKE, TC_READ, TC_WRITE, TC_SHUTDOWN };
 
+/* The one deadline: a handshake or a head (head_ms), or idle / write progress (keep-alive). */
+enum tconn_tmode { TM_HEAD, TM_IDLE };
+
 struct term_conn {
 	struct term       *t;
 	struct event_base *base;
@@ -54,7 +58,10 @@ struct term_conn {
 	uint8_t            state;
 	bool               r_on, w_on;  /* rev / wev added */
 	bool               want_r, want_w;
-	bool               timed;       /* the head timer runs for the current request */
+	bool               timed;       /* the head deadline runs for the current request */
+	uint8_t            tmode;       /* TM_HEAD or TM_IDLE: which limit the deadline uses */
+	uint64_t           t_start;     /* monotonic ms the current deadline counts from */
+	uint64_t           t_expiry;    /* monotonic ms tev fires at; 0: not pending */
 	bool               ktls;        /* SSL_sendfile available */
 	bool               draining;    /* shutdown: no keep-alive after this response */
 	uint8_t           *in;          /* request head (and what follows it), TCONN_IN_CAP */
@@ -289,19 +296,48 @@ tconn_close(struct term_conn *c, const char *end, bool error)
 	tconn_free(c);
 }
 
-/* Arms the one timer for ms from now. */
+/* Monotonic milliseconds (vDSO, no system call). */
+static uint64_t
+tconn_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The limit of the current deadline mode. */
+static uint64_t
+tconn_limit(const struct term_conn *c)
+{
+	if (c->tmode == TM_HEAD)
+		return c->head_ms;
+	return c->idle_ms < TCONN_KEEPALIVE_MS ? c->idle_ms : TCONN_KEEPALIVE_MS;
+}
+
+/* Schedules tev in ms. */
 static void
-tconn_timer(struct term_conn *c, uint64_t ms)
+tconn_arm_timer(struct term_conn *c, uint64_t now, uint64_t ms)
 {
 	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
 	event_add(&c->tev, &tv);
+	c->t_expiry = now + ms;
 }
 
-/* Arms the timer for an idle keep-alive wait, or a write that makes no progress. */
+/*
+ * Starts a deadline of the given mode from now. Lazy: the timer is moved only when it would
+ * fire too late; when it fires early, tconn_timer_cb re-arms it for what is left. So a busy
+ * keep-alive connection costs no timer operation per request (each one would be a
+ * timerfd_settime system call under libevent's precise timers).
+ */
 static void
-tconn_idle_timer(struct term_conn *c)
+tconn_deadline(struct term_conn *c, enum tconn_tmode mode)
 {
-	tconn_timer(c, c->idle_ms < TCONN_KEEPALIVE_MS ? c->idle_ms : TCONN_KEEPALIVE_MS);
+	uint64_t now = tconn_ms();
+	c->tmode = (uint8_t)mode;
+	c->t_start = now;
+	uint64_t due = now + tconn_limit(c);
+	if (c->t_expiry == 0 || due < c->t_expiry)
+		tconn_arm_timer(c, now, due - now);
 }
 
 /* Makes the read/write events match what the last I/O asked for. */
@@ -364,7 +400,7 @@ tconn_respond(struct term_conn *c)
 		return;
 	}
 	/* A client that stops reading gets the keep-alive time to make progress. */
-	tconn_idle_timer(c);
+	tconn_deadline(c, TM_IDLE);
 	memcpy(c->out, r->head, r->head_len);
 	c->out_len = r->head_len;
 	c->out_off = 0;
@@ -448,13 +484,10 @@ tconn_response_done(struct term_conn *c)
 	http1_req_init(&c->req);
 	c->timed = false;
 	c->state = TC_READ;
-	if (c->skip > 0) {
-		tconn_timer(c, c->head_ms); /* the rest of the body: as long as a head may take */
-	} else if (c->in_len == 0) {
-		tconn_idle_timer(c);
-	} else {
-		event_del(&c->tev); /* a pipelined head: its own timer starts when it is fed */
-	}
+	if (c->skip > 0)
+		tconn_deadline(c, TM_HEAD); /* the rest of the body: as long as a head may take */
+	else
+		tconn_deadline(c, TM_IDLE); /* a pipelined head gets its own when it is fed */
 	return true;
 }
 
@@ -531,19 +564,17 @@ tconn_step_read(struct term_conn *c)
 			}
 			c->skip -= (uint64_t)n;
 			if (c->skip == 0 && c->in_len == 0) {
-				tconn_idle_timer(c);
+				tconn_deadline(c, TM_IDLE);
 			}
 			continue;
 		}
 		if (c->in_len > 0) {
 			enum http1_verdict v = http1_req_feed(&c->req, c->in, c->in_len);
 			if (v == HTTP1_DONE) {
-				event_del(&c->tev);
 				tconn_request(c);
 				return true;
 			}
 			if (v != HTTP1_MORE) {
-				event_del(&c->tev);
 				site_error(c->t->site, http1_verdict_status(v),
 				    false, false, tconn_now(c), &c->resp);
 				tconn_respond(c);
@@ -552,7 +583,7 @@ tconn_step_read(struct term_conn *c)
 			if (!c->timed) {
 				/* Slow heads: the whole head must arrive within head_ms of its first byte. */
 				c->timed = true;
-				tconn_timer(c, c->head_ms);
+				tconn_deadline(c, TM_HEAD);
 			}
 		}
 		if (c->in_len == c->in_cap) {
@@ -589,7 +620,7 @@ tconn_step_write(struct term_conn *c)
 			ssize_t n = tconn_write(c, c->out + c->out_off, c->out_len - c->out_off);
 			if (n == IO_AGAIN) {
 				if (progress)
-					tconn_idle_timer(c);
+					tconn_deadline(c, TM_IDLE);
 				return true;
 			}
 			if (n < 0) {
@@ -606,7 +637,7 @@ tconn_step_write(struct term_conn *c)
 			ssize_t n = tconn_sendfile(c);
 			if (n == IO_AGAIN) {
 				if (progress)
-					tconn_idle_timer(c);
+					tconn_deadline(c, TM_IDLE);
 				return true;
 			}
 			if (n < 0) {
@@ -638,8 +669,7 @@ tconn_drive(struct term_conn *c)
 				tconn_count(c, SSL_session_reused(c->ssl) ? ST_RESUMED : ST_HANDSHAKES);
 				c->ktls = BIO_get_ktls_send(SSL_get_wbio(c->ssl)) != 0;
 				c->state = TC_READ;
-				event_del(&c->tev);
-				tconn_timer(c, c->head_ms);
+				tconn_deadline(c, TM_HEAD);
 				c->timed = true; /* the first head has head_ms from the handshake's end */
 				continue;
 			}
@@ -689,6 +719,16 @@ tconn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct term_conn *c = arg;
+	c->t_expiry = 0;
+	if (c->draining && c->state == TC_READ && c->in_len == 0 && c->skip == 0) {
+		tconn_close(c, "shutdown", false);
+		return;
+	}
+	uint64_t now = tconn_ms(), due = c->t_start + tconn_limit(c);
+	if (now < due) {
+		tconn_arm_timer(c, now, due - now); /* the deadline moved on since it was set */
+		return;
+	}
 	switch (c->state) {
 	case TC_HANDSHAKE:
 		tconn_count(c, ST_HANDSHAKE_FAILURES);
@@ -696,11 +736,8 @@ tconn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	case TC_READ:
 		if (c->in_len == 0 && c->skip == 0) {
-			if (c->draining)
-				tconn_close(c, "shutdown", false);
-			else
-				tconn_close(c, c->requests ? "keepalive_timeout" : "head_timeout",
-				    c->requests == 0);
+			tconn_close(c, c->requests ? "keepalive_timeout" : "head_timeout",
+			    c->requests == 0);
 			return;
 		}
 		if (c->skip > 0) {
@@ -770,13 +807,13 @@ term_accept(struct term *t, struct event_base *base, const struct term_handoff *
 		SSL_set0_wbio(c->ssl, wb);
 		SSL_set_accept_state(c->ssl);
 		c->state = TC_HANDSHAKE;
-		tconn_timer(c, c->head_ms);
+		tconn_deadline(c, TM_HEAD);
 	} else {
 		memcpy(c->in, h->pre, h->pre_len);
 		c->in_len = h->pre_len;
 		c->state = TC_READ;
 		if (c->in_len == 0)
-			tconn_timer(c, c->head_ms);
+			tconn_deadline(c, TM_HEAD);
 	}
 	/* The first step runs from the loop, never inside this call: the caller may store the
 	 * returned pointer, and done must not run before term_accept has returned. */
@@ -798,8 +835,11 @@ void
 term_drain(struct term_conn *tc)
 {
 	tc->draining = true;
-	if (tc->state == TC_READ && tc->in_len == 0 && tc->skip == 0)
+	if (tc->state == TC_READ && tc->in_len == 0 && tc->skip == 0) {
+		event_del(&tc->tev);
+		tc->t_expiry = 0;
 		event_active(&tc->tev, EV_TIMEOUT, 1); /* the timer callback closes it */
+	}
 }
 
 /* Ends a connection without its callback (drain). */
