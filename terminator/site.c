@@ -312,19 +312,59 @@ status_forces_close(int status)
 	}
 }
 
-/* Formats t as an IMF-fixdate (RFC 9110 §5.6.7) into out (at least DATE_LEN + 1 bytes). */
+/* Writes v as exactly n decimal digits (zero-padded) at p. */
+static void
+put_digits(char *p, unsigned v, int n)
+{
+	while (n-- > 0) {
+		p[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+/*
+ * Formats t as an IMF-fixdate (RFC 9110 §5.6.7) into out (at least DATE_LEN + 1 bytes), by
+ * hand: it is in every response head, and printf was the largest user-space cost there.
+ */
 static void
 imf_format(time_t t, char *out, size_t cap)
 {
 	struct tm tm;
 
+	if (cap < DATE_LEN + 1)
+		abort(); /* callers pass DATE_LEN + 8: an impossible state, not input */
 	if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
 		t = 0;
 		gmtime_r(&t, &tm);
 	}
-	snprintf(out, cap, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
-	    tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec);
+	memcpy(out, days[tm.tm_wday], 3);
+	memcpy(out + 3, ", ", 2);
+	put_digits(out + 5, (unsigned)tm.tm_mday, 2);
+	out[7] = ' ';
+	memcpy(out + 8, months[tm.tm_mon], 3);
+	out[11] = ' ';
+	put_digits(out + 12, (unsigned)(tm.tm_year + 1900), 4);
+	out[16] = ' ';
+	put_digits(out + 17, (unsigned)tm.tm_hour, 2);
+	out[19] = ':';
+	put_digits(out + 20, (unsigned)tm.tm_min, 2);
+	out[22] = ':';
+	put_digits(out + 23, (unsigned)tm.tm_sec, 2);
+	memcpy(out + 25, " GMT", 5); /* with the NUL: DATE_LEN + 1 bytes */
+}
+
+/* The Date of now: formatted once per second per thread (workers never share it). */
+static const char *
+imf_now(time_t now)
+{
+	static _Thread_local time_t last = (time_t)-1;
+	static _Thread_local char text[DATE_LEN + 8];
+
+	if (now != last) {
+		imf_format(now, text, sizeof text);
+		last = now;
+	}
+	return text;
 }
 
 /* Reads n decimal digits at p into *v; false when any is not a digit. */
@@ -392,6 +432,27 @@ hw_put(struct hw *w, const char *s, size_t n)
 	o->head_len += n;
 }
 
+/* Appends a NUL-terminated string of ours. */
+static void
+hw_str(struct hw *w, const char *s)
+{
+	hw_put(w, s, strlen(s));
+}
+
+/* Appends v in decimal. */
+static void
+hw_u64(struct hw *w, uint64_t v)
+{
+	char d[20];
+	size_t i = sizeof d;
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	hw_put(w, d + i, sizeof d - i);
+}
+
 /* Appends one formatted line piece (never untrusted bytes: those go through hw_put). */
 __attribute__((format(printf, 2, 3)))
 static void
@@ -415,7 +476,8 @@ hw_fmt(struct hw *w, const char *fmt, ...)
 static void
 resp_start(struct hw *w, struct site_resp *o, int status, time_t now)
 {
-	char date[DATE_LEN + 8];
+	const struct status_info *si = status_find(status);
+	char code[3];
 
 	o->status = status;
 	o->head_len = 0;
@@ -427,9 +489,14 @@ resp_start(struct hw *w, struct site_resp *o, int status, time_t now)
 	o->close = false;
 	w->o = o;
 	w->over = false;
-	imf_format(now, date, sizeof date);
-	hw_fmt(w, "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: %s\r\n", status,
-	    status_find(status)->reason, SITE_SERVER, date);
+	put_digits(code, (unsigned)si->code, 3);
+	hw_put(w, "HTTP/1.1 ", 9);
+	hw_put(w, code, 3);
+	hw_put(w, " ", 1);
+	hw_str(w, si->reason);
+	hw_str(w, "\r\nServer: " SITE_SERVER "\r\nDate: ");
+	hw_put(w, imf_now(now), DATE_LEN);
+	hw_put(w, "\r\n", 2);
 }
 
 /* Ends the head with Connection and the final CRLF; false when it did not fit. */
@@ -439,7 +506,7 @@ resp_finish(struct hw *w, bool keep_alive)
 	struct site_resp *o = w->o;
 
 	o->close = status_forces_close(o->status) || !keep_alive;
-	hw_fmt(w, "Connection: %s\r\n\r\n", o->close ? "close" : "keep-alive");
+	hw_str(w, o->close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n");
 	return !w->over;
 }
 
@@ -457,7 +524,9 @@ page_start(struct hw *w, const struct site *s, int status, bool head_only, time_
 		page = s->page404;
 		len = s->page404_len;
 	}
-	hw_fmt(w, "Content-Type: text/html\r\nContent-Length: %zu\r\n", len);
+	hw_str(w, "Content-Type: text/html\r\nContent-Length: ");
+	hw_u64(w, len);
+	hw_put(w, "\r\n", 2);
 	if (si->code == 405)
 		hw_fmt(w, "Allow: GET, HEAD\r\n");
 	if (!head_only) {
@@ -784,6 +853,29 @@ resp_health(bool head_only, bool keep_alive, time_t now, struct site_resp *out)
 	resp_finish(&w, keep_alive);
 }
 
+/* The strong ETag "<mtime hex>-<size hex>" (quotes included) into out (ETAG_MAX bytes). */
+static void
+etag_format(char *out, uint64_t mtime, uint64_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	char d[16];
+	size_t o = 0, i;
+
+	out[o++] = '"';
+	for (int part = 0; part < 2; part++) {
+		uint64_t v = part == 0 ? mtime : size;
+		i = sizeof d;
+		do {
+			d[--i] = hex[v & 15];
+			v >>= 4;
+		} while (v != 0);
+		memcpy(out + o, d + i, sizeof d - i);
+		o += sizeof d - i;
+		out[o++] = part == 0 ? '-' : '"';
+	}
+	out[o] = '\0';
+}
+
 /*
  * Answers GET/HEAD for the open regular file fd (named rel, stat st): conditionals,
  * Range, then 200/206/304/416. Takes ownership of fd.
@@ -802,8 +894,7 @@ resp_file(const struct site *s, const uint8_t *buf, const struct http1_req *r, i
 	struct hw w;
 	int n;
 
-	snprintf(etag, sizeof etag, "\"%llx-%llx\"", (unsigned long long)mtime,
-	    (unsigned long long)size);
+	etag_format(etag, (uint64_t)mtime, size);
 	imf_format(mtime, lm, sizeof lm);
 
 	/* RFC 9110 §13.2.2: If-None-Match, else If-Modified-Since, then If-Range/Range. */
@@ -820,7 +911,11 @@ resp_file(const struct site *s, const uint8_t *buf, const struct http1_req *r, i
 	if (not_modified) {
 		close(fd);
 		resp_start(&w, out, 304, now);
-		hw_fmt(&w, "Last-Modified: %s\r\nETag: %s\r\n", lm, etag);
+		hw_str(&w, "Last-Modified: ");
+		hw_str(&w, lm);
+		hw_str(&w, "\r\nETag: ");
+		hw_str(&w, etag);
+		hw_put(&w, "\r\n", 2);
 		resp_finish(&w, keep_alive);
 		return;
 	}
@@ -847,10 +942,17 @@ resp_file(const struct site *s, const uint8_t *buf, const struct http1_req *r, i
 	} else {
 		first = 0;
 		resp_start(&w, out, 200, now);
-		hw_fmt(&w, "Content-Type: %s\r\nContent-Length: %llu\r\n", mime_of(rel),
-		    (unsigned long long)size);
+		hw_str(&w, "Content-Type: ");
+		hw_str(&w, mime_of(rel));
+		hw_str(&w, "\r\nContent-Length: ");
+		hw_u64(&w, size);
+		hw_put(&w, "\r\n", 2);
 	}
-	hw_fmt(&w, "Last-Modified: %s\r\nETag: %s\r\nAccept-Ranges: bytes\r\n", lm, etag);
+	hw_str(&w, "Last-Modified: ");
+	hw_str(&w, lm);
+	hw_str(&w, "\r\nETag: ");
+	hw_str(&w, etag);
+	hw_str(&w, "\r\nAccept-Ranges: bytes\r\n");
 	resp_finish(&w, keep_alive);
 	if (head_only || size == 0) {
 		close(fd);
