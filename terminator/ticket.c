@@ -59,6 +59,15 @@ ticket_derive(uint64_t p, uint8_t name[16], uint8_t aes[32], uint8_t hmac[32])
 	sodium_memzero(k, sizeof k);
 }
 
+/* See ticket.h. */
+int
+ticket_window(uint64_t p, uint64_t now)
+{
+	if (p > now || now - p >= TICKET_PERIODS_VALID)
+		return 0;
+	return p == now ? 1 : 2;
+}
+
 /* The current period. */
 static uint64_t
 ticket_period(void)
@@ -92,7 +101,7 @@ ticket_cb(SSL *s, unsigned char key_name[16], unsigned char iv[EVP_MAX_IV_LENGTH
 			goto out;
 	} else {
 		p = (uint64_t)rd_u32be(key_name) << 32 | rd_u32be(key_name + 4);
-		if (p > now || now - p >= TICKET_PERIODS_VALID) {
+		if (ticket_window(p, now) == 0) {
 			rc = 0; /* unknown or expired: a full handshake, not an error */
 			goto out;
 		}
@@ -109,7 +118,7 @@ ticket_cb(SSL *s, unsigned char key_name[16], unsigned char iv[EVP_MAX_IV_LENGTH
 	if (EVP_CipherInit_ex(cctx, EVP_aes_256_cbc(), NULL, aes, iv, enc) != 1 ||
 	    EVP_MAC_init(hctx, hmac, sizeof hmac, params) != 1)
 		goto out; /* -1: OpenSSL treats it as an internal error */
-	rc = enc ? 1 : (p == now ? 1 : 2);
+	rc = enc ? 1 : ticket_window(p, now);
 out:
 	sodium_memzero(aes, sizeof aes);
 	sodium_memzero(hmac, sizeof hmac);

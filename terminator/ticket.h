@@ -25,6 +25,13 @@ void ticket_fini(void);
 void ticket_setup(SSL_CTX *ctx);
 
 /*
+ * Whether a ticket issued in period p opens at period now: 0 no (from the future, or
+ * TICKET_PERIODS_VALID periods old or more: a full handshake), 1 yes, 2 yes but issue a
+ * fresh ticket (p is a past period). OpenSSL's callback return values.
+ */
+int ticket_window(uint64_t p, uint64_t now);
+
+/*
  * Derives the keys of period p into name (16 bytes), aes (32) and hmac (32). Exposed for
  * tests; callers wipe the outputs.
  */

@@ -260,6 +260,15 @@ check_tickets(void)
 	static const uint8_t p[8] = { 0, 0, 0, 0, 0, 0, 0x30, 0x39 };
 	CHECK(memcmp(n1, p, 8) == 0);
 	sodium_memzero(a1, sizeof a1);
+
+	/* The acceptance window at N and N+1 periods of age, and a period from the future. */
+	uint64_t now = 500000;
+	CHECK(ticket_window(now, now) == 1);
+	CHECK(ticket_window(now - 1, now) == 2);
+	CHECK(ticket_window(now - (TICKET_PERIODS_VALID - 1), now) == 2);
+	CHECK(ticket_window(now - TICKET_PERIODS_VALID, now) == 0);
+	CHECK(ticket_window(now + 1, now) == 0);
+	CHECK(ticket_window(0, now) == 0);
 }
 
 int
