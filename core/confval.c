@@ -371,6 +371,16 @@ confval_cidr_match(const struct conf_cidr *c, const struct sockaddr *sa)
 	return false;
 }
 
+/* Any of n CIDRs. */
+bool
+confval_cidrs_match(const struct conf_cidr *c, size_t n, const struct sockaddr *sa)
+{
+	for (size_t i = 0; i < n; i++)
+		if (confval_cidr_match(&c[i], sa))
+			return true;
+	return false;
+}
+
 /* Formats an address the way the configuration writes it. */
 void
 confval_addr_format(const struct conf_addr *a, char *buf, size_t len)

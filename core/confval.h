@@ -42,6 +42,9 @@ int confval_ifaddr(const char *s, struct conf_cidr *out, char *why, size_t whyle
 /* True when sa falls in c; an IPv4-mapped IPv6 peer matches IPv4 CIDRs. */
 bool confval_cidr_match(const struct conf_cidr *c, const struct sockaddr *sa);
 
+/* True when sa lies in any of the n CIDRs (listener trust lists). */
+bool confval_cidrs_match(const struct conf_cidr *c, size_t n, const struct sockaddr *sa);
+
 /* Writes "ip:port" / "[v6]:port" for logs and dumps. */
 void confval_addr_format(const struct conf_addr *a, char *buf, size_t len);
 

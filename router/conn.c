@@ -172,16 +172,6 @@ conn_addr_str(const struct conn_addr *a, char *out, size_t cap)
 	}
 }
 
-/* True when the peer lies in one of the CIDRs (an IPv4-mapped IPv6 peer matches IPv4 ones). */
-static bool
-conn_in_cidrs(const struct sockaddr_storage *ss, const struct conf_cidr *c, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (confval_cidr_match(&c[i], (const struct sockaddr *)ss))
-			return true;
-	return false;
-}
-
 /* Arms the connection's one timer for ms from now. */
 static void
 conn_timer(struct conn *c, uint64_t ms)
@@ -937,7 +927,8 @@ conn_accept(struct worker *w, struct listener_rt *l, int fd, const struct sockad
 	event_assign(&c->cev, w->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, conn_client_cb, c);
 	event_assign(&c->tev, w->base, -1, 0, conn_timer_cb, c);
 
-	if (cl->nproxy_from > 0 && conn_in_cidrs(peer, cl->proxy_from, cl->nproxy_from)) {
+	if (cl->nproxy_from > 0 &&
+	    confval_cidrs_match(cl->proxy_from, cl->nproxy_from, (const struct sockaddr *)peer)) {
 		c->state = CS_PROXY;
 		conn_timer(c, cl->proxy_protocol_timeout_ms);
 	} else {

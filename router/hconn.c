@@ -187,16 +187,6 @@ hconn_ip_bytes(const struct sockaddr_storage *ss, uint8_t ip[16])
 	return ss->ss_family;
 }
 
-/* True when the address lies in one of the CIDRs (IPv4-mapped IPv6 matches IPv4 ones). */
-static bool
-hconn_in_cidrs(const struct sockaddr_storage *ss, const struct conf_cidr *c, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (confval_cidr_match(&c[i], (const struct sockaddr *)ss))
-			return true;
-	return false;
-}
-
 /* Leaves pre-read (the first head is in, or the connection ends): per-IP slot and gauge. */
 static void
 hconn_preread_done(struct hconn *h)
@@ -771,7 +761,8 @@ hconn_request(struct hconn *h, enum http1_verdict v)
 	/* The client: the peer, or what a trusted forwarder says in X-Forwarded-For. */
 	h->client = h->peer;
 	if (h->l->conf->ntrusted_forwarders > 0 &&
-	    hconn_in_cidrs(&h->peer, h->l->conf->trusted_forwarders, h->l->conf->ntrusted_forwarders))
+	    confval_cidrs_match(h->l->conf->trusted_forwarders, h->l->conf->ntrusted_forwarders,
+	    (const struct sockaddr *)&h->peer))
 		hconn_xff_client(r, h->cbuf, &h->client);
 
 	bool has_body = r->chunked || (r->has_cl && r->content_length > 0);
@@ -1248,7 +1239,8 @@ hconn_accept(struct worker *w, struct listener_rt *l, int fd, const struct socka
 	event_assign(&h->tev, w->base, -1, 0, hconn_timer_cb, h);
 	event_add(&h->cev, NULL);
 
-	if (cl->nproxy_from > 0 && hconn_in_cidrs(peer, cl->proxy_from, cl->nproxy_from)) {
+	if (cl->nproxy_from > 0 &&
+	    confval_cidrs_match(cl->proxy_from, cl->nproxy_from, (const struct sockaddr *)peer)) {
 		h->state = HS_PROXY;
 		hconn_timer(h, cl->proxy_protocol_timeout_ms);
 	} else {

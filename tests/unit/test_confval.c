@@ -340,6 +340,22 @@ test_cidrs(void)
 	CHECK(!match("10.0.0.0/8", "::10.1.2.3"));
 }
 
+/* A list of CIDRs: none matches, the last matches, the empty list never matches. */
+static void
+test_cidr_lists(void)
+{
+	struct conf_cidr l[3];
+	CHECK(confval_cidr("10.0.0.0/8", &l[0], NULL, 0) == 0);
+	CHECK(confval_cidr("::1/128", &l[1], NULL, 0) == 0);
+	CHECK(confval_cidr("127.0.0.8", &l[2], NULL, 0) == 0);
+	struct sockaddr_storage a = sa_of("127.0.0.8"), b = sa_of("127.0.0.7"), c = sa_of("::1");
+	CHECK(confval_cidrs_match(l, 3, (const struct sockaddr *)&a));
+	CHECK(!confval_cidrs_match(l, 3, (const struct sockaddr *)&b));
+	CHECK(confval_cidrs_match(l, 3, (const struct sockaddr *)&c));
+	CHECK(!confval_cidrs_match(l, 0, (const struct sockaddr *)&a));
+	CHECK(!confval_cidrs_match(l, 2, (const struct sockaddr *)&a));
+}
+
 /* Runs every group; the exit status says whether all checks passed. */
 int
 main(void)
@@ -349,5 +365,6 @@ main(void)
 	test_uint();
 	test_addrs();
 	test_cidrs();
+	test_cidr_lists();
 	return check_summary();
 }
