@@ -44,6 +44,16 @@
 
 enum tconn_state { TC_HANDSHAKE, TC_READ, TC_WRITE, TC_SHUTDOWN };
 
+/*
+ * What only a connection with a request in hand needs: the parser state and the response.
+ * Allocated with the head buffer and freed with it, so an idle keep-alive connection holds
+ * neither (about 20 KiB together).
+ */
+struct tconn_req {
+	struct http1_req req;
+	struct site_resp resp;
+};
+
 /* The one deadline: a handshake or a head (head_ms), or idle / write progress (keep-alive). */
 enum tconn_tmode { TM_HEAD, TM_IDLE };
 
@@ -64,11 +74,10 @@ struct term_conn {
 	uint64_t           t_expiry;    /* monotonic ms tev fires at; 0: not pending */
 	bool               ktls;        /* SSL_sendfile available */
 	bool               draining;    /* shutdown: no keep-alive after this response */
-	uint8_t           *in;          /* request head (and what follows it), TCONN_IN_CAP */
+	struct tconn_req  *rq;          /* the request being read or answered; NULL while idle */
+	uint8_t           *in;          /* its head and what follows it: bytes after *rq */
 	size_t             in_cap, in_len;
-	struct http1_req   req;
 	uint64_t           skip;        /* request body bytes still to drop */
-	struct site_resp   resp;
 	uint8_t           *out;         /* pending bytes of the response; only while one is sent */
 	size_t             out_cap, out_len, out_off;
 	int                ffd;         /* file body, -1 when none */
@@ -250,6 +259,31 @@ tconn_sendfile(struct term_conn *c)
 
 /* ---- life cycle ---- */
 
+/* Allocates the request state with a head buffer of cap bytes; -1 when out of memory. */
+static int
+tconn_in_alloc(struct term_conn *c, size_t cap)
+{
+	c->rq = malloc(sizeof *c->rq + cap);
+	if (c->rq == NULL)
+		return -1;
+	c->in = (uint8_t *)(c->rq + 1);
+	c->in_cap = cap;
+	c->in_len = 0;
+	http1_req_init(&c->rq->req);
+	c->rq->resp.fd = -1;
+	return 0;
+}
+
+/* Frees the request state (the connection is idle or closing). */
+static void
+tconn_in_free(struct term_conn *c)
+{
+	free(c->rq);
+	c->rq = NULL;
+	c->in = NULL;
+	c->in_cap = c->in_len = 0;
+}
+
 /* Frees everything; no callback. */
 static void
 tconn_free(struct term_conn *c)
@@ -263,7 +297,7 @@ tconn_free(struct term_conn *c)
 	if (c->ffd != -1)
 		close(c->ffd);
 	free(c->pre);
-	free(c->in);
+	tconn_in_free(c);
 	free(c->out);
 	free(c->sni);
 	free(c);
@@ -381,7 +415,7 @@ tconn_now(struct term_conn *c)
 static void
 tconn_respond(struct term_conn *c)
 {
-	struct site_resp *r = &c->resp;
+	struct site_resp *r = &c->rq->resp;
 	c->requests++;
 	c->last_status = r->status;
 	tconn_count(c, stats_http_status_field(r->status));
@@ -427,10 +461,10 @@ tconn_respond(struct term_conn *c)
 		if (k < r->body_len) {
 			/* Larger than one buffer: the rest is sent from memory by the file path's
 			 * sibling below. Never the case for pages up to SITE_PAGE_MAX minus room. */
-			c->resp.body += k;
-			c->resp.body_len -= k;
+			c->rq->resp.body += k;
+			c->rq->resp.body_len -= k;
 		} else {
-			c->resp.body_len = 0;
+			c->rq->resp.body_len = 0;
 		}
 	}
 	c->state = TC_WRITE;
@@ -441,11 +475,11 @@ static int
 tconn_refill(struct term_conn *c)
 {
 	c->out_len = c->out_off = 0;
-	if (c->resp.body_len > 0) {
-		size_t k = c->resp.body_len < c->out_cap ? c->resp.body_len : c->out_cap;
-		memcpy(c->out, c->resp.body, k);
-		c->resp.body += k;
-		c->resp.body_len -= k;
+	if (c->rq->resp.body_len > 0) {
+		size_t k = c->rq->resp.body_len < c->out_cap ? c->rq->resp.body_len : c->out_cap;
+		memcpy(c->out, c->rq->resp.body, k);
+		c->rq->resp.body += k;
+		c->rq->resp.body_len -= k;
 		c->out_len = k;
 		return 0;
 	}
@@ -470,18 +504,21 @@ tconn_response_done(struct term_conn *c)
 	free(c->out);
 	c->out = NULL;
 	c->out_cap = c->out_len = c->out_off = 0;
-	if (c->resp.close) {
+	if (c->rq->resp.close) {
 		c->state = TC_SHUTDOWN;
 		return true;
 	}
 	/* Drop the head and as much of the body as is buffered; keep pipelined bytes. */
-	size_t used = c->req.head_len;
+	size_t used = c->rq->req.head_len;
 	size_t body = c->in_len - used < c->skip ? c->in_len - used : (size_t)c->skip;
 	used += body;
 	c->skip -= body;
 	memmove(c->in, c->in + used, c->in_len - used);
 	c->in_len -= used;
-	http1_req_init(&c->req);
+	if (c->in_len == 0)
+		tconn_in_free(c); /* idle keep-alive connections hold no request state */
+	else
+		http1_req_init(&c->rq->req);
 	c->timed = false;
 	c->state = TC_READ;
 	if (c->skip > 0)
@@ -495,7 +532,7 @@ tconn_response_done(struct term_conn *c)
 static void
 tconn_request(struct term_conn *c)
 {
-	struct http1_req *r = &c->req;
+	struct http1_req *r = &c->rq->req;
 	bool head = r->method == HTTP1_M_HEAD;
 	bool keep = r->keep_alive;
 	time_t now = tconn_now(c);
@@ -503,7 +540,7 @@ tconn_request(struct term_conn *c)
 	c->skip = 0;
 	if (r->has_cl) {
 		if (r->content_length > TCONN_BODY_MAX) {
-			site_error(c->t->site, 413, head, false, now, &c->resp);
+			site_error(c->t->site, 413, head, false, now, &c->rq->resp);
 			tconn_respond(c);
 			return;
 		}
@@ -539,13 +576,27 @@ tconn_request(struct term_conn *c)
 		if (hostname_from_host_header(auth, alen, host, &hl, &port) !=
 		    HOSTNAME_OK || strcmp(host, c->sni) != 0) {
 			/* RFC 9110 §15.5.20: this connection is not for that host. */
-			site_error(c->t->site, 421, head, keep, now, &c->resp);
+			site_error(c->t->site, 421, head, keep, now, &c->rq->resp);
 			tconn_respond(c);
 			return;
 		}
 	}
-	site_respond(c->t->site, c->in, r, keep, now, &c->resp);
+	site_respond(c->t->site, c->in, r, keep, now, &c->rq->resp);
 	tconn_respond(c);
+}
+
+/*
+ * A read in READ state ended (n: IO_EOF, IO_RESET or IO_ERR): closes c. Between requests, a
+ * close or a reset is how clients leave (browsers reset idle keep-alive connections);
+ * inside a head it is an error.
+ */
+static void
+tconn_read_end(struct term_conn *c, ssize_t n)
+{
+	if (c->in_len == 0 && (n == IO_EOF || n == IO_RESET))
+		tconn_close(c, "done", false);
+	else
+		tconn_close(c, n == IO_EOF ? "client_closed" : "client_error", true);
 }
 
 /* READ: parse what is buffered, skip body bytes, read more. Returns false when c is gone. */
@@ -569,14 +620,14 @@ tconn_step_read(struct term_conn *c)
 			continue;
 		}
 		if (c->in_len > 0) {
-			enum http1_verdict v = http1_req_feed(&c->req, c->in, c->in_len);
+			enum http1_verdict v = http1_req_feed(&c->rq->req, c->in, c->in_len);
 			if (v == HTTP1_DONE) {
 				tconn_request(c);
 				return true;
 			}
 			if (v != HTTP1_MORE) {
 				site_error(c->t->site, http1_verdict_status(v),
-				    false, false, tconn_now(c), &c->resp);
+				    false, false, tconn_now(c), &c->rq->resp);
 				tconn_respond(c);
 				return true;
 			}
@@ -586,10 +637,28 @@ tconn_step_read(struct term_conn *c)
 				tconn_deadline(c, TM_HEAD);
 			}
 		}
+		if (c->in == NULL) {
+			/* Idle: read into the worker's scratch, keep a buffer only when bytes come. */
+			static _Thread_local uint8_t scratch[TCONN_IN_CAP];
+			ssize_t n = tconn_read(c, scratch, sizeof scratch);
+			if (n == IO_AGAIN)
+				return true;
+			if (n <= 0) {
+				tconn_read_end(c, n);
+				return false;
+			}
+			if (tconn_in_alloc(c, TCONN_IN_CAP) == -1) {
+				tconn_close(c, "no_memory", true);
+				return false;
+			}
+			memcpy(c->in, scratch, (size_t)n);
+			c->in_len = (size_t)n;
+			continue;
+		}
 		if (c->in_len == c->in_cap) {
 			/* Cannot happen (the parser refuses a head past HTTP1_HEAD_MAX first), but a
 			 * full buffer must never turn into a zero-length read loop. */
-			site_error(c->t->site, 431, false, false, tconn_now(c), &c->resp);
+			site_error(c->t->site, 431, false, false, tconn_now(c), &c->rq->resp);
 			tconn_respond(c);
 			return true;
 		}
@@ -597,13 +666,7 @@ tconn_step_read(struct term_conn *c)
 		if (n == IO_AGAIN)
 			return true;
 		if (n <= 0) {
-			/* Between requests, a close or a reset is how clients leave (browsers reset
-			 * idle keep-alive connections); inside a head it is an error. */
-			bool idle = c->in_len == 0;
-			if (idle && (n == IO_EOF || n == IO_RESET))
-				tconn_close(c, "done", false);
-			else
-				tconn_close(c, n == IO_EOF ? "client_closed" : "client_error", true);
+			tconn_read_end(c, n);
 			return false;
 		}
 		c->in_len += (size_t)n;
@@ -631,9 +694,9 @@ tconn_step_write(struct term_conn *c)
 			progress = true;
 			continue;
 		}
-		if (c->resp.body_len == 0 && c->fleft == 0)
+		if (c->rq->resp.body_len == 0 && c->fleft == 0)
 			return tconn_response_done(c);
-		if (c->fleft > 0 && c->resp.body_len == 0 && (c->ssl == NULL || c->ktls)) {
+		if (c->fleft > 0 && c->rq->resp.body_len == 0 && (c->ssl == NULL || c->ktls)) {
 			ssize_t n = tconn_sendfile(c);
 			if (n == IO_AGAIN) {
 				if (progress)
@@ -745,7 +808,7 @@ tconn_timer_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		/* A head started but did not finish in time (slowloris): 408, then close. */
-		site_error(c->t->site, 408, false, false, tconn_now(c), &c->resp);
+		site_error(c->t->site, 408, false, false, tconn_now(c), &c->rq->resp);
 		tconn_respond(c);
 		tconn_drive(c);
 		return;
@@ -773,13 +836,12 @@ term_accept(struct term *t, struct event_base *base, const struct term_handoff *
 	c->stats = h->stats;
 	c->worker = h->worker;
 	c->bytes_in = h->pre_len;
-	c->in_cap = TCONN_IN_CAP;
-	if (!h->tls && h->pre_len > c->in_cap)
-		c->in_cap = h->pre_len; /* pipelined requests the router read with the first */
-	c->in = malloc(c->in_cap);
-	if (c->in == NULL || (h->sni != NULL && (c->sni = strdup(h->sni)) == NULL))
+	/* The head the router read (pipelined requests may follow it). */
+	if (!h->tls && h->pre_len > 0 &&
+	    tconn_in_alloc(c, h->pre_len > TCONN_IN_CAP ? h->pre_len : TCONN_IN_CAP) == -1)
 		goto fail_c;
-	http1_req_init(&c->req);
+	if (h->sni != NULL && (c->sni = strdup(h->sni)) == NULL)
+		goto fail_c;
 	event_assign(&c->rev, base, c->fd, EV_READ | EV_PERSIST, tconn_io_cb, c);
 	event_assign(&c->wev, base, c->fd, EV_WRITE | EV_PERSIST, tconn_io_cb, c);
 	evtimer_assign(&c->tev, base, tconn_timer_cb, c);
@@ -809,7 +871,8 @@ term_accept(struct term *t, struct event_base *base, const struct term_handoff *
 		c->state = TC_HANDSHAKE;
 		tconn_deadline(c, TM_HEAD);
 	} else {
-		memcpy(c->in, h->pre, h->pre_len);
+		if (h->pre_len > 0)
+			memcpy(c->in, h->pre, h->pre_len);
 		c->in_len = h->pre_len;
 		c->state = TC_READ;
 		if (c->in_len == 0)
