@@ -77,7 +77,8 @@ struct gen {
 	size_t              nupstreams;
 	int                 refs;          /* atomic: main's + one per worker using it */
 	unsigned           *wconns;        /* [workers]: connections on this generation */
-	struct term        *term;          /* the terminator of this configuration (owned) */
+	struct term        *term;          /* the terminator of this configuration (owned; never
+	                                      NULL: gen_build fails when it cannot be built) */
 };
 
 /*

@@ -57,7 +57,7 @@ enum hconn_end {
 	END_PROXY_INVALID, END_PROXY_UNSUPPORTED, END_PROXY_CLOSED, END_CLIENT_CLOSED,
 	END_BAD_REQUEST, END_NO_ROUTE, END_REDIRECT, END_BAD_BODY, END_ROUTE_CHANGE,
 	END_UPSTREAM_FAILED, END_UPSTREAM_TIMEOUT, END_NO_SERVER, END_CLIENT_ERROR,
-	END_UPSTREAM_ERROR, END_SHUTDOWN, END_NO_TERMINATOR, END_REJECTED, END_NO_MEMORY,
+	END_UPSTREAM_ERROR, END_SHUTDOWN, END_REJECTED, END_NO_MEMORY,
 	END_TERMINATED, END_TERMINATED_ERROR, END_COUNT
 };
 static const char *const hconn_end_str[END_COUNT] = {
@@ -70,7 +70,7 @@ static const char *const hconn_end_str[END_COUNT] = {
 	[END_ROUTE_CHANGE] = "route_change", [END_UPSTREAM_FAILED] = "upstream_failed",
 	[END_UPSTREAM_TIMEOUT] = "upstream_timeout", [END_NO_SERVER] = "no_server",
 	[END_CLIENT_ERROR] = "client_error", [END_UPSTREAM_ERROR] = "upstream_error",
-	[END_SHUTDOWN] = "shutdown", [END_NO_TERMINATOR] = "terminator_unavailable",
+	[END_SHUTDOWN] = "shutdown",
 	[END_REJECTED] = "rejected", [END_NO_MEMORY] = "no_memory",
 	[END_TERMINATED] = "done", [END_TERMINATED_ERROR] = "error", /* the terminator's word wins */
 };
@@ -87,7 +87,7 @@ static const uint8_t hconn_end_result[END_COUNT] = {
 	[END_UPSTREAM_TIMEOUT] = SR_CONN_UPSTREAM_FAILED,
 	[END_NO_SERVER] = SR_CONN_UPSTREAM_FAILED, [END_CLIENT_ERROR] = SR_CONN_ERROR,
 	[END_UPSTREAM_ERROR] = SR_CONN_ERROR, [END_SHUTDOWN] = SR_CONN_SHUTDOWN,
-	[END_NO_TERMINATOR] = SR_CONN_REJECTED, [END_REJECTED] = SR_CONN_REJECTED,
+	[END_REJECTED] = SR_CONN_REJECTED,
 	[END_NO_MEMORY] = SR_CONN_ERROR,
 	[END_TERMINATED] = SR_CONN_OK, [END_TERMINATED_ERROR] = SR_CONN_ERROR,
 };
@@ -302,7 +302,6 @@ hconn_reason(int status)
 	case 431: return "Request Header Fields Too Large";
 	case 501: return "Not Implemented";
 	case 502: return "Bad Gateway";
-	case 503: return "Service Temporarily Unavailable";
 	case 504: return "Gateway Time-out";
 	case 505: return "HTTP Version Not Supported";
 	default:  return "Internal Server Error";
@@ -668,10 +667,6 @@ hconn_term_done(void *arg, const struct term_result *r)
 static int
 hconn_terminate(struct hconn *h)
 {
-	if (h->gen->term == NULL) {
-		hconn_respond(h, 503, NULL, 0, h->head_req, true, END_NO_TERMINATOR);
-		return 0;
-	}
 	struct term_handoff th = {
 		.fd = h->cfd,
 		.pre = h->cbuf,
