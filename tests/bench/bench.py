@@ -539,6 +539,33 @@ def report(res, targets, meta):
 
 # ---------------------------------------------------------------- main
 
+def prepare(keep, switchyard, prefix, label):
+    """Common set-up of the side-by-side benchmarks (bench.py, term.py): the fd limit raised
+    to the hard one, every started process stopped at exit, a temp dir (removed at exit
+    unless keep), the tlsload client built into it and one ECDSA P-256 certificate for SNI.
+    Returns (dir, env with SY_BIN, tlsload path, cert, key, fd hard limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    atexit.register(stop_all)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
+    T = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(T, 0o755)
+    if not keep:
+        atexit.register(shutil.rmtree, T, True)
+    else:
+        print("%s: temp dir %s kept" % (label, T))
+    env = dict(os.environ, SY_BIN=os.path.abspath(switchyard))
+    tl = os.path.join(T, "tlsload")
+    subprocess.run(["cc", "-O2", "-pthread", os.path.join(HERE, "tlsload.c"), "-o", tl,
+                    "-lssl", "-lcrypto"], check=True)
+    cert, key = os.path.join(T, "cert.pem"), os.path.join(T, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-days", "2", "-keyout", key, "-out", cert, "-subj", "/CN=" + SNI,
+                    "-addext", "subjectAltName=DNS:" + SNI], check=True, capture_output=True)
+    return T, env, tl, cert, key, hard
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--switchyard", default=os.path.join(TOP, "build-bench", "switchyard"),
@@ -569,32 +596,12 @@ def main():
     if not os.access(a.switchyard, os.X_OK) and any(t.startswith("switchyard") for t in targets):
         raise SystemExit("bench: no switchyard binary at %s (see tests/bench/README.md)" % a.switchyard)
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    T, env, tl, cert, key, hard = prepare(a.keep, a.switchyard, "sy-bench.", "bench")
     if a.idle * 2 + 200 > hard:
         a.idle = (hard - 200) // 2
         print("bench: fd hard limit %d: holding %d idle connections" % (hard, a.idle))
 
-    atexit.register(stop_all)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
-    signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
-
-    T = tempfile.mkdtemp(prefix="sy-bench.")
-    os.chmod(T, 0o755)
-    if not a.keep:
-        atexit.register(shutil.rmtree, T, True)
-    else:
-        print("bench: temp dir %s kept" % T)
-    env = dict(os.environ, SY_BIN=os.path.abspath(a.switchyard))
-
-    # Client, certificate, payloads.
-    tl = os.path.join(T, "tlsload")
-    subprocess.run(["cc", "-O2", "-pthread", os.path.join(HERE, "tlsload.c"), "-o", tl,
-                    "-lssl", "-lcrypto"], check=True)
-    cert, key = os.path.join(T, "be.crt"), os.path.join(T, "be.key")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                    "-nodes", "-days", "2", "-keyout", key, "-out", cert, "-subj", "/CN=" + SNI,
-                    "-addext", "subjectAltName=DNS:" + SNI], check=True, capture_output=True)
+    # Payloads.
     big = os.path.join(T, "big.bin")
     with open(big, "wb") as f:
         chunk = os.urandom(1 << 20)

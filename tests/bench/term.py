@@ -24,15 +24,10 @@ Usage: tests/bench/term.py --switchyard build-tbench/switchyard [--quick] [--run
 """
 
 import argparse
-import atexit
 import json
 import os
-import resource
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -320,28 +315,9 @@ def main():
     elif a.server_cpu == a.client_cpu:
         print("term: warning: server and client share CPU %d" % a.server_cpu)
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    atexit.register(bench.stop_all)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
-    signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
+    T, env, tl, cert, key, _ = bench.prepare(a.keep, a.switchyard, "sy-tbench.", "term")
 
-    T = tempfile.mkdtemp(prefix="sy-tbench.")
-    os.chmod(T, 0o755)
-    if not a.keep:
-        atexit.register(shutil.rmtree, T, True)
-    else:
-        print("term: temp dir %s kept" % T)
-    env = dict(os.environ, SY_BIN=os.path.abspath(a.switchyard))
-
-    # Client, certificate, site.
-    tl = os.path.join(T, "tlsload")
-    subprocess.run(["cc", "-O2", "-pthread", os.path.join(HERE, "tlsload.c"), "-o", tl,
-                    "-lssl", "-lcrypto"], check=True)
-    cert, key = os.path.join(T, "cert.pem"), os.path.join(T, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                    "-nodes", "-days", "2", "-keyout", key, "-out", cert, "-subj", "/CN=" + SNI,
-                    "-addext", "subjectAltName=DNS:" + SNI], check=True, capture_output=True)
+    # Site.
     root = os.path.join(T, "site")
     os.makedirs(root)
     os.chmod(root, 0o755)
