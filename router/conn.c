@@ -157,6 +157,24 @@ conn_addr_from(struct conn_addr *a, const struct sockaddr_storage *ss)
 	}
 }
 
+/* The reverse of conn_addr_from. */
+static void
+conn_addr_to(const struct conn_addr *a, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof *ss);
+	if (a->family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(a->port);
+		memcpy(&s4->sin_addr, a->ip, 4);
+	} else if (a->family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(a->port);
+		memcpy(&s6->sin6_addr, a->ip, 16);
+	}
+}
+
 static void
 conn_addr_str(const struct conn_addr *a, char *out, size_t cap)
 {
@@ -316,18 +334,7 @@ conn_terminate(struct conn *c)
 {
 	struct preread *p = c->pr;
 	struct sockaddr_storage peer;
-	memset(&peer, 0, sizeof peer);
-	if (c->client.family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&peer;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(c->client.port);
-		memcpy(&s4->sin_addr, c->client.ip, 4);
-	} else if (c->client.family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&peer;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(c->client.port);
-		memcpy(&s6->sin6_addr, c->client.ip, 16);
-	}
+	conn_addr_to(&c->client, &peer);
 	struct term_handoff h = {
 		.fd = c->cfd,
 		.pre = p->buf + p->off,
@@ -491,17 +498,8 @@ conn_proxy_step(struct conn *c)
 	if (c->proxied) {
 		conn_addr_from(&c->client, &src);
 		conn_addr_from(&c->local, &dst);
-	}
-	/* Now the real client is known: it is the one the per-IP cap applies to. */
-	if (c->proxied) {
-		struct sockaddr_storage ss;
-		memset(&ss, 0, sizeof ss);
-		ss.ss_family = c->client.family;
-		if (c->client.family == AF_INET)
-			memcpy(&((struct sockaddr_in *)&ss)->sin_addr, c->client.ip, 4);
-		else
-			memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr, c->client.ip, 16);
-		c->ipcap_bucket = ipcap_bucket(&ss);
+		/* Now the real client is known: it is the one the per-IP cap applies to. */
+		c->ipcap_bucket = ipcap_bucket(&src);
 		if (!ipcap_take(c->ipcap_bucket, c->l->conf->max_preread_per_ip)) {
 			conn_count(c, SL_REJECT_PER_IP);
 			conn_close(c, END_REJECTED);

@@ -145,13 +145,15 @@ term_cert_free(struct term_cert *c)
 		sk_X509_pop_free(c->chain, X509_free);
 }
 
-/* Appends a name (lowercased) to a growing list. */
+/* Appends a name (lowercased) to a growing list: 0, -1 out of memory, -2 too many names. */
 static int
 term_names_add(struct term_name **v, size_t *n, size_t *cap, const char *name, size_t len,
     unsigned ctx)
 {
-	if (len == 0 || len > 255 || *n >= TERM_NAMES_MAX)
+	if (len == 0 || len > HOSTNAME_MAX)
 		return 0; /* nothing a client could name: skip */
+	if (*n >= TERM_NAMES_MAX)
+		return -2;
 	if (*n == *cap) {
 		size_t nc = *cap ? *cap * 2 : 16;
 		struct term_name *nv = realloc(*v, nc * sizeof *nv);
@@ -196,11 +198,13 @@ term_x509_names(X509 *x, int (*fn)(void *, const char *, size_t), void *arg)
 	return fn(arg, (const char *)ASN1_STRING_get0_data(cn), (size_t)ASN1_STRING_length(cn));
 }
 
+/* By name, then by certificate index (build time, when ctx holds that index). */
 static int
 term_name_cmp(const void *a, const void *b)
 {
 	const struct term_name *x = a, *y = b;
-	return strcmp(x->name, y->name);
+	int c = strcmp(x->name, y->name);
+	return c != 0 ? c : (x->ctx > y->ctx) - (x->ctx < y->ctx);
 }
 
 /* ALPN: http/1.1 when the client offers it and it is enabled; never h2 (not served). */
@@ -431,46 +435,50 @@ term_tls_build(struct term *t, struct term_cert *certs, size_t ncerts, char *err
 	/* 1. Every (name, certificate) pair; ctx temporarily holds the certificate index. */
 	for (size_t i = 0; i < ncerts; i++) {
 		struct term_collect col = { &raw, &nraw, &rawcap, (unsigned)i };
-		if (term_x509_names(certs[i].x, term_collect_cb, &col) == -1)
+		int k = term_x509_names(certs[i].x, term_collect_cb, &col);
+		if (k == -2) {
+			snprintf(err, cap, "terminator.certificates: more than %u certificate names "
+			    "in all", TERM_NAMES_MAX);
+			goto out;
+		}
+		if (k == -1)
 			goto oom;
 	}
-	/* 2. Per distinct name: the first certificate of each key type; one context per set. */
+	/* The default is the set of the first certificate's first name: remember it before
+	 * the sort. */
+	char *defname = nraw > 0 && raw[0].ctx == 0 ? raw[0].name : NULL;
+	/* 2. Sorted by name then certificate, each run of one name gives its set: the first
+	 * certificate of each key type. One context per distinct set. */
+	qsort(raw, nraw, sizeof *raw, term_name_cmp);
 	t->ctxs = calloc(nraw + 1, sizeof *t->ctxs);
 	sets = calloc(nraw + 1, sizeof *sets);
 	t->names = calloc(nraw + 1, sizeof *t->names);
 	if (t->ctxs == NULL || sets == NULL || t->names == NULL)
 		goto oom;
-	for (size_t i = 0; i < nraw; i++) {
-		bool seen = false;
-		for (size_t j = 0; j < t->nnames && !seen; j++)
-			seen = strcmp(t->names[j].name, raw[i].name) == 0;
-		if (seen)
-			continue;
+	for (size_t i = 0, j; i < nraw; i = j) {
 		struct term_set want = { { -1, -1, -1 } };
-		for (size_t j = i; j < nraw; j++) {
+		for (j = i; j < nraw && strcmp(raw[j].name, raw[i].name) == 0; j++) {
 			int kt = certs[raw[j].ctx].kt;
-			if (strcmp(raw[j].name, raw[i].name) == 0 && want.c[kt] < 0)
+			if (want.c[kt] < 0)
 				want.c[kt] = (int)raw[j].ctx;
 		}
 		unsigned ci;
 		if (term_ctx_of_set(t, sets, &want, certs, &ci, err, cap) == -1)
 			goto out;
+		if (defname != NULL && strcmp(defname, raw[i].name) == 0)
+			t->def = ci;
 		t->names[t->nnames] = raw[i];
 		t->names[t->nnames].ctx = ci;
-		raw[i].name = NULL; /* moved */
+		raw[i].name = NULL; /* moved; the rest of the run is freed below */
 		t->nnames++;
 	}
-	/* 3. The default: the set of the first certificate's first name (names[0] before the
-	 * sort), or the first certificate alone when it has no name. */
-	if (nraw > 0 && raw[0].ctx == 0) {
-		t->def = t->names[0].ctx;
-	} else {
+	/* 3. Without a name, the default is the first certificate alone. */
+	if (defname == NULL) {
 		struct term_set def = { { -1, -1, -1 } };
 		def.c[certs[0].kt] = 0;
 		if (term_ctx_of_set(t, sets, &def, certs, &t->def, err, cap) == -1)
 			goto out;
 	}
-	qsort(t->names, t->nnames, sizeof *t->names, term_name_cmp);
 	rc = 0;
 	goto out;
 oom:

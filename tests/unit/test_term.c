@@ -4,7 +4,8 @@
  * SAN, the first certificate as default), an RSA and an ECDSA certificate for one name in one
  * context, the exact error messages for a missing file, a key that does not match and a file
  * that is not PEM, the ephemeral self-signed certificate (names, issuer, key type) when none is
- * configured, no TLS at all when nothing terminates, and ticket key derivation per period.
+ * configured, no TLS at all when nothing terminates, TERM_NAMES_MAX and TERM_CERTS_MAX at N
+ * and N+1, and ticket key derivation per period with its acceptance window.
  * Certificates are made here with OpenSSL into a temporary directory.
  */
 #include <openssl/evp.h>
@@ -246,6 +247,78 @@ check_ephemeral(void)
 	conf_free(c);
 }
 
+/* A certificate with n SAN names nNNNNN.t. */
+static void
+make_many(const char *name, size_t n)
+{
+	size_t cap = n * 16 + 1, used = 0;
+	char *sans = malloc(cap);
+	if (sans == NULL)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		used += (size_t)snprintf(sans + used, cap - used, "%sDNS:n%zu.t", i ? "," : "", i);
+	make_cert(name, "many", sans, false);
+	free(sans);
+}
+
+/* TERM_NAMES_MAX and TERM_CERTS_MAX at N and N+1. */
+static void
+check_limits(void)
+{
+	char y[512], err[512];
+	struct conf *c;
+	struct term *t;
+
+	make_many("names_n", TERM_NAMES_MAX);
+	snprintf(y, sizeof y, L_TERM "terminator:\n  certificates: [{cert: %s/names_n.crt, key: %s/names_n.key}]\n",
+	    dir, dir);
+	c = load(y);
+	t = term_build(c, err, sizeof err);
+	CHECKF(t != NULL && t->nnames == TERM_NAMES_MAX, "%u names: %s", TERM_NAMES_MAX, t ? "" : err);
+	if (t != NULL) {
+		char want[32];
+		snprintf(want, sizeof want, "n%u.t", TERM_NAMES_MAX - 1);
+		CHECK(term_ctx_for(t, want) == t->ctxs[0]);
+	}
+	term_free(t);
+	conf_free(c);
+
+	make_many("names_n1", TERM_NAMES_MAX + 1);
+	snprintf(y, sizeof y, L_TERM "terminator:\n  certificates: [{cert: %s/names_n1.crt, key: %s/names_n1.key}]\n",
+	    dir, dir);
+	c = load(y);
+	CHECK(term_build(c, err, sizeof err) == NULL);
+	char want[128];
+	snprintf(want, sizeof want, "terminator.certificates: more than %u certificate names in all",
+	    TERM_NAMES_MAX);
+	CHECKF(strcmp(err, want) == 0, "%u names: %s", TERM_NAMES_MAX + 1, err);
+	conf_free(c);
+
+	/* Certificates: N entries get as far as opening the first file (missing here); N+1
+	 * are refused before any file is opened. */
+	for (size_t n = TERM_CERTS_MAX; n <= TERM_CERTS_MAX + 1; n++) {
+		size_t cap = 200 + n * 64, used;
+		char *big = malloc(cap);
+		if (big == NULL)
+			abort();
+		used = (size_t)snprintf(big, cap, L_TERM "terminator:\n  certificates:\n");
+		for (size_t i = 0; i < n; i++)
+			used += (size_t)snprintf(big + used, cap - used,
+			    "    - {cert: /nonexistent/c%zu.pem, key: /nonexistent/k.pem}\n", i);
+		c = load(big);
+		CHECK(term_build(c, err, sizeof err) == NULL);
+		if (n == TERM_CERTS_MAX)
+			CHECKF(strcmp(err, "terminator.certificates[0].cert: /nonexistent/c0.pem: "
+			    "No such file or directory") == 0, "%zu certificates: %s", n, err);
+		else
+			CHECKF(strncmp(err, "terminator.certificates: more than ", 35) == 0 &&
+			    (size_t)atoi(err + 35) == TERM_CERTS_MAX,
+			    "%zu certificates: %s", n, err);
+		conf_free(c);
+		free(big);
+	}
+}
+
 static void
 check_tickets(void)
 {
@@ -282,6 +355,7 @@ main(void)
 	check_selection();
 	check_errors();
 	check_ephemeral();
+	check_limits();
 	check_tickets();
 	term_fini_process();
 	char cmd[300];
