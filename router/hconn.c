@@ -34,6 +34,8 @@
 #include "proto/hostname.h"
 #include "proto/http1.h"
 #include "proto/http1_chunk.h"
+#include "proto/proxy_v1.h"
+#include "proto/proxy_v2.h"
 #include "router/accesslog.h"
 #include "router/ipcap.h"
 #include "router/pp_in.h"
@@ -46,6 +48,7 @@
 #define HCONN_LOCATION_MAX (HTTP1_URI_MAX + 320) /* "https://", host, ":port", target */
 #define HCONN_RESP_MAX   (HCONN_LOCATION_MAX + 1024) /* our own response: head and page */
 #define HCONN_FWD_FIELDS 256   /* the three forwarding field lines we append, with two IPs */
+#define HCONN_PROXY_OUT_MAX 512 /* v2 header with AUTHORITY (a name, <= 253 bytes) */
 
 enum hconn_state { HS_PROXY, HS_HTTP, HS_TERMINATED };
 enum hconn_up { HU_NONE, HU_CONNECTING, HU_UP };
@@ -58,6 +61,7 @@ enum hconn_end {
 	END_BAD_REQUEST, END_NO_ROUTE, END_REDIRECT, END_BAD_BODY, END_ROUTE_CHANGE,
 	END_UPSTREAM_FAILED, END_UPSTREAM_TIMEOUT, END_NO_SERVER, END_CLIENT_ERROR,
 	END_UPSTREAM_ERROR, END_SHUTDOWN, END_REJECTED, END_NO_MEMORY,
+	END_PROXY_ENCODE, END_CLIENT_CHANGE,
 	END_TERMINATED, END_TERMINATED_ERROR, END_COUNT
 };
 static const char *const hconn_end_str[END_COUNT] = {
@@ -72,6 +76,7 @@ static const char *const hconn_end_str[END_COUNT] = {
 	[END_CLIENT_ERROR] = "client_error", [END_UPSTREAM_ERROR] = "upstream_error",
 	[END_SHUTDOWN] = "shutdown",
 	[END_REJECTED] = "rejected", [END_NO_MEMORY] = "no_memory",
+	[END_PROXY_ENCODE] = "proxy_encode_failed", [END_CLIENT_CHANGE] = "client_change",
 	[END_TERMINATED] = "done", [END_TERMINATED_ERROR] = "error", /* the terminator's word wins */
 };
 /* The route result each end counts under. */
@@ -89,6 +94,7 @@ static const uint8_t hconn_end_result[END_COUNT] = {
 	[END_UPSTREAM_ERROR] = SR_CONN_ERROR, [END_SHUTDOWN] = SR_CONN_SHUTDOWN,
 	[END_REJECTED] = SR_CONN_REJECTED,
 	[END_NO_MEMORY] = SR_CONN_ERROR,
+	[END_PROXY_ENCODE] = SR_CONN_ERROR, [END_CLIENT_CHANGE] = SR_CONN_OK,
 	[END_TERMINATED] = SR_CONN_OK, [END_TERMINATED_ERROR] = SR_CONN_ERROR,
 };
 
@@ -115,6 +121,8 @@ struct hconn {
 	uint32_t            rlen, roff;
 	struct sockaddr_storage peer;  /* socket peer, or the PROXY source */
 	struct sockaddr_storage client; /* the latest request's client (X-Forwarded-For) */
+	struct sockaddr_storage local; /* where the client connected (PROXY destination) */
+	struct sockaddr_storage up_client; /* the client the PROXY header sent upstream names */
 	char               *host;      /* the latest request's Host, normalised, for the log */
 	struct term_conn   *tc;        /* HS_TERMINATED: the terminator owns the client socket */
 	const char         *term_end;  /* the terminator's end reason, for the log */
@@ -123,7 +131,9 @@ struct hconn {
 	uint8_t             state, ustate, body, end_after, attempts;
 	bool                c_rd, c_wr, u_rd, u_wr, c_eof, draining, ushut, close_after;
 	bool                first, last_timeout, stop_after, ipcap_held, preread_counted;
-	bool                counted_active, head_req;
+	bool                counted_active, head_req, has_local, host_is_name;
+	uint16_t            pp_len;    /* PROXY header bytes at the start of hbuf */
+	uint8_t             pp_sent;   /* CONF_PP_*: what this connection really sent upstream */
 };
 
 static void hconn_drive(struct hconn *h);
@@ -228,6 +238,9 @@ hconn_upstream_drop(struct hconn *h)
 	}
 }
 
+/* The access log's names of what went upstream (enum conf_proxy_protocol). */
+static const char *const hconn_pp_str[] = { "off", "v1", "v2" };
+
 /* Ends the connection: one log line, counters, every resource back. Frees h. */
 static void
 hconn_close(struct hconn *h, enum hconn_end end)
@@ -246,7 +259,7 @@ hconn_close(struct hconn *h, enum hconn_end end)
 			.route = h->route ? h->route->label : NULL,
 			.upstream = h->up ? h->up->conf->name : NULL,
 			.server = NULL,
-			.proxy = "off",
+			.proxy = hconn_pp_str[h->pp_sent],
 			.bytes_in = h->bytes_in,
 			.bytes_out = h->down.bytes + h->bytes_own,
 			.duration_ms = hconn_now(h) - h->start_ms,
@@ -560,7 +573,96 @@ hconn_connect(struct hconn *h)
 	}
 }
 
-/* The upstream socket is connected (or failed): check, count, or fail over. */
+/* The 16 address bytes and the port of ss for a PROXY header; an IPv4 address is written
+ * IPv4-mapped when v6 is asked for (a client from X-Forwarded-For may be of the other family
+ * than the listener's socket: it is still named, never replaced by UNKNOWN). */
+static void
+hconn_proxy_ip(const struct sockaddr_storage *ss, bool v6, uint8_t out[16], uint16_t *port)
+{
+	memset(out, 0, 16);
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+		if (v6) {
+			out[10] = out[11] = 0xff;
+			memcpy(out + 12, &s4->sin_addr, 4);
+		} else {
+			memcpy(out, &s4->sin_addr, 4);
+		}
+		*port = ntohs(s4->sin_port);
+	} else {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+		memcpy(out, &s6->sin6_addr, 16);
+		*port = ntohs(s6->sin6_port);
+	}
+}
+
+/*
+ * Puts the PROXY header the upstream wants (proxy_protocol: v1 | v2) before the head in
+ * hbuf: the source is this request's client (after PROXY in / trusted X-Forwarded-For), the
+ * destination where the client connected. v2 carries AUTHORITY = the Host name (never an IP
+ * literal); no ALPN (plain HTTP has none). The header goes once per upstream connection, so
+ * its client is kept in up_client: a later request from another client is not sent on it.
+ * Returns false when no header can be built; then nothing may go upstream.
+ */
+static bool
+hconn_proxy_out(struct hconn *h)
+{
+	enum conf_proxy_protocol pp = h->up->conf->proxy_protocol;
+	h->pp_len = 0;
+	if (pp == CONF_PP_OFF)
+		return true;
+	if (!h->has_local) {
+		socklen_t llen = sizeof h->local;
+		if (getsockname(h->cfd, (struct sockaddr *)&h->local, &llen) == -1)
+			return false;
+		h->has_local = true;
+	}
+	sa_family_t cf = h->client.ss_family, lf = h->local.ss_family;
+	if ((cf != AF_INET && cf != AF_INET6) || (lf != AF_INET && lf != AF_INET6))
+		return false;
+	bool v6 = cf == AF_INET6 || lf == AF_INET6;
+	struct proxy_addr a;
+	memset(&a, 0, sizeof a);
+	a.family = v6 ? PROXY_FAM_INET6 : PROXY_FAM_INET;
+	a.transport = PROXY_TRANS_STREAM;
+	hconn_proxy_ip(&h->client, v6, a.src, &a.sport);
+	hconn_proxy_ip(&h->local, v6, a.dst, &a.dport);
+	uint8_t hdr[HCONN_PROXY_OUT_MAX];
+	int len;
+	if (pp == CONF_PP_V1) {
+		len = proxy_v1_encode((char *)hdr, sizeof hdr, &a);
+	} else {
+		struct proxy_v2_tlvs t = {
+			.authority = h->host_is_name ? (const uint8_t *)h->host : NULL,
+			.authority_len = h->host_is_name ? strlen(h->host) : 0,
+		};
+		len = proxy_v2_encode(hdr, sizeof hdr, &a, &t);
+	}
+	if (len <= 0 || h->hbuf == NULL || (size_t)len > WORKER_BUF_SIZE - h->hlen)
+		return false;
+	memmove(h->hbuf + len, h->hbuf, h->hlen);
+	memcpy(h->hbuf, hdr, (size_t)len);
+	h->hlen += (uint32_t)len;
+	h->pp_len = (uint16_t)len;
+	h->up_client = h->client;
+	return true;
+}
+
+/* True when two client addresses are the same (family, IP and port). */
+static bool
+hconn_same_client(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	uint8_t ia[16], ib[16];
+	uint16_t pa, pb;
+	if (a->ss_family != b->ss_family)
+		return false;
+	hconn_proxy_ip(a, false, ia, &pa);
+	hconn_proxy_ip(b, false, ib, &pb);
+	return memcmp(ia, ib, 16) == 0 && pa == pb;
+}
+
+/* The upstream socket is connected (or failed): check, count, or fail over; then the
+ * PROXY header. */
 static void
 hconn_connected(struct hconn *h)
 {
@@ -584,6 +686,15 @@ hconn_connected(struct hconn *h)
 	h->ustate = HU_UP;
 	h->last_ms = hconn_now(h);
 	hconn_timer(h, h->l->conf->idle_timeout_ms);
+	if (!hconn_proxy_out(h)) {
+		/* Never without the header: the upstream would take us for the client. */
+		log_warn("listener %s route %s: upstream %s: cannot build the PROXY header",
+		    h->l->conf->name, h->route->label, h->up->conf->name);
+		hconn_upstream_drop(h);
+		h->ustate = HU_NONE;
+		h->hlen = h->hoff = 0;
+		hconn_respond(h, 502, NULL, 0, h->head_req, true, END_PROXY_ENCODE);
+	}
 }
 
 /* Stops taking requests: the upstream finishes what it has, then the connection closes. */
@@ -736,6 +847,7 @@ hconn_request(struct hconn *h, enum http1_verdict v)
 	enum hostname_verdict hn = hostname_from_host_header(hv, r->host.len, name, &nlen, &port);
 	free(h->host);
 	h->host = NULL;
+	h->host_is_name = hn == HOSTNAME_OK;
 	if (hn == HOSTNAME_OK) {
 		h->host = strndup(name, nlen);
 	} else if (hn == HOSTNAME_ERR_IP_LITERAL) {
@@ -768,6 +880,17 @@ hconn_request(struct hconn *h, enum http1_verdict v)
 		log_debug("listener %s: request for route %s on a connection to upstream %s: "
 		    "closing after its responses", h->l->conf->name, rt->label, h->up->conf->name);
 		hconn_drain(h, END_ROUTE_CHANGE);
+		return 0;
+	}
+	if (act == CONF_ACTION_UPSTREAM && h->ustate != HU_NONE &&
+	    h->up->conf->proxy_protocol != CONF_PP_OFF &&
+	    !hconn_same_client(&h->client, &h->up_client)) {
+		/* The PROXY header already sent names another client: never attribute this
+		 * request to it. */
+		log_debug("listener %s: request from another client on a connection to upstream "
+		    "%s with PROXY: closing after its responses", h->l->conf->name,
+		    h->up->conf->name);
+		hconn_drain(h, END_CLIENT_CHANGE);
 		return 0;
 	}
 	if (act != CONF_ACTION_UPSTREAM && h->ustate != HU_NONE) {
@@ -971,6 +1094,8 @@ hconn_proxy_step(struct hconn *h)
 	h->bytes_in -= hdr; /* the header is the hop's, not the client's */
 	if (proxied) {
 		h->peer = h->client = src;
+		h->local = dst;
+		h->has_local = true;
 		/* Now the real client is known: it is the one the per-IP cap applies to. */
 		h->ipcap_bucket = ipcap_bucket(&h->peer);
 		if (!ipcap_take(h->ipcap_bucket, h->l->conf->max_preread_per_ip)) {
@@ -1032,6 +1157,10 @@ hconn_flush_up(struct hconn *h)
 		}
 		h->last_ms = hconn_now(h);
 		progress = 1;
+	}
+	if (h->pp_len > 0 && h->hoff >= h->pp_len) {
+		h->pp_sent = (uint8_t)h->up->conf->proxy_protocol; /* the log says what went out */
+		h->pp_len = 0;
 	}
 	if (h->hlen > 0 && h->hoff == h->hlen) {
 		worker_buf_put(h->w, h->hbuf);
