@@ -47,7 +47,7 @@
 #define HCONN_ROUNDS     8     /* driver rounds per wake-up before yielding to the loop */
 #define HCONN_LOCATION_MAX (HTTP1_URI_MAX + 320) /* "https://", host, ":port", target */
 #define HCONN_RESP_MAX   (HCONN_LOCATION_MAX + 1024) /* our own response: head and page */
-#define HCONN_FWD_FIELDS 256   /* the three forwarding field lines we append, with two IPs */
+#define HCONN_FWD_FIELDS 384   /* the forwarding field lines we append (three IPs) + TE */
 #define HCONN_PROXY_OUT_MAX 512 /* v2 header with AUTHORITY (a name, <= 253 bytes) */
 
 enum hconn_state { HS_PROXY, HS_HTTP, HS_TERMINATED };
@@ -132,6 +132,7 @@ struct hconn {
 	bool                c_rd, c_wr, u_rd, u_wr, c_eof, draining, ushut, close_after;
 	bool                first, last_timeout, stop_after, ipcap_held, preread_counted;
 	bool                counted_active, head_req, has_local, host_is_name;
+	bool                trusted;   /* the peer is in trusted_forwarders */
 	uint16_t            pp_len;    /* PROXY header bytes at the start of hbuf */
 	uint8_t             pp_sent;   /* CONF_PP_*: what this connection really sent upstream */
 };
@@ -461,14 +462,73 @@ hconn_xff_client(const struct http1_req *r, const uint8_t *buf, struct sockaddr_
 	return found;
 }
 
-/* True for the field lines we own and never pass on from a client. */
+/*
+ * True when a field name is s (lowercase, '-' separated) ignoring ASCII case, with '-' and
+ * '_' equal: CGI/WSGI stacks fold both spellings into one variable (HTTP_X_FORWARDED_FOR).
+ */
 static bool
-hconn_fwd_field(const uint8_t *buf, struct http1_view name)
+hconn_name_is(const uint8_t *buf, struct http1_view name, const char *s)
 {
-	return http1_view_ieq(buf, name, "x-forwarded-for") ||
-	    http1_view_ieq(buf, name, "x-real-ip") ||
-	    http1_view_ieq(buf, name, "x-forwarded-proto") ||
-	    http1_view_ieq(buf, name, "forwarded");
+	size_t n = strlen(s);
+	if (name.len != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = buf[name.off + i];
+		if (c >= 'A' && c <= 'Z')
+			c = (uint8_t)(c - 'A' + 'a');
+		if (c == '_')
+			c = '-';
+		if (c != (uint8_t)s[i])
+			return false;
+	}
+	return true;
+}
+
+/* The forwarding fields we own: removed from every request, ours appended. */
+static const char *const hconn_owned_fields[] = {
+	"x-forwarded-for", "x-real-ip", "x-forwarded-proto", "forwarded",
+};
+/* Fields that name the client or the host for some backends: removed unless the peer is a
+ * trusted forwarder (which may set them). */
+static const char *const hconn_spoofable_fields[] = {
+	"x-forwarded-host", "x-client-ip", "true-client-ip",
+};
+
+/* True for the field lines never passed on as the client sent them. trusted: the peer is
+ * in trusted_forwarders. te: Transfer-Encoding is normalised (see hconn_te_normal). */
+static bool
+hconn_fwd_field(const uint8_t *buf, struct http1_view name, bool trusted, bool te)
+{
+	for (size_t i = 0; i < sizeof hconn_owned_fields / sizeof hconn_owned_fields[0]; i++)
+		if (hconn_name_is(buf, name, hconn_owned_fields[i]))
+			return true;
+	for (size_t i = 0; !trusted && i < sizeof hconn_spoofable_fields /
+	    sizeof hconn_spoofable_fields[0]; i++)
+		if (hconn_name_is(buf, name, hconn_spoofable_fields[i]))
+			return true;
+	return te && http1_view_ieq(buf, name, "transfer-encoding");
+}
+
+/*
+ * True when the Transfer-Encoding of a chunked request must be rewritten: anything but one
+ * field line whose value is exactly "chunked". The parser accepts only chunked, once, but
+ * allows empty list elements ("chunked," or ", chunked") and several field lines; an upstream
+ * that reads those differently would frame the body differently, so it gets the plain form.
+ */
+static bool
+hconn_te_normal(const struct http1_req *r, const uint8_t *buf)
+{
+	unsigned lines = 0;
+	bool plain = false;
+	if (!r->chunked)
+		return false;
+	for (unsigned i = 0; i < r->nfields; i++) {
+		if (!http1_view_ieq(buf, r->fields[i].name, "transfer-encoding"))
+			continue;
+		lines++;
+		plain = http1_view_ieq(buf, r->fields[i].value, "chunked");
+	}
+	return lines != 1 || !plain;
 }
 
 /*
@@ -484,8 +544,9 @@ hconn_rewrite_head(struct hconn *h)
 		return false;
 	uint8_t *out = h->hbuf;
 	uint32_t o = 0, from = 0;
+	bool te = hconn_te_normal(r, in);
 	for (unsigned i = 0; i < r->nfields; i++) {
-		if (!hconn_fwd_field(in, r->fields[i].name))
+		if (!hconn_fwd_field(in, r->fields[i].name, h->trusted, te))
 			continue;
 		uint32_t start = r->fields[i].name.off, end = start;
 		while (end < r->head_len && in[end] != '\n')
@@ -500,8 +561,12 @@ hconn_rewrite_head(struct hconn *h)
 	o += r->head_len - 2 - from;
 	char ip[INET6_ADDRSTRLEN];
 	hconn_ip_str(&h->client, ip, sizeof ip);
+	bool v6 = h->client.ss_family == AF_INET6;
+	/* RFC 7239 §4, §6: an IPv6 node is "[v6]", quoted because of the ':'. */
 	int n = snprintf((char *)out + o, HCONN_FWD_FIELDS,
-	    "X-Forwarded-For: %s\r\nX-Real-IP: %s\r\nX-Forwarded-Proto: http\r\n\r\n", ip, ip);
+	    "%sX-Forwarded-For: %s\r\nX-Real-IP: %s\r\nX-Forwarded-Proto: http\r\n"
+	    "Forwarded: for=%s%s%s;proto=http\r\n\r\n", te ? "Transfer-Encoding: chunked\r\n" : "",
+	    ip, ip, v6 ? "\"[" : "", ip, v6 ? "]\"" : "");
 	if (n < 0 || n >= HCONN_FWD_FIELDS)
 		return false;
 	h->hlen = o + (uint32_t)n;
@@ -757,6 +822,56 @@ hconn_host_literal(const uint8_t *v, size_t len)
 	return e > 0 ? strndup((const char *)v, e) : NULL;
 }
 
+/*
+ * An absolute-form target (RFC 9112 §3.2.2, "http://authority/path"): a server must use its
+ * authority rather than Host, and the upstream behind us may do just that, so the request is
+ * routed by Host only when both name the same host and port (hn, name and port are Host's,
+ * from hostname_from_host_header). True for origin-form and asterisk-form targets and for an
+ * authority that agrees; false (400) for any other scheme than http/https, userinfo, an
+ * authority that is not a valid host, or one that differs from Host.
+ */
+static bool
+hconn_target_agrees(struct hconn *h, enum hostname_verdict hn, const char *name, size_t nlen,
+    uint16_t port)
+{
+	const uint8_t *t = h->cbuf + h->req.target.off;
+	size_t tlen = h->req.target.len, k = 0, a, e;
+	if (tlen == 0 || t[0] == '/' || (tlen == 1 && t[0] == '*'))
+		return true;
+	while (k + 2 < tlen && !(t[k] == ':' && t[k + 1] == '/' && t[k + 2] == '/'))
+		k++;
+	if (k + 2 >= tlen)
+		return false;
+	struct http1_view scheme = { .off = h->req.target.off, .len = (uint32_t)k };
+	bool https = http1_view_ieq(h->cbuf, scheme, "https");
+	if (!https && !http1_view_ieq(h->cbuf, scheme, "http"))
+		return false;
+	a = k + 3;
+	for (e = a; e < tlen && t[e] != '/' && t[e] != '?' && t[e] != '#'; e++)
+		if (t[e] == '@')
+			return false; /* userinfo: RFC 9110 §4.2.4, never in http(s) URIs */
+	char aname[HOSTNAME_BUF];
+	size_t alen = 0;
+	uint16_t aport = 0;
+	enum hostname_verdict av = hostname_from_host_header(t + a, e - a, aname, &alen, &aport);
+	if (av != hn)
+		return false;
+	if (av == HOSTNAME_ERR_IP_LITERAL) {
+		/* No route names a literal: the two must be the same text. */
+		const uint8_t *hv = h->cbuf + h->req.host.off;
+		if (h->req.host.len != e - a)
+			return false;
+		for (size_t i = 0; i < e - a; i++)
+			if ((hv[i] | 0x20) != (t[a + i] | 0x20))
+				return false;
+		return true;
+	}
+	if (av != HOSTNAME_OK || alen != nlen || memcmp(aname, name, nlen) != 0)
+		return false;
+	uint16_t def = https ? 443 : 80;
+	return (aport != 0 ? aport : def) == (port != 0 ? port : def);
+}
+
 /* The terminator closed a handed-over connection: log it and free the record. */
 static void
 hconn_term_done(void *arg, const struct term_result *r)
@@ -853,7 +968,7 @@ hconn_request(struct hconn *h, enum http1_verdict v)
 	} else if (hn == HOSTNAME_ERR_IP_LITERAL) {
 		h->host = hconn_host_literal(hv, r->host.len);
 	}
-	if (h->host == NULL) {
+	if (h->host == NULL || !hconn_target_agrees(h, hn, name, nlen, port)) {
 		if (h->ustate != HU_NONE) {
 			hconn_drain(h, END_BAD_REQUEST);
 			return 0;
@@ -867,9 +982,10 @@ hconn_request(struct hconn *h, enum http1_verdict v)
 
 	/* The client: the peer, or what a trusted forwarder says in X-Forwarded-For. */
 	h->client = h->peer;
-	if (h->l->conf->ntrusted_forwarders > 0 &&
+	h->trusted = h->l->conf->ntrusted_forwarders > 0 &&
 	    confval_cidrs_match(h->l->conf->trusted_forwarders, h->l->conf->ntrusted_forwarders,
-	    (const struct sockaddr *)&h->peer))
+	    (const struct sockaddr *)&h->peer);
+	if (h->trusted)
 		hconn_xff_client(r, h->cbuf, &h->client);
 
 	bool has_body = r->chunked || (r->has_cl && r->content_length > 0);

@@ -5,6 +5,14 @@
 #  - curl from 127.0.0.7 through switchyard to a real nginx that logs $http_x_real_ip,
 #    $http_x_forwarded_for, $http_x_forwarded_proto and $connection: nginx sees 127.0.0.7,
 #    "http", and none of the X-Real-IP / X-Forwarded-For / Forwarded values the client sent;
+#  - Forwarded: for=127.0.0.7;proto=http (for="[2001:db8::1]" for an IPv6 client from a
+#    trusted forwarder); the underscore spellings (X_Forwarded_For, X_Real_IP, ...) and
+#    X-Forwarded-Host / X-Client-IP / True-Client-IP are removed from an untrusted client
+#    (seen by a backend that echoes the head it got), kept from a trusted forwarder;
+#  - Transfer-Encoding "chunked," / ", chunked" / " ,chunked , " reaches the backend as one
+#    "Transfer-Encoding: chunked" line and the body is framed (the next request follows);
+#  - absolute-form targets: another host, another port or userinfo -> 400, never forwarded;
+#    one that agrees with Host is forwarded;
 #  - keep-alive: two requests on one curl connection reach nginx on ONE upstream connection
 #    (same $connection) and both answer; two pipelined requests in one write both answer;
 #  - bodies: a 300 KiB POST with Content-Length and one with chunked coding reach a python
@@ -42,7 +50,8 @@ http {
 }"
 
 # A keep-alive HTTP/1.1 backend that answers each request with the sha256 and length of its
-# body (Content-Length or chunked, decoded) and the client port of its connection.
+# body (Content-Length or chunked, decoded) and the client port of its connection; a path
+# starting with /echo is answered with the request head exactly as it arrived.
 cat >"$T/shabe.py" <<'EOF'
 import hashlib, socket, sys, threading
 def serve(c):
@@ -54,8 +63,10 @@ def serve(c):
         if not line:
             break
         hdrs = {}
+        rawhead = line
         while True:
             h = f.readline()
+            rawhead += h
             if h in (b"\r\n", b""):
                 break
             k, _, v = h.decode("latin1").partition(":")
@@ -82,6 +93,8 @@ def serve(c):
             body = f.read(int(hdrs["content-length"]))
         out = ("%s %d %d %s\n" % (hashlib.sha256(body).hexdigest(), len(body), port,
                hdrs.get("x-real-ip", "-"))).encode()
+        if line.split(b" ")[1].startswith(b"/echo"):
+            out = rawhead
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(out) + out)
         if hdrs.get("connection", "").lower() == "close":
             break
@@ -175,6 +188,8 @@ listeners:
     routes:
       - host: up.test
         upstream: ngx
+      - host: sha.test
+        upstream: sha
       - default: {redirect_https: true}
   - name: web3
     listen: 127.0.0.1:$P3
@@ -217,7 +232,49 @@ sleep 0.2
 line=$(ngxlog /fields)
 sy_check "nginx sees X-Real-IP, XFF and proto from switchyard only ($line)" \
 	test "$(echo "$line" | cut -d'|' -f1-4)" = "up.test|127.0.0.7|127.0.0.7|http"
-sy_check "client Forwarded removed ($line)" test "$(echo "$line" | cut -d'|' -f7)" = "-"
+sy_check "client Forwarded replaced by ours ($line)" \
+	test "$(echo "$line" | cut -d'|' -f7)" = "for=127.0.0.7;proto=http"
+
+# --- Forwarded (RFC 7239) and the other client-naming fields (issue 8 item 3) ---
+out=$(curl -sS -m 10 --interface 127.0.0.7 -H 'Host: sha.test' -H 'X_Forwarded_For: 6.6.6.1' \
+	-H 'X_Real_IP: 6.6.6.2' -H 'X-Forwarded-Host: evil.example' -H 'X-Client-IP: 6.6.6.3' \
+	-H 'True-Client-IP: 6.6.6.4' -H 'X_Client_Ip: 6.6.6.5' -H 'True_Client_IP: 6.6.6.6' \
+	-H 'x_forwarded_host: evil2.example' -H 'X-Forwarded_Proto: https' -H 'FORWARDED: for=6.6.6.7' \
+	"http://127.0.0.1:$P1/echo-fields" 2>&1)
+has "$out" "Forwarded: for=127.0.0.7;proto=http" && sy_ok || sy_bad "Forwarded added ($out)"
+sy_check "spoofed client fields removed, every spelling ($out)" \
+	sh -c "! printf '%s' '$out' | grep -qiE '6\.6\.6|evil|https|^x_'"
+has "$out" "X-Real-IP: 127.0.0.7" && sy_ok || sy_bad "X-Real-IP still ours ($out)"
+out=$(curl -sS -m 10 --interface 127.0.0.8 -H 'Host: sha.test' -H 'X-Forwarded-For: 2001:db8::1' \
+	-H 'X-Forwarded-Host: front.example' "http://127.0.0.1:$P2/echo-v6" 2>&1)
+has "$out" 'Forwarded: for="[2001:db8::1]";proto=http' && sy_ok || sy_bad "Forwarded IPv6 quoted ($out)"
+has "$out" "X-Forwarded-Host: front.example" && sy_ok ||
+	sy_bad "a trusted forwarder's X-Forwarded-Host is kept ($out)"
+
+# --- Transfer-Encoding with empty list elements: forwarded as plain "chunked" ---
+for te in 'chunked,' ', chunked' ' ,chunked , '; do
+	printf 'POST /echo-te HTTP/1.1\r\nHost: sha.test\r\nTransfer-Encoding: %s\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /echo-next HTTP/1.1\r\nHost: sha.test\r\nConnection: close\r\n\r\n' "$te" >"$T/te"
+	out=$(raw "$P1" 127.0.0.7 te)
+	n=$(printf '%s' "$out" | grep -ci '^transfer-encoding:')
+	has "$out" "Transfer-Encoding: chunked$(printf '\r')" && [ "$n" = 1 ] && has "$out" "GET /echo-next" &&
+		sy_ok || sy_bad "TE '$te' normalised to one 'chunked' line ($out)"
+done
+
+# --- absolute-form targets: the authority must agree with Host ---
+req absx 'GET http://other.test/absx HTTP/1.1\r\nHost: up.test\r\n\r\n'
+out=$(raw "$P1" 127.0.0.7 absx)
+sy_check "absolute-form naming another host -> 400 ($(status "$out"))" test "$(status "$out")" = 400
+req absp 'GET http://up.test:8080/absp HTTP/1.1\r\nHost: up.test\r\n\r\n'
+out=$(raw "$P1" 127.0.0.7 absp)
+sy_check "absolute-form with another port -> 400 ($(status "$out"))" test "$(status "$out")" = 400
+req absu 'GET http://x@up.test/absu HTTP/1.1\r\nHost: up.test\r\n\r\n'
+out=$(raw "$P1" 127.0.0.7 absu)
+sy_check "absolute-form with userinfo -> 400 ($(status "$out"))" test "$(status "$out")" = 400
+req absok 'GET HTTP://Up.Test:80/absok HTTP/1.1\r\nHost: up.test\r\nConnection: close\r\n\r\n'
+out=$(raw "$P1" 127.0.0.7 absok)
+has "$out" "nginx-ok /absok" && sy_ok || sy_bad "absolute-form that agrees is forwarded ($out)"
+sleep 0.2
+sy_check "nginx never saw the disagreeing ones" sh -c "! grep -qE 'absx|absp|absu' '$T/ngx/access.log'"
 
 # --- keep-alive: one curl connection, two requests, one upstream connection ---
 out=$(curl -sS -m 10 --interface 127.0.0.7 -H 'Host: up.test' \
