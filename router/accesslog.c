@@ -151,3 +151,72 @@ accesslog_write(const struct accesslog_rec *r)
 	ssize_t rc = write(accesslog_fd, line, n);
 	(void)rc; /* nowhere better to report a failed log write */
 }
+
+/* Appends s for a text line: bytes outside printable ASCII, space and '"' as %XX, so one
+ * field never reads as two (the request-target comes from the network). */
+static void
+accesslog_text_str(char *line, size_t *n, size_t cap, const char *s)
+{
+	for (; *s != '\0' && *n + 4 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c <= 0x20 || c >= 0x7f || c == '"')
+			*n += (size_t)snprintf(line + *n, cap - *n, "%%%02X", c);
+		else
+			line[(*n)++] = (char)c;
+	}
+}
+
+void
+accesslog_write_req(const struct accesslog_req *r)
+{
+	char line[ACCESSLOG_LINE_MAX], ts[40], st[8], ust[8];
+	size_t n = 0, cap = sizeof line - 1;
+	struct timeval tv;
+	struct tm tm;
+
+	if (accesslog_fd == -1)
+		return;
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	size_t t = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ts + t, sizeof ts - t, ".%03ldZ", (long)(tv.tv_usec / 1000));
+	snprintf(st, sizeof st, "%d", r->status);
+	snprintf(ust, sizeof ust, "%d", r->upstream_status);
+
+	const char *keys[] = { "time", "client", "listener", "host", "route", "upstream", "server",
+		"proxy", "method", "path" };
+	const char *vals[] = { ts, r->client, r->listener, r->host, r->route, r->upstream,
+		r->server, r->proxy, r->method, r->path };
+	if (accesslog_format == CONF_LOG_JSON) {
+		accesslog_add(line, &n, cap, "{\"type\":\"request\"");
+		for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+			accesslog_add(line, &n, cap, ",\"%s\":", keys[i]);
+			if (vals[i] == NULL) {
+				accesslog_add(line, &n, cap, "null");
+				continue;
+			}
+			accesslog_add(line, &n, cap, "\"");
+			accesslog_json_str(line, &n, cap, vals[i]);
+			accesslog_add(line, &n, cap, "\"");
+		}
+		accesslog_add(line, &n, cap, ",\"status\":%s,\"upstream_status\":%s,\"bytes_in\":%llu,"
+		    "\"bytes_out\":%llu,\"duration_ms\":%llu}", r->status ? st : "null",
+		    r->upstream_status ? ust : "null", (unsigned long long)r->bytes_in,
+		    (unsigned long long)r->bytes_out, (unsigned long long)r->duration_ms);
+	} else {
+		accesslog_add(line, &n, cap, "%s request", ts);
+		for (size_t i = 1; i < sizeof keys / sizeof keys[0]; i++) {
+			accesslog_add(line, &n, cap, " %s=", keys[i]);
+			accesslog_text_str(line, &n, cap, vals[i] != NULL ? vals[i] : "-");
+		}
+		accesslog_add(line, &n, cap, " status=%s upstream_status=%s in=%llu out=%llu ms=%llu",
+		    r->status ? st : "-", r->upstream_status ? ust : "-",
+		    (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
+		    (unsigned long long)r->duration_ms);
+	}
+	if (n > cap)
+		n = cap;
+	line[n++] = '\n';
+	ssize_t rc = write(accesslog_fd, line, n);
+	(void)rc; /* nowhere better to report a failed log write */
+}

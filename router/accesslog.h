@@ -1,5 +1,6 @@
 /*
- * The access log (DESIGN.md §6): one line per connection at close, text or JSON, written
+ * The access log (DESIGN.md §6): one line per connection at close (and, on `kind: http`,
+ * one per request when its response ends), text or JSON, written
  * with one write(2) so lines from several workers never interleave. SIGUSR1 reopens a file
  * target by dup2 onto the same descriptor, so workers never see a closed fd.
  */
@@ -28,6 +29,27 @@ struct accesslog_rec {
 	const char *end;         /* end reason */
 };
 
+/*
+ * One request of a `kind: http` connection: a line of its own, written when the response
+ * ends (or the connection ends without one), besides the connection's line at close.
+ */
+struct accesslog_req {
+	const char *client;      /* "ip:port" of this request's client (after trusted XFF) */
+	const char *listener;
+	const char *host;        /* the Host, normalised; NULL: none */
+	const char *route;       /* NULL before routing */
+	const char *upstream;    /* NULL: answered by switchyard itself */
+	const char *server;
+	const char *proxy;       /* the PROXY header sent on the upstream connection */
+	const char *method;      /* as sent; NULL: the head did not parse */
+	const char *path;        /* the request-target as sent (cut); NULL: none */
+	int         status;      /* what the client got; 0: nothing */
+	int         upstream_status; /* what the upstream answered; 0: it did not */
+	uint64_t    bytes_in;    /* request head and body bytes from the client */
+	uint64_t    bytes_out;   /* response bytes to the client */
+	uint64_t    duration_ms; /* from the complete head to the end of the response */
+};
+
 /* Opens (or switches to) the configured target; false with errno on failure. */
 bool accesslog_open(const struct conf_log *c);
 
@@ -39,5 +61,8 @@ bool accesslog_enabled(void);
 
 /* Writes one record. */
 void accesslog_write(const struct accesslog_rec *r);
+
+/* Writes one request line (kind: http). */
+void accesslog_write_req(const struct accesslog_req *r);
 
 #endif

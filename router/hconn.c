@@ -34,6 +34,7 @@
 #include "proto/hostname.h"
 #include "proto/http1.h"
 #include "proto/http1_chunk.h"
+#include "proto/http1_resp.h"
 #include "proto/proxy_v1.h"
 #include "proto/proxy_v2.h"
 #include "router/accesslog.h"
@@ -49,10 +50,15 @@
 #define HCONN_RESP_MAX   (HCONN_LOCATION_MAX + 1024) /* our own response: head and page */
 #define HCONN_FWD_FIELDS 384   /* the forwarding field lines we append (three IPs) + TE */
 #define HCONN_PROXY_OUT_MAX 512 /* v2 header with AUTHORITY (a name, <= 253 bytes) */
+#define HCONN_PIPELINE_MAX 16  /* requests forwarded and not yet answered, per connection */
+#define HCONN_LOG_PATH_MAX 1024 /* request-target bytes kept for the request's log line */
 
 enum hconn_state { HS_PROXY, HS_HTTP, HS_TERMINATED };
 enum hconn_up { HU_NONE, HU_CONNECTING, HU_UP };
 enum hconn_body { HB_NONE, HB_LENGTH, HB_CHUNKED, HB_TUNNEL };
+/* Where the upstream's byte stream is: a response head, its body (by how it ends), or the
+ * raw relay after a 101. */
+enum hconn_rstate { RS_HEAD, RS_LENGTH, RS_CHUNKED, RS_CLOSE, RS_TUNNEL };
 
 /* Why a connection ended: logged once at close. */
 enum hconn_end {
@@ -61,7 +67,7 @@ enum hconn_end {
 	END_BAD_REQUEST, END_NO_ROUTE, END_REDIRECT, END_BAD_BODY, END_ROUTE_CHANGE,
 	END_UPSTREAM_FAILED, END_UPSTREAM_TIMEOUT, END_NO_SERVER, END_CLIENT_ERROR,
 	END_UPSTREAM_ERROR, END_SHUTDOWN, END_REJECTED, END_NO_MEMORY,
-	END_PROXY_ENCODE, END_CLIENT_CHANGE,
+	END_PROXY_ENCODE, END_CLIENT_CHANGE, END_BAD_RESPONSE,
 	END_TERMINATED, END_TERMINATED_ERROR, END_COUNT
 };
 static const char *const hconn_end_str[END_COUNT] = {
@@ -77,6 +83,7 @@ static const char *const hconn_end_str[END_COUNT] = {
 	[END_SHUTDOWN] = "shutdown",
 	[END_REJECTED] = "rejected", [END_NO_MEMORY] = "no_memory",
 	[END_PROXY_ENCODE] = "proxy_encode_failed", [END_CLIENT_CHANGE] = "client_change",
+	[END_BAD_RESPONSE] = "bad_response",
 	[END_TERMINATED] = "done", [END_TERMINATED_ERROR] = "error", /* the terminator's word wins */
 };
 /* The route result each end counts under. */
@@ -95,7 +102,20 @@ static const uint8_t hconn_end_result[END_COUNT] = {
 	[END_REJECTED] = SR_CONN_REJECTED,
 	[END_NO_MEMORY] = SR_CONN_ERROR,
 	[END_PROXY_ENCODE] = SR_CONN_ERROR, [END_CLIENT_CHANGE] = SR_CONN_OK,
+	[END_BAD_RESPONSE] = SR_CONN_ERROR,
 	[END_TERMINATED] = SR_CONN_OK, [END_TERMINATED_ERROR] = SR_CONN_ERROR,
+};
+
+/* A request forwarded upstream whose response has not ended: what its log line needs and
+ * what framing its response needs. */
+struct hconn_pending {
+	char     client[64];   /* "ip:port" of its client */
+	char     method[HTTP1_METHOD_MAX + 1];
+	char    *path;         /* malloc'd, cut at HCONN_LOG_PATH_MAX; NULL when out of memory */
+	uint64_t start_ms, bytes_in, bytes_out;
+	uint16_t status;       /* the final status relayed; 0 before */
+	bool     head;         /* HEAD: the response has no body whatever it says */
+	bool     upgrade;      /* asked for Upgrade: only a 101 switches to a relay */
 };
 
 struct hconn {
@@ -108,7 +128,16 @@ struct hconn {
 	struct server_rt   *server;
 	int                 cfd, ufd;
 	struct event        cev, uev, tev;
-	struct relay_dir    down;      /* upstream -> client, raw */
+	struct relay_dir    down;      /* upstream -> client: framed body runs and the tunnel */
+	struct http1_resp   uresp;     /* the upstream's response head being read */
+	struct http1_chunk  rchunk;    /* its chunked body */
+	uint8_t            *ubuf;      /* pooled: upstream bytes; [0, uready) framed, to the client */
+	uint32_t            ulen, uready;
+	uint64_t            rbody_left; /* RS_LENGTH: body bytes still to come */
+	uint64_t            bytes_down; /* upstream bytes sent from ubuf (down.bytes: the relay's) */
+	struct hconn_pending *pend;    /* FIFO of HCONN_PIPELINE_MAX, allocated at the first forward */
+	uint8_t             phead, pcount, rstate;
+	bool                upgrade_wait; /* an Upgrade request is out: parse nothing until its answer */
 	struct pp_in        pp;
 	struct http1_req    req;       /* the head being read */
 	struct http1_chunk  chunk;     /* the chunked body being framed */
@@ -242,12 +271,74 @@ hconn_upstream_drop(struct hconn *h)
 /* The access log's names of what went upstream (enum conf_proxy_protocol). */
 static const char *const hconn_pp_str[] = { "off", "v1", "v2" };
 
+/* Writes the log line of one request (status: what the client got, ustatus: what the
+ * upstream said; 0 for none; up: it was for the upstream). */
+static void
+hconn_log_req(struct hconn *h, const struct hconn_pending *p, int status, int ustatus, bool up)
+{
+	if (!accesslog_enabled())
+		return;
+	struct accesslog_req r = {
+		.client = p->client,
+		.listener = h->l->conf->name,
+		.host = h->host,
+		.route = h->route ? h->route->label : NULL,
+		.upstream = up && h->up ? h->up->conf->name : NULL,
+		.server = up && h->server ? h->server->label : NULL,
+		.proxy = hconn_pp_str[h->pp_sent],
+		.method = p->method[0] ? p->method : NULL,
+		.path = p->path,
+		.status = status,
+		.upstream_status = ustatus,
+		.bytes_in = p->bytes_in,
+		.bytes_out = p->bytes_out,
+		.duration_ms = hconn_now(h) - p->start_ms,
+	};
+	accesslog_write_req(&r);
+}
+
+/* Fills a log record from the head in cbuf (method and target when it parsed that far). */
+static void
+hconn_pend_fill(struct hconn *h, struct hconn_pending *p)
+{
+	const struct http1_req *r = &h->req;
+	memset(p, 0, sizeof *p);
+	hconn_addr_str(&h->client, p->client, sizeof p->client);
+	p->start_ms = hconn_now(h);
+	if (h->cbuf == NULL || r->verdict != HTTP1_DONE)
+		return;
+	size_t ml = r->method_name.len < HTTP1_METHOD_MAX ? r->method_name.len : HTTP1_METHOD_MAX;
+	memcpy(p->method, h->cbuf + r->method_name.off, ml);
+	p->method[ml] = '\0';
+	p->path = strndup((const char *)h->cbuf + r->target.off,
+	    r->target.len < HCONN_LOG_PATH_MAX ? r->target.len : HCONN_LOG_PATH_MAX);
+	p->bytes_in = r->head_len;
+	p->head = r->method == HTTP1_M_HEAD;
+	p->upgrade = r->conn_upgrade;
+}
+
+/* Drops the oldest pending request (its response ended). */
+static void
+hconn_pend_pop(struct hconn *h)
+{
+	free(h->pend[h->phead].path);
+	h->pend[h->phead].path = NULL;
+	h->phead = (uint8_t)((h->phead + 1) % HCONN_PIPELINE_MAX);
+	h->pcount--;
+}
+
 /* Ends the connection: one log line, counters, every resource back. Frees h. */
 static void
 hconn_close(struct hconn *h, enum hconn_end end)
 {
 	struct worker *w = h->w;
 	hconn_preread_done(h);
+	while (h->pcount > 0) {
+		/* Forwarded, never (fully) answered: the log says so (status "-" when nothing). */
+		struct hconn_pending *p = &h->pend[h->phead];
+		hconn_log_req(h, p, p->status, p->status, true);
+		hconn_pend_pop(h);
+	}
 
 	if (accesslog_enabled()) {
 		char client[64], server[64];
@@ -262,7 +353,7 @@ hconn_close(struct hconn *h, enum hconn_end end)
 			.server = NULL,
 			.proxy = hconn_pp_str[h->pp_sent],
 			.bytes_in = h->bytes_in,
-			.bytes_out = h->down.bytes + h->bytes_own,
+			.bytes_out = h->down.bytes + h->bytes_down + h->bytes_own,
 			.duration_ms = hconn_now(h) - h->start_ms,
 			.end = h->term_end != NULL ? h->term_end : hconn_end_str[end],
 		};
@@ -275,7 +366,8 @@ hconn_close(struct hconn *h, enum hconn_end end)
 	struct route_rt *rt = h->route != NULL ? h->route : &h->l->def;
 	stats_add(rt->stats, w->id, hconn_end_result[end], 1);
 	stats_add(rt->stats, w->id, SR_BYTES_IN, (int64_t)h->bytes_in);
-	stats_add(rt->stats, w->id, SR_BYTES_OUT, (int64_t)(h->down.bytes + h->bytes_own));
+	stats_add(rt->stats, w->id, SR_BYTES_OUT,
+	    (int64_t)(h->down.bytes + h->bytes_down + h->bytes_own));
 	stats_add(h->l->stats, w->id, SL_ACTIVE, -1);
 
 	event_del(&h->tev);
@@ -290,6 +382,9 @@ hconn_close(struct hconn *h, enum hconn_end end)
 		worker_buf_put(w, h->cbuf);
 	if (h->hbuf != NULL)
 		worker_buf_put(w, h->hbuf);
+	if (h->ubuf != NULL)
+		worker_buf_put(w, h->ubuf);
+	free(h->pend);
 	free(h->resp);
 	free(h->host);
 
@@ -363,6 +458,19 @@ hconn_respond(struct hconn *h, int status, const char *location, size_t loclen, 
 	h->rlen = (uint32_t)n;
 	h->close_after = close;
 	stats_add(h->l->hstats, h->w->id, stats_http_status_field(status), 1);
+	/* Its log line: the forwarded request it answers (502/504), or the head just read. */
+	if (h->pcount > 0) {
+		struct hconn_pending *p = &h->pend[h->phead];
+		p->bytes_out += (uint64_t)n;
+		hconn_log_req(h, p, status, 0, true);
+		hconn_pend_pop(h);
+	} else {
+		struct hconn_pending p;
+		hconn_pend_fill(h, &p);
+		p.bytes_out = (uint64_t)n;
+		hconn_log_req(h, &p, status, 0, false);
+		free(p.path);
+	}
 }
 
 /* Writes our own response; 1 on progress, 0 when blocked or none, -1 when h was closed. */
@@ -1023,9 +1131,19 @@ hconn_request(struct hconn *h, enum http1_verdict v)
 			hconn_respond(h, 502, NULL, 0, head_only, true, END_NO_MEMORY);
 			return 0;
 		}
-		if (r->conn_upgrade && r->upgrade_websocket) {
-			h->body = HB_TUNNEL; /* a raw two-way relay from here on */
-		} else if (r->chunked) {
+		if (h->pend == NULL &&
+		    (h->pend = calloc(HCONN_PIPELINE_MAX, sizeof *h->pend)) == NULL) {
+			hconn_respond(h, 502, NULL, 0, head_only, true, END_NO_MEMORY);
+			return 0;
+		}
+		struct hconn_pending *p =
+		    &h->pend[(h->phead + h->pcount) % HCONN_PIPELINE_MAX];
+		hconn_pend_fill(h, p);
+		h->pcount++;
+		/* An Upgrade switches to a relay only once the upstream answers 101: until then
+		 * nothing after this request is parsed, after any other answer it is a request. */
+		h->upgrade_wait = r->conn_upgrade;
+		if (r->chunked) {
 			h->body = HB_CHUNKED;
 			http1_chunk_init(&h->chunk);
 		} else if (r->has_cl && r->content_length > 0) {
@@ -1079,6 +1197,9 @@ hconn_process(struct hconn *h)
 		if (h->body != HB_NONE) {
 			if (avail == 0)
 				break;
+			struct hconn_pending *tail = h->pcount > 0 ? &h->pend[(h->phead + h->pcount - 1) %
+			    HCONN_PIPELINE_MAX] : NULL;
+			uint32_t fwd0 = h->fwd;
 			if (h->body == HB_TUNNEL) {
 				h->fwd = h->clen;
 			} else if (h->body == HB_LENGTH) {
@@ -1102,11 +1223,16 @@ hconn_process(struct hconn *h)
 					break;
 				}
 			}
+			if (tail != NULL && h->body != HB_TUNNEL)
+				tail->bytes_in += h->fwd - fwd0;
 			progress = 1;
 			continue;
 		}
-		/* A new head: only once everything before it has gone upstream. */
-		if (h->fwd != 0 || h->hlen != 0 || h->ustate == HU_CONNECTING || h->clen == 0)
+		/* A new head: only once everything before it has gone upstream, no Upgrade waits
+		 * for its answer, and the FIFO of unanswered requests has room (backpressure:
+		 * nothing more is read from the client once its buffer is full). */
+		if (h->fwd != 0 || h->hlen != 0 || h->ustate == HU_CONNECTING || h->clen == 0 ||
+		    h->upgrade_wait || h->pcount == HCONN_PIPELINE_MAX)
 			break;
 		if (h->stop_after) {
 			hconn_drain(h, END_DONE);
@@ -1123,7 +1249,7 @@ hconn_process(struct hconn *h)
 	}
 	/* The client finished sending and nothing it sent can make progress: wind down. */
 	if (h->c_eof && !progress && !h->draining && h->resp == NULL && !h->close_after &&
-	    h->fwd == 0 && h->hlen == 0) {
+	    h->fwd == 0 && h->hlen == 0 && !h->upgrade_wait && h->pcount < HCONN_PIPELINE_MAX) {
 		hconn_drain(h, (h->clen == 0 && h->body == HB_NONE) || h->body == HB_TUNNEL ?
 		    END_DONE : END_CLIENT_CLOSED);
 		progress = 1;
@@ -1292,35 +1418,298 @@ hconn_flush_up(struct hconn *h)
 	return progress;
 }
 
-/* Relays the upstream's bytes to the client, raw; its end ends the connection.
- * 1 on progress, 0 when blocked, -1 when closed. */
-static int
-hconn_relay_down(struct hconn *h)
+/* The response to the oldest pending request has ended: its log line; the next head. */
+static void
+hconn_resp_done(struct hconn *h)
 {
-	if (h->ustate != HU_UP)
+	struct hconn_pending *p = &h->pend[h->phead];
+	hconn_log_req(h, p, p->status, p->status, true);
+	hconn_pend_pop(h);
+	h->rstate = RS_HEAD;
+	http1_resp_init(&h->uresp);
+}
+
+/*
+ * The upstream broke the framing (a malformed or unasked-for head, a 101 nobody asked for,
+ * a bad chunked body) or closed in the middle of a response. The upstream connection is
+ * useless: when nothing of the final response went to the client it gets a 502, else the
+ * connection ends. Returns 0 when h lives on (the 502 is queued), -1 when it was closed.
+ */
+static int
+hconn_bad_response(struct hconn *h, const char *why, enum hconn_end end)
+{
+	log_debug("listener %s upstream %s server %s: %s", h->l->conf->name, h->up->conf->name,
+	    h->server->label, why);
+	if (h->rstate != RS_HEAD || h->pcount == 0 || h->down.blen > 0 || h->down.inpipe > 0) {
+		hconn_close(h, end);
+		return -1;
+	}
+	hconn_upstream_drop(h);
+	h->ustate = HU_NONE;
+	h->hlen = h->hoff = 0;
+	h->ulen = h->uready = 0;
+	hconn_respond(h, 502, NULL, 0, h->pend[h->phead].head, true, end);
+	return 0;
+}
+
+/*
+ * A complete response head at ubuf[0, head_len): match it to the oldest pending request
+ * and decide how its body ends (RFC 9112 §6.3). 1xx other than 101 are passed on and the
+ * real response follows; a 101 to an Upgrade request turns the connection into a relay.
+ * Returns 0, or -1 when h was closed.
+ */
+static int
+hconn_resp_head(struct hconn *h)
+{
+	const struct http1_resp *r = &h->uresp;
+	if (h->pcount == 0)
+		return hconn_bad_response(h, "a response no request asked for", END_BAD_RESPONSE);
+	struct hconn_pending *p = &h->pend[h->phead];
+	if (r->status == 101 && !p->upgrade)
+		return hconn_bad_response(h, "101 to a request without Upgrade", END_BAD_RESPONSE);
+	h->uready = r->head_len;
+	p->bytes_out += r->head_len;
+	if (r->status < 200 && r->status != 101) {
+		http1_resp_init(&h->uresp); /* interim: the final response follows */
 		return 0;
-	uint64_t before = h->down.bytes;
-	enum relay_rc rc = relay_pump(h->w, &h->down, h->ufd, &h->u_rd, h->cfd, &h->c_wr, true);
-	switch (rc) {
-	case RELAY_ERR_SRC:
-		hconn_close(h, END_UPSTREAM_ERROR);
-		return -1;
-	case RELAY_ERR_DST:
-		hconn_close(h, END_CLIENT_ERROR);
-		return -1;
-	case RELAY_DONE:
-		/* The upstream closed and all it sent is out: nothing more can be answered. */
-		hconn_close(h, h->draining ? (enum hconn_end)h->end_after : END_DONE);
-		return -1;
-	case RELAY_AGAIN:
-		h->last_ms = hconn_now(h);
-		return 1;
-	case RELAY_WAIT:
+	}
+	p->status = r->status;
+	stats_add(h->l->hstats, h->w->id, stats_http_status_field(r->status), 1);
+	if (r->status == 101) {
+		h->upgrade_wait = false;
+		h->body = HB_TUNNEL; /* the client's bytes go upstream raw from here on */
+		hconn_log_req(h, p, p->status, p->status, true);
+		hconn_pend_pop(h);
+		h->rstate = RS_TUNNEL;
+		return 0;
+	}
+	if (p->upgrade)
+		h->upgrade_wait = false; /* refused: what follows is parsed as a request again */
+	enum http1_resp_body b = http1_resp_body(r, p->head, false);
+	if ((!r->keep_alive || b == HTTP1_BODY_CLOSE) && !h->draining)
+		hconn_drain(h, END_DONE); /* the upstream closes after this one: take no more */
+	switch (b) {
+	case HTTP1_BODY_NONE:
+		hconn_resp_done(h);
+		break;
+	case HTTP1_BODY_LENGTH:
+		h->rbody_left = r->content_length;
+		h->rstate = RS_LENGTH;
+		if (h->rbody_left == 0)
+			hconn_resp_done(h);
+		break;
+	case HTTP1_BODY_CHUNKED:
+		http1_chunk_init(&h->rchunk);
+		h->rstate = RS_CHUNKED;
+		break;
+	case HTTP1_BODY_CLOSE:
+		h->rstate = RS_CLOSE;
 		break;
 	}
-	if (h->down.bytes != before)
-		h->last_ms = hconn_now(h);
 	return 0;
+}
+
+/* The upstream closed and everything it sent is framed and out. -1: h was closed, or 0
+ * when a 502 is queued. */
+static int
+hconn_up_eof(struct hconn *h)
+{
+	enum hconn_end done = h->draining ? (enum hconn_end)h->end_after : END_DONE;
+	if (h->rstate == RS_CLOSE && h->pcount > 0)
+		hconn_resp_done(h); /* a body delimited by the close */
+	if (h->rstate == RS_CLOSE || h->rstate == RS_TUNNEL ||
+	    (h->rstate == RS_HEAD && h->pcount == 0 && h->ulen == 0)) {
+		hconn_close(h, done);
+		return -1;
+	}
+	if (h->rstate == RS_HEAD && h->ulen > 0)
+		return hconn_bad_response(h, "closed inside a response head", END_BAD_RESPONSE);
+	return hconn_bad_response(h, h->rstate == RS_HEAD ? "closed before answering" :
+	    "closed inside a response body", END_UPSTREAM_ERROR);
+}
+
+/* Body bytes of the current response that may go socket to socket (splice for bulk). */
+static uint64_t
+hconn_run(const struct hconn *h)
+{
+	switch (h->rstate) {
+	case RS_LENGTH:
+		return h->rbody_left;
+	case RS_CHUNKED:
+		return http1_chunk_data_left(&h->rchunk);
+	case RS_CLOSE:
+	case RS_TUNNEL:
+		return UINT64_MAX;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Frames and relays the upstream's responses to the client, in order: heads are read into
+ * ubuf and parsed (proto/http1_resp), bodies counted (Content-Length), framed
+ * (proto/http1_chunk) or relayed to the close; body runs with nothing buffered go through
+ * the relay (splice for bulk), byte-exact. Returns 1 on progress, 0 when blocked, -1 when
+ * h was closed.
+ */
+static int
+hconn_down(struct hconn *h)
+{
+	int progress = 0;
+	if (h->ustate != HU_UP)
+		return 0;
+	for (int round = 0; round < RELAY_BUDGET; round++) {
+		struct hconn_pending *p = h->pcount > 0 ? &h->pend[h->phead] : NULL;
+		/* 1. What is framed goes first. */
+		if (h->uready > 0) {
+			if (!h->c_wr)
+				return progress;
+			ssize_t n = send(h->cfd, h->ubuf, h->uready, MSG_NOSIGNAL);
+			if (n == -1) {
+				if (errno == EAGAIN) {
+					h->c_wr = false;
+					return progress;
+				}
+				if (errno == EINTR)
+					continue;
+				hconn_close(h, END_CLIENT_ERROR);
+				return -1;
+			}
+			memmove(h->ubuf, h->ubuf + n, h->ulen - (uint32_t)n);
+			h->ulen -= (uint32_t)n;
+			h->uready -= (uint32_t)n;
+			h->bytes_down += (uint64_t)n;
+			h->last_ms = hconn_now(h);
+			progress = 1;
+			continue;
+		}
+		bool busy = h->down.blen > 0 || h->down.inpipe > 0;
+		if (!busy && h->ulen == 0 && h->pcount == 0 && h->rstate == RS_HEAD && h->draining &&
+		    h->hlen == 0 && h->fwd == 0) {
+			/* Every response owed is out and nothing more will be asked. */
+			hconn_close(h, (enum hconn_end)h->end_after);
+			return -1;
+		}
+		/* 2. A body run with nothing buffered: socket to socket, never past its end. */
+		uint64_t run = h->ulen == 0 ? hconn_run(h) : 0;
+		if (h->ulen == 0 && (busy || run > 0)) {
+			uint64_t before = h->down.bytes;
+			h->down.limit = run;
+			enum relay_rc rc = relay_pump(h->w, &h->down, h->ufd, &h->u_rd, h->cfd, &h->c_wr,
+			    true);
+			uint64_t moved = h->down.bytes - before;
+			if (moved > 0) {
+				if (p != NULL)
+					p->bytes_out += moved;
+				if (h->rstate == RS_LENGTH)
+					h->rbody_left -= moved;
+				else if (h->rstate == RS_CHUNKED)
+					http1_chunk_skip(&h->rchunk, moved);
+				h->last_ms = hconn_now(h);
+				progress = 1;
+			}
+			switch (rc) {
+			case RELAY_ERR_SRC:
+				hconn_close(h, END_UPSTREAM_ERROR);
+				return -1;
+			case RELAY_ERR_DST:
+				hconn_close(h, END_CLIENT_ERROR);
+				return -1;
+			case RELAY_DONE:
+				return hconn_up_eof(h) == -1 ? -1 : 1;
+			case RELAY_AGAIN:
+				return 1;
+			case RELAY_WAIT:
+				return progress;
+			case RELAY_LIMIT:
+				if (h->rstate == RS_LENGTH && h->rbody_left == 0)
+					hconn_resp_done(h);
+				continue;
+			}
+		}
+		/* 3. Frame what ubuf holds. */
+		if (h->ulen > 0) {
+			size_t used;
+			uint32_t n;
+			switch (h->rstate) {
+			case RS_HEAD: {
+				if (h->pcount == 0)
+					return hconn_bad_response(h, "bytes no request asked for",
+					    END_BAD_RESPONSE) == -1 ? -1 : 1;
+				enum http1_resp_verdict v = http1_resp_feed(&h->uresp, h->ubuf, h->ulen);
+				if (v == HTTP1_RESP_DONE) {
+					if (hconn_resp_head(h) == -1)
+						return -1;
+					progress = 1;
+					continue;
+				}
+				if (v != HTTP1_RESP_MORE)
+					return hconn_bad_response(h, http1_resp_verdict_str(v),
+					    END_BAD_RESPONSE) == -1 ? -1 : 1;
+				break; /* read on */
+			}
+			case RS_LENGTH:
+				n = h->rbody_left < h->ulen ? (uint32_t)h->rbody_left : h->ulen;
+				h->uready = n;
+				h->rbody_left -= n;
+				p->bytes_out += n;
+				if (h->rbody_left == 0)
+					hconn_resp_done(h);
+				continue;
+			case RS_CHUNKED: {
+				enum http1_chunk_verdict cv = http1_chunk_feed(&h->rchunk, h->ubuf, h->ulen,
+				    &used);
+				if (cv != HTTP1_CHUNK_DONE && cv != HTTP1_CHUNK_MORE) {
+					log_debug("listener %s: chunked response body: %s",
+					    h->l->conf->name, http1_chunk_verdict_str(cv));
+					hconn_close(h, END_BAD_RESPONSE);
+					return -1;
+				}
+				h->uready = (uint32_t)used;
+				p->bytes_out += used;
+				if (cv == HTTP1_CHUNK_DONE)
+					hconn_resp_done(h);
+				continue;
+			}
+			default:
+				h->uready = h->ulen;
+				if (p != NULL)
+					p->bytes_out += h->ulen;
+				continue;
+			}
+		}
+		/* 4. Read: a head (or chunk lines) into ubuf. */
+		if (!h->u_rd)
+			return progress;
+		if (h->ubuf == NULL && (h->ubuf = worker_buf_get(h->w)) == NULL) {
+			hconn_close(h, END_NO_MEMORY);
+			return -1;
+		}
+		if (h->ulen == WORKER_BUF_SIZE)
+			return hconn_bad_response(h, "response head too large", END_BAD_RESPONSE) == -1 ?
+			    -1 : 1; /* unreachable: the parser stops at HTTP1_RESP_HEAD_MAX */
+		ssize_t n = recv(h->ufd, h->ubuf + h->ulen, WORKER_BUF_SIZE - h->ulen, 0);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN) {
+				hconn_close(h, END_UPSTREAM_ERROR);
+				return -1;
+			}
+			h->u_rd = false;
+			if (h->ulen == 0) {
+				worker_buf_put(h->w, h->ubuf); /* an idle connection holds no buffer */
+				h->ubuf = NULL;
+			}
+			return progress;
+		}
+		if (n == 0)
+			return hconn_up_eof(h) == -1 ? -1 : 1;
+		h->ulen += (uint32_t)n;
+		h->last_ms = hconn_now(h);
+		progress = 1;
+	}
+	return 1;
 }
 
 /* The one driver: I/O and steps in order, repeated while something moves. */
@@ -1361,7 +1750,7 @@ hconn_drive(struct hconn *h)
 		if ((rc = hconn_flush_up(h)) == -1)
 			return;
 		progress |= rc;
-		if ((rc = hconn_relay_down(h)) == -1)
+		if ((rc = hconn_down(h)) == -1)
 			return;
 		progress |= rc;
 		if (!progress)
@@ -1464,6 +1853,7 @@ hconn_accept(struct worker *w, struct listener_rt *l, int fd, const struct socka
 	pp_in_init(&h->pp);
 	http1_req_init(&h->req);
 	relay_init(&h->down);
+	http1_resp_init(&h->uresp);
 	h->start_ms = h->last_ms = hconn_now(h);
 
 	TAILQ_INSERT_TAIL(&w->hconns, h, link);

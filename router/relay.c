@@ -1,7 +1,7 @@
 /*
  * One direction of the relay (see relay.h). It never blocks and never reads more from src
  * than dst has taken; it must never lose or reorder a byte, and it passes a FIN on only
- * after every byte before it.
+ * after every byte before it. With a limit (a framed HTTP body) it never reads past it.
  */
 #include "router/relay.h"
 
@@ -20,6 +20,7 @@ relay_init(struct relay_dir *d)
 	d->buf = NULL;
 	d->boff = d->blen = 0;
 	d->bytes = 0;
+	d->limit = UINT64_MAX;
 	d->eof = d->shut = d->bulk = d->src_hup = false;
 }
 
@@ -85,11 +86,14 @@ relay_splice(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int d
 		}
 		if (d->eof)
 			return relay_eof(d, dst, last);
+		if (d->limit == 0)
+			return RELAY_LIMIT;
 		if (!*src_rd)
 			return RELAY_WAIT;
 		if (d->pipe[0] == -1 && worker_pipe_get(w, d->pipe) == -1)
 			return RELAY_ERR_SRC; /* out of fds: this connection cannot go on */
-		ssize_t n = splice(src, NULL, d->pipe[1], NULL, RELAY_CHUNK,
+		ssize_t n = splice(src, NULL, d->pipe[1], NULL,
+		    d->limit < RELAY_CHUNK ? (size_t)d->limit : RELAY_CHUNK,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n == -1) {
 			if (errno == EAGAIN) {
@@ -111,6 +115,8 @@ relay_splice(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int d
 		}
 		d->inpipe = (uint32_t)n;
 		d->bytes += (uint64_t)n;
+		if (d->limit != UINT64_MAX)
+			d->limit -= (uint64_t)n;
 	}
 	return RELAY_AGAIN;
 }
@@ -151,11 +157,14 @@ relay_copy(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst
 		}
 		if (d->eof)
 			return relay_eof(d, dst, last);
+		if (d->limit == 0)
+			return RELAY_LIMIT;
 		if (!*src_rd)
 			return RELAY_WAIT;
 		if (d->buf == NULL && (d->buf = worker_buf_get(w)) == NULL)
 			return RELAY_ERR_SRC;
-		ssize_t n = recv(src, d->buf, RELAY_CHUNK, 0);
+		size_t want = d->limit < RELAY_CHUNK ? (size_t)d->limit : RELAY_CHUNK;
+		ssize_t n = recv(src, d->buf, want, 0);
 		if (n == -1) {
 			if (errno == EAGAIN) {
 				*src_rd = false;
@@ -176,8 +185,12 @@ relay_copy(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst
 		d->boff = 0;
 		d->blen = (uint32_t)n;
 		d->bytes += (uint64_t)n;
+		if (d->limit != UINT64_MAX)
+			d->limit -= (uint64_t)n;
 		if ((size_t)n == RELAY_CHUNK)
 			d->bulk = true; /* a full chunk: bulk data, splice once this buffer is out */
+		else if ((size_t)n == want)
+			; /* stopped by the limit: the socket may hold more (the next response) */
 		else if (!d->src_hup)
 			*src_rd = false; /* a short read drained the socket; new bytes (or a FIN)
 					  * raise a new edge. A FIN already queued was reported as

@@ -24,6 +24,7 @@ struct relay_dir {
 	uint8_t *buf;       /* copy mode: pooled buffer while bytes wait */
 	uint32_t boff, blen;
 	uint64_t bytes;     /* bytes read from src */
+	uint64_t limit;     /* bytes src may still give (a framed body); UINT64_MAX: no limit */
 	bool     eof;       /* src sent FIN */
 	bool     shut;      /* FIN passed on to dst (or dst is about to be closed) */
 	bool     bulk;      /* a read filled a chunk: splice from now on */
@@ -35,7 +36,8 @@ enum relay_rc {
 	RELAY_AGAIN,    /* budget used up with work left: reschedule */
 	RELAY_DONE,     /* src finished and its FIN was passed on */
 	RELAY_ERR_SRC,  /* reading src failed (reset) */
-	RELAY_ERR_DST   /* writing dst failed (reset, EPIPE) */
+	RELAY_ERR_DST,  /* writing dst failed (reset, EPIPE) */
+	RELAY_LIMIT     /* limit bytes were read from src and all of them are out */
 };
 
 void relay_init(struct relay_dir *d);
@@ -43,7 +45,7 @@ void relay_init(struct relay_dir *d);
 /*
  * Moves bytes src -> dst until blocked, done, failed or out of budget. last: the other
  * direction is finished, so at EOF the caller closes both sockets and no shutdown(2) is
- * needed to pass the FIN on.
+ * needed to pass the FIN on. With d->limit set, RELAY_LIMIT once that many bytes are out.
  */
 enum relay_rc relay_pump(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst,
     bool *dst_wr, bool last);
