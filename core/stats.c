@@ -163,8 +163,11 @@ static const struct stats_metric stats_metrics[] = {
 	SM(STATS_HTTP, ST_HANDSHAKE_FAILURES, "switchyard_tls_handshakes_total", "counter", NULL,
 	    "result=\"failed\""),
 #define SM_STATUS(code, first) SM(STATS_HTTP, ST_STATUS_##code, "switchyard_http_responses_total", \
-	"counter", first ? "HTTP responses written by switchyard itself, by status." : NULL, "status=\"" #code "\"")
-	SM_STATUS(200, 1), SM_STATUS(206, 0), SM_STATUS(301, 0), SM_STATUS(304, 0), SM_STATUS(400, 0),
+	"counter", first ? "HTTP responses sent to clients (switchyard's own and forwarded), by status." : NULL, \
+	"status=\"" #code "\"")
+	SM_STATUS(101, 1), SM_STATUS(200, 0), SM_STATUS(201, 0), SM_STATUS(204, 0), SM_STATUS(206, 0),
+	SM_STATUS(301, 0), SM_STATUS(302, 0), SM_STATUS(303, 0), SM_STATUS(304, 0), SM_STATUS(307, 0),
+	SM_STATUS(308, 0), SM_STATUS(400, 0), SM_STATUS(401, 0), SM_STATUS(403, 0),
 	SM_STATUS(404, 0), SM_STATUS(405, 0), SM_STATUS(408, 0), SM_STATUS(413, 0), SM_STATUS(414, 0),
 	SM_STATUS(416, 0), SM_STATUS(421, 0), SM_STATUS(431, 0), SM_STATUS(500, 0), SM_STATUS(501, 0),
 	SM_STATUS(502, 0), SM_STATUS(503, 0), SM_STATUS(504, 0), SM_STATUS(505, 0),
@@ -178,11 +181,20 @@ unsigned
 stats_http_status_field(int status)
 {
 	switch (status) {
+	case 101: return ST_STATUS_101;
 	case 200: return ST_STATUS_200;
+	case 201: return ST_STATUS_201;
+	case 204: return ST_STATUS_204;
 	case 206: return ST_STATUS_206;
 	case 301: return ST_STATUS_301;
+	case 302: return ST_STATUS_302;
+	case 303: return ST_STATUS_303;
 	case 304: return ST_STATUS_304;
+	case 307: return ST_STATUS_307;
+	case 308: return ST_STATUS_308;
 	case 400: return ST_STATUS_400;
+	case 401: return ST_STATUS_401;
+	case 403: return ST_STATUS_403;
 	case 404: return ST_STATUS_404;
 	case 405: return ST_STATUS_405;
 	case 408: return ST_STATUS_408;

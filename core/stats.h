@@ -54,11 +54,14 @@ enum {
 
 /*
  * HTTP and TLS counters of a listener (the terminator's TLS handshakes, responses by status of
- * the terminator and of plain-HTTP listeners). Statuses outside the list count as "other".
+ * the terminator and of plain-HTTP listeners, their own and the upstreams' they forward).
+ * Statuses outside the list count as "other".
  */
 enum {
 	ST_HANDSHAKES, ST_HANDSHAKE_FAILURES, ST_RESUMED,
-	ST_STATUS_200, ST_STATUS_206, ST_STATUS_301, ST_STATUS_304, ST_STATUS_400, ST_STATUS_404,
+	ST_STATUS_101, ST_STATUS_200, ST_STATUS_201, ST_STATUS_204, ST_STATUS_206, ST_STATUS_301,
+	ST_STATUS_302, ST_STATUS_303, ST_STATUS_304, ST_STATUS_307, ST_STATUS_308, ST_STATUS_400,
+	ST_STATUS_401, ST_STATUS_403, ST_STATUS_404,
 	ST_STATUS_405, ST_STATUS_408, ST_STATUS_413, ST_STATUS_414, ST_STATUS_416, ST_STATUS_421,
 	ST_STATUS_431, ST_STATUS_500, ST_STATUS_501, ST_STATUS_502, ST_STATUS_503, ST_STATUS_504,
 	ST_STATUS_505, ST_STATUS_OTHER,

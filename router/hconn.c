@@ -1231,13 +1231,15 @@ hconn_process(struct hconn *h)
 		/* A new head: only once everything before it has gone upstream, no Upgrade waits
 		 * for its answer, and the FIFO of unanswered requests has room (backpressure:
 		 * nothing more is read from the client once its buffer is full). */
-		if (h->fwd != 0 || h->hlen != 0 || h->ustate == HU_CONNECTING || h->clen == 0 ||
-		    h->upgrade_wait || h->pcount == HCONN_PIPELINE_MAX)
+		if (h->fwd != 0 || h->hlen != 0 || h->ustate == HU_CONNECTING)
 			break;
 		if (h->stop_after) {
+			/* The client said close: the upstream's answers are relayed, then the end. */
 			hconn_drain(h, END_DONE);
 			break;
 		}
+		if (h->clen == 0 || h->upgrade_wait || h->pcount == HCONN_PIPELINE_MAX)
+			break;
 		enum http1_verdict v = http1_req_feed(&h->req, h->cbuf, h->clen);
 		if (v == HTTP1_MORE)
 			break;

@@ -34,13 +34,22 @@
 #    sanitizer reports in switchyard's log.
 #  - site: the connection is handed to the terminator's decoy site over plain HTTP (two
 #    requests on one connection, the first head pre-read by the router);
-#  - WebSocket: an Upgrade request is forwarded, then the connection is a raw relay both ways.
+#  - WebSocket: an Upgrade request is forwarded, then the connection is a raw relay both ways;
+#    an Upgrade the backend answers with 200 is no relay: the request after it is parsed and
+#    its forged X-Forwarded-For / X-Real-IP / Forwarded are replaced (issue 8 item 2);
+#  - response framing: a 103 is passed on before the 200, a malformed upstream head (bare LF)
+#    gives 502 and end=bad_response; 16 pipelined requests reach a backend that answers only
+#    when the client is quiet all at once, 17 as 16 + 1 (the FIFO bound), and all are answered;
+#  - one access line per request (method, path, status, upstream status, bytes, ms) for
+#    forwarded requests, our own 404, the 502 and the 101; forwarded responses counted in
+#    switchyard_http_responses_total.
 . "$(dirname "$0")/lib.sh"
 PATH="$(dirname "$(python3 -c 'import sys; print(sys.executable)')"):$PATH"
 sy_setup
 LOG_BAD='^[0-9T:.-]+Z error |AddressSanitizer|LeakSanitizer|runtime error:'
 
 P1=$(sy_port) P2=$(sy_port) P3=$(sy_port) PN=$(sy_port) PS=$(sy_port) PX=$(sy_port) PB=$(sy_port)
+PL=$(sy_port) PA=$(sy_port)
 
 sy_nginx ngx "
 http {
@@ -71,7 +80,15 @@ def serve(c):
                 break
             k, _, v = h.decode("latin1").partition(":")
             hdrs[k.strip().lower()] = v.strip()
-        if hdrs.get("upgrade", "").lower() == "websocket":
+        path = line.split(b" ")[1]
+        if path.startswith(b"/bad-resp"):
+            c.sendall(b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok")
+            continue
+        if path.startswith(b"/hints"):
+            c.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n")
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhinted")
+            continue
+        if hdrs.get("upgrade", "").lower() == "websocket" and not path.startswith(b"/echo"):
             c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
             while True:
                 b = f.read1(65536)
@@ -109,6 +126,40 @@ while True:
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 EOF
 sy_start shabe python3 "$T/shabe.py" "$PS"
+
+# A pipelining backend: it answers nothing until no byte came for 0.7 s (or the end came),
+# then prints how many request heads it got in that batch ("batch N") and answers each.
+cat >"$T/plb.py" <<'EOF'
+import socket, sys, threading
+def serve(c):
+    c.settimeout(0.7)
+    buf = b""
+    while True:
+        try:
+            r = c.recv(65536)
+        except socket.timeout:
+            r = None
+        if not r:
+            n = buf.count(b"\r\n\r\n")
+            if n:
+                print("batch %d" % n, flush=True)
+                buf = b""
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" * n)
+            if r is None:
+                continue
+            break
+        buf += r
+    c.close()
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+print("listening", flush=True)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+EOF
+sy_start plb python3 "$T/plb.py" "$PL"
 
 # A black hole on loopback: a listener with backlog 0 that never accepts, its queue filled by
 # two held connections, so the kernel drops further SYNs and a connect can only time out.
@@ -159,6 +210,7 @@ EOF
 cat >"$T/sy.yaml" <<EOF
 process: {workers: 1}
 log: {level: info, access: $T/access.log, format: text}
+admin: {listen: 127.0.0.1:$PA}
 listeners:
   - name: web
     listen: 127.0.0.1:$P1
@@ -180,6 +232,8 @@ listeners:
         upstream: hole
       - host: site.test
         site: true
+      - host: pl.test
+        upstream: pl
   - name: web2
     listen: 127.0.0.1:$P2
     kind: http
@@ -203,6 +257,7 @@ upstreams:
   sha: {servers: ["127.0.0.1:$PS"]}
   down: {servers: ["127.0.0.1:$PX"]}
   hole: {servers: ["127.0.0.1:$PB"], connect_timeout: 500ms}
+  pl: {servers: ["127.0.0.1:$PL"]}
 terminator:
   site: {root: $T/site}
 EOF
@@ -405,6 +460,59 @@ req ws 'GET /ws HTTP/1.1\r\nHost: sha.test\r\nConnection: Upgrade\r\nUpgrade: we
 out=$(raw "$P1" 127.0.0.7 ws 1)
 has "$out" "101 Switching" && has "$out" "echo:GET /not-parsed HTTP/1.1" && sy_ok ||
 	sy_bad "websocket raw relay ($out)"
+
+# --- an Upgrade the upstream refuses: no relay, the next request is parsed and rewritten ---
+req noup 'GET /echo-noup HTTP/1.1\r\nHost: sha.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nGET /echo-smuggled HTTP/1.1\r\nHost: sha.test\r\nX-Forwarded-For: 6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nForwarded: for=6.6.6.6\r\nConnection: close\r\n\r\n'
+out=$(raw "$P1" 127.0.0.7 noup)
+n200=$(printf '%s' "$out" | grep -o 'HTTP/1.1 200' | wc -l)
+has "$out" "GET /echo-smuggled" && [ "$n200" = 2 ] && sy_ok || sy_bad "refused upgrade: two answers ($out)"
+sy_check "refused upgrade: the next request is rewritten ($out)" \
+	sh -c "! printf '%s' '$out' | grep -q 6.6.6.6 && printf '%s' '$out' | grep -q 'Forwarded: for=127.0.0.7;proto=http'"
+
+# --- the upstream's responses are framed ---
+req hints 'GET /hints HTTP/1.1\r\nHost: sha.test\r\n\r\nGET /after-hints HTTP/1.1\r\nHost: sha.test\r\nConnection: close\r\n\r\n'
+out=$(raw "$P1" 127.0.0.7 hints)
+has "$out" "103 Early Hints" && has "$out" "hinted" && [ "$(printf '%s' "$out" | grep -o 'HTTP/1.1 200' | wc -l)" = 2 ] &&
+	sy_ok || sy_bad "103 passed on, then the response, then the next ($out)"
+req badresp 'GET /bad-resp HTTP/1.1\r\nHost: sha.test\r\n\r\n'
+out=$(raw "$P1" 127.0.0.7 badresp)
+sy_check "malformed upstream head (bare LF) -> 502 ($(status "$out"))" test "$(status "$out")" = 502
+! has "$out" "200 OK" && has "$out" "<EOF>" && sy_ok || sy_bad "nothing of the bad head reaches the client ($out)"
+
+# --- at most 16 unanswered requests per connection (HCONN_PIPELINE_MAX), N and N+1 ---
+sy_wait_log plb listening || sy_bad "pipelining backend did not start"
+for k in 16 17; do
+	: >"$T/pl$k"
+	i=1
+	while [ $i -lt $k ]; do printf 'GET /pl%d HTTP/1.1\r\nHost: pl.test\r\n\r\n' $i >>"$T/pl$k"; i=$((i + 1)); done
+	printf 'GET /pl%d HTTP/1.1\r\nHost: pl.test\r\nConnection: close\r\n\r\n' $k >>"$T/pl$k"
+	before=$(grep -c batch "$T/plb.log")
+	out=$(raw "$P1" 127.0.0.7 "pl$k" 4)
+	n=$(printf '%s' "$out" | grep -o 'HTTP/1.1 200' | wc -l)
+	sy_check "$k pipelined: all answered ($n)" test "$n" = "$k"
+	has "$out" "<EOF>" && sy_ok || sy_bad "$k pipelined: closed after the last ($out)"
+	batches=$(grep batch "$T/plb.log" | tail -n +$((before + 1)) | tr '\n' ' ')
+	if [ $k = 16 ]; then want="batch 16 "; else want="batch 16 batch 1 "; fi
+	sy_check "$k pipelined: the upstream had at most 16 at once ($batches)" test "$batches" = "$want"
+done
+
+# --- per-request access lines and forwarded responses in the metrics ---
+sleep 0.3
+grep -qE ' request client=127\.0\.0\.7:[0-9]+ listener=web host=up\.test route=[^ ]+ upstream=ngx server=127\.0\.0\.1:[0-9]+ proxy=off method=GET path=/fields status=200 upstream_status=200 in=[1-9][0-9]* out=[1-9][0-9]* ms=[0-9]+$' "$T/access.log" &&
+	sy_ok || sy_bad "request line for /fields ($(grep 'path=/fields' "$T/access.log"))"
+grep -q ' request .*path=/ka1 status=200' "$T/access.log" && grep -q ' request .*path=/ka2 status=200' "$T/access.log" &&
+	sy_ok || sy_bad "one request line per request on a keep-alive connection"
+grep -qE ' request .*host=nowhere\.test .*upstream=- .*method=GET path=/ status=404 upstream_status=- ' "$T/access.log" &&
+	sy_ok || sy_bad "request line for our own 404 ($(grep 'nowhere' "$T/access.log"))"
+grep -qE ' request .*path=/bad-resp status=502 upstream_status=- ' "$T/access.log" && grep -q 'end=bad_response' "$T/access.log" &&
+	sy_ok || sy_bad "request line and end=bad_response for a malformed upstream head"
+grep -qE ' request .*path=/ws status=101 upstream_status=101 ' "$T/access.log" && sy_ok || sy_bad "request line for the 101"
+m200=$(sy_metric "$PA" 'switchyard_http_responses_total{listener="web",status="200"}')
+m101=$(sy_metric "$PA" 'switchyard_http_responses_total{listener="web",status="101"}')
+m404=$(sy_metric "$PA" 'switchyard_http_responses_total{listener="web",status="404"}')
+sy_check "forwarded 200s counted ($m200)" test "$m200" -ge 40
+sy_check "forwarded 101 counted ($m101)" test "$m101" -ge 1
+sy_check "our own 404 still counted ($m404)" test "$m404" -ge 1
 
 # --- the access log and switchyard's own log ---
 sleep 0.3
