@@ -84,6 +84,19 @@ def serve(c):
         if path.startswith(b"/bad-resp"):
             c.sendall(b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok")
             continue
+        if path.startswith(b"/big-len"):
+            big = bytes(range(256)) * 1200
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(big) + big)
+            continue
+        if path.startswith(b"/big-chunked"):
+            big, out, i, k = bytes(range(256)) * 1200, b"", 0, 0
+            sizes = [1, 4096, 65536 + 7, 100000, 3]
+            while i < len(big):
+                n = min(sizes[k % len(sizes)], len(big) - i)
+                out += b"%x\r\n" % n + big[i:i + n] + b"\r\n"
+                i, k = i + n, k + 1
+            c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + out + b"0\r\nX-Trailer: 1\r\n\r\n")
+            continue
         if path.startswith(b"/hints"):
             c.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n")
             c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhinted")
@@ -478,6 +491,28 @@ req badresp 'GET /bad-resp HTTP/1.1\r\nHost: sha.test\r\n\r\n'
 out=$(raw "$P1" 127.0.0.7 badresp)
 sy_check "malformed upstream head (bare LF) -> 502 ($(status "$out"))" test "$(status "$out")" = 502
 ! has "$out" "200 OK" && has "$out" "<EOF>" && sy_ok || sy_bad "nothing of the bad head reaches the client ($out)"
+
+# --- large response bodies (Content-Length, chunked) and a request after each, one connection ---
+python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 1200)' >"$T/big.want"
+want=$(sha256sum "$T/big.want" | cut -d' ' -f1)
+curl -sS -m 20 --interface 127.0.0.7 -H 'Host: sha.test' "http://127.0.0.1:$P1/big-len" -o "$T/big1" \
+	--next -H 'Host: sha.test' "http://127.0.0.1:$P1/big-chunked" -o "$T/big2" --raw \
+	--next -H 'Host: sha.test' "http://127.0.0.1:$P1/after-big" -o "$T/big3" 2>"$T/big.err"
+sy_check "300 KiB Content-Length response intact" test "$(sha256sum <"$T/big1" | cut -d' ' -f1)" = "$want"
+python3 - "$T/big2" "$want" <<'EOF' && sy_ok || sy_bad "300 KiB chunked response intact, byte-exact ($(cat "$T/big.err"))"
+import hashlib, sys
+raw, body, i = open(sys.argv[1], "rb").read(), b"", 0
+while True:
+    j = raw.index(b"\r\n", i)
+    n = int(raw[i:j], 16)
+    if n == 0:
+        break
+    body += raw[j + 2:j + 2 + n]
+    i = j + 2 + n + 2
+sys.exit(0 if hashlib.sha256(body).hexdigest() == sys.argv[2] and raw.endswith(b"0\r\nX-Trailer: 1\r\n\r\n") else 1)
+EOF
+sy_check "the request after them on the same connection ($(cat "$T/big3"))" \
+	test "$(cut -d' ' -f2 "$T/big3")" = 0
 
 # --- at most 16 unanswered requests per connection (HCONN_PIPELINE_MAX), N and N+1 ---
 sy_wait_log plb listening || sy_bad "pipelining backend did not start"
