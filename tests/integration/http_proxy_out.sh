@@ -13,8 +13,9 @@
 #    sent on a connection whose header names the first: the first is answered, the
 #    connection closes with end=client_change, and nginx never logs the second client's
 #    request under the first client's address;
-#  - the access log's proxy field is what was sent: v1 / v2 / off, and off for an upstream
-#    configured v1 whose server is down (nothing was sent);
+#  - the access log (json) proxy field is what was sent: v1 / v2 / off, and off for an upstream
+#    configured v1 whose server is down (nothing was sent); json request lines name the
+#    forwarded client, method, path and statuses (null upstream status for our own 502);
 #  - no error lines or sanitizer reports in switchyard's log.
 # Not covered here: a header that cannot be encoded (end=proxy_encode_failed, 502). With the
 # AUTHORITY limited to validated names (<= 253 bytes) and mixed families written IPv4-mapped,
@@ -96,7 +97,7 @@ EOF
 
 cat >"$T/sy.yaml" <<EOF
 process: {workers: 1}
-log: {level: info, access: $T/access.log, format: text}
+log: {level: info, access: $T/access.log, format: json}
 listeners:
   - name: web
     listen: 127.0.0.1:$P
@@ -186,12 +187,27 @@ sy_check "off: plain upstream ($out)" test "$out" = "plain /off"
 out=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -H 'Host: down.test' "http://127.0.0.1:$P/down" 2>&1)
 sy_check "down: 502 ($out)" test "$out" = 502
 sleep 0.3
-grep -q 'upstream=ngx_v1 .* proxy=v1 ' "$T/access.log" && sy_ok || sy_bad "access log proxy=v1"
-grep -q 'upstream=ngx_v2 .* proxy=v2 ' "$T/access.log" && sy_ok || sy_bad "access log proxy=v2"
-grep -q 'upstream=ngx_off .* proxy=off ' "$T/access.log" && sy_ok || sy_bad "access log proxy=off"
-grep -q 'upstream=down_v1 .* proxy=off .*end=upstream_failed' "$T/access.log" && sy_ok ||
+# jl KEY=VALUE...: passes when one JSON line of the access log has all these values (every
+# line must be valid JSON).
+jl() {
+	python3 - "$T/access.log" "$@" <<'EOF'
+import json, sys
+want = dict(a.split("=", 1) for a in sys.argv[2:])
+lines = [json.loads(l) for l in open(sys.argv[1])]
+sys.exit(0 if any(all(str(d.get(k)) == v for k, v in want.items()) for d in lines) else 1)
+EOF
+}
+jl upstream=ngx_v1 proxy=v1 end=done && sy_ok || sy_bad "access log proxy=v1"
+jl upstream=ngx_v2 proxy=v2 end=done && sy_ok || sy_bad "access log proxy=v2"
+jl upstream=ngx_off proxy=off end=done && sy_ok || sy_bad "access log proxy=off"
+jl upstream=down_v1 proxy=off end=upstream_failed && sy_ok ||
 	sy_bad "access log: nothing sent to a down server is proxy=off ($(grep down_v1 "$T/access.log"))"
-grep -q 'end=client_change' "$T/access.log" && sy_ok || sy_bad "access log end=client_change"
+jl end=client_change && sy_ok || sy_bad "access log end=client_change"
+jl type=request client=203.0.113.5:0 host=v1.test upstream=ngx_v1 proxy=v1 method=GET path=/xff4 \
+	status=200 upstream_status=200 && sy_ok || sy_bad "json request line ($(grep xff4 "$T/access.log"))"
+jl type=request path=/cc1 status=200 client=198.51.100.1:0 && sy_ok || sy_bad "json request line /cc1"
+jl type=request upstream=down_v1 path=/down status=502 upstream_status=None && sy_ok ||
+	sy_bad "json request line for the 502 ($(grep /down "$T/access.log"))"
 sy_stop sy
 if grep -qE "$LOG_BAD" "$T/sy.log"; then sy_bad "bad lines in switchyard's log: $(grep -E "$LOG_BAD" "$T/sy.log" | head -n 5)"; else sy_ok; fi
 sy_done
