@@ -46,7 +46,7 @@ enum conn_end {
 	END_DONE, END_IDLE, END_PREREAD_TIMEOUT, END_PROXY_TIMEOUT, END_PROXY_MISSING,
 	END_PROXY_INVALID, END_PROXY_UNSUPPORTED, END_PROXY_CLOSED, END_HELLO_CLOSED,
 	END_REJECTED, END_NO_ROUTE, END_BAD_HELLO, END_UPSTREAM_FAILED, END_NO_SERVER,
-	END_CLIENT_ERROR, END_UPSTREAM_ERROR, END_SHUTDOWN, END_NO_MEMORY,
+	END_CLIENT_ERROR, END_UPSTREAM_ERROR, END_SHUTDOWN, END_NO_MEMORY, END_PROXY_ENCODE,
 	END_TERMINATED, END_TERMINATED_ERROR, END_COUNT
 };
 static const char *const conn_end_str[END_COUNT] = {
@@ -59,7 +59,7 @@ static const char *const conn_end_str[END_COUNT] = {
 	[END_UPSTREAM_FAILED] = "upstream_failed", [END_NO_SERVER] = "no_server",
 	[END_CLIENT_ERROR] = "client_error", [END_UPSTREAM_ERROR] = "upstream_error",
 	[END_SHUTDOWN] = "shutdown",
-	[END_NO_MEMORY] = "no_memory",
+	[END_NO_MEMORY] = "no_memory", [END_PROXY_ENCODE] = "proxy_encode_failed",
 	[END_TERMINATED] = "done", [END_TERMINATED_ERROR] = "error", /* the terminator's word wins */
 };
 /* The route result each end counts under. */
@@ -73,7 +73,7 @@ static const uint8_t conn_end_result[END_COUNT] = {
 	[END_UPSTREAM_FAILED] = SR_CONN_UPSTREAM_FAILED, [END_NO_SERVER] = SR_CONN_UPSTREAM_FAILED,
 	[END_CLIENT_ERROR] = SR_CONN_ERROR, [END_UPSTREAM_ERROR] = SR_CONN_ERROR,
 	[END_SHUTDOWN] = SR_CONN_SHUTDOWN,
-	[END_NO_MEMORY] = SR_CONN_ERROR,
+	[END_NO_MEMORY] = SR_CONN_ERROR, [END_PROXY_ENCODE] = SR_CONN_ERROR,
 	[END_TERMINATED] = SR_CONN_OK, [END_TERMINATED_ERROR] = SR_CONN_ERROR,
 };
 
@@ -124,6 +124,7 @@ struct conn {
 	uint8_t             state, end, attempts;
 	bool                c_rd, c_wr, u_rd, u_wr;
 	bool                ipcap_held, preread_counted, counted_active, proxied;
+	uint8_t             pp_sent;   /* CONF_PP_*: the PROXY header really sent (for the log) */
 	char                alpn[32];      /* first ALPN protocol offered, for log and PROXY v2 */
 	bool                alpn_cut;      /* it was longer: logged cut, never sent in a TLV */
 };
@@ -251,7 +252,7 @@ conn_close(struct conn *c, enum conn_end end)
 			snprintf(server, sizeof server, "%s", c->server->label);
 			r.server = server;
 			static const char *const pp[] = { "off", "v1", "v2" };
-			r.proxy = pp[c->route->up->conf->proxy_protocol];
+			r.proxy = pp[c->pp_sent]; /* what went out, not what is configured */
 		}
 		accesslog_write(&r);
 	}
@@ -579,15 +580,16 @@ conn_unique_id(struct conn *c, uint8_t out[CONN_UNIQUE_ID_LEN])
 		out[10 + i] = (uint8_t)(n >> (8 * (5 - i)));
 }
 
-/* Builds the outgoing PROXY header into pr->hdr. */
-static void
+/* Builds the outgoing PROXY header into pr->hdr; false when it cannot be encoded (then
+ * nothing may go upstream: a header is never left out). */
+static bool
 conn_proxy_out(struct conn *c)
 {
 	struct preread *p = c->pr;
 	enum conf_proxy_protocol pp = c->route->up->conf->proxy_protocol;
 	p->hlen = 0;
 	if (pp == CONF_PP_OFF)
-		return;
+		return true;
 	if (!c->proxied) {
 		/* Where the client connected: only a PROXY header needs it, so ask only now. */
 		struct sockaddr_storage local;
@@ -626,7 +628,10 @@ conn_proxy_out(struct conn *c)
 		};
 		len = proxy_v2_encode(p->hdr, sizeof p->hdr, &a, &t);
 	}
-	p->hlen = len > 0 ? (uint16_t)len : 0;
+	if (len <= 0)
+		return false;
+	p->hlen = (uint16_t)len;
+	return true;
 }
 
 /* Sends the head of the upstream stream: PROXY header and pre-read bytes, in one writev. */
@@ -661,6 +666,8 @@ conn_flush_head(struct conn *c)
 		size_t left = (size_t)w;
 		size_t h = (size_t)(p->hlen - p->hsent);
 		if (left >= h) {
+			if (p->hlen > 0)
+				c->pp_sent = (uint8_t)c->route->up->conf->proxy_protocol;
 			p->hsent = p->hlen;
 			left -= h;
 		} else {
@@ -731,7 +738,12 @@ conn_connected(struct conn *c)
 	__atomic_add_fetch(&c->server->active, 1, __ATOMIC_RELAXED);
 	c->counted_active = true;
 	c->state = CS_RELAY;
-	conn_proxy_out(c);
+	if (!conn_proxy_out(c)) {
+		log_warn("listener %s route %s: upstream %s: cannot build the PROXY header",
+		    c->l->conf->name, c->route->label, c->route->up->conf->name);
+		conn_close(c, END_PROXY_ENCODE);
+		return;
+	}
 	c->last_ms = conn_now(c);
 	conn_timer(c, c->l->conf->idle_timeout_ms);
 	conn_relay(c);

@@ -10,7 +10,8 @@
 #  - v2 TLVs, decoded by a python backend: addresses (127.0.0.7 -> 127.0.0.1:<listener port>),
 #    AUTHORITY = the SNI, ALPN = the first protocol the client offered, UNIQUE_ID 16 bytes and
 #    different for two connections, no stray bytes (TLVs end exactly at the header's length);
-#  - the access log says proxy=v1 / proxy=v2 / proxy=off per route;
+#  - the access log says proxy=v1 / proxy=v2 / proxy=off per route, and proxy=off for a v1
+#    upstream whose server is down (the field is what was sent, not what is configured);
 #  - no "error" lines and no sanitizer reports in switchyard's log.
 # Limitation: that the PROXY header and the ClientHello go out in one segment (one writev)
 # is not observable reliably from the receiving side. What is checked instead: the v2
@@ -29,7 +30,7 @@ sy_cert ngx n1.test n2.test
 sy_cert hap h1.test h2.test
 cat "$T/hap.crt" "$T/hap.key" >"$T/hap.pem"
 
-PN=$(sy_port) PH=$(sy_port) PV=$(sy_port) PR=$(sy_port) P=$(sy_port) A=$(sy_port)
+PN=$(sy_port) PH=$(sy_port) PV=$(sy_port) PR=$(sy_port) P=$(sy_port) A=$(sy_port) PD=$(sy_port)
 mkdir -p "$T/raw"
 
 sy_nginx ngx "
@@ -73,6 +74,7 @@ listeners:
       - {sni: tlv.test, upstream: py_v2}
       - {sni: raw1.test, upstream: raw_v1}
       - {sni: off.test, upstream: raw_off}
+      - {sni: down1.test, upstream: down_v1}
 upstreams:
   ngx_v1: {servers: ["127.0.0.1:$PN"], proxy_protocol: v1}
   ngx_v2: {servers: ["127.0.0.1:$PN"], proxy_protocol: v2}
@@ -81,6 +83,7 @@ upstreams:
   py_v2: {servers: ["127.0.0.1:$PV"], proxy_protocol: v2}
   raw_v1: {servers: ["127.0.0.1:$PR"], proxy_protocol: v1}
   raw_off: {servers: ["127.0.0.1:$PR"], proxy_protocol: "off"}
+  down_v1: {servers: ["127.0.0.1:$PD"], proxy_protocol: v1}
 EOF
 sy_wait_port "$PN" || sy_bad "nginx did not start: $(cat "$T/ngx/error.log")"
 sy_wait_port "$PH" || sy_bad "haproxy did not start: $(cat "$T/hap.log")"
@@ -161,10 +164,13 @@ if bad:
 	sys.exit("; ".join(bad))
 EOF
 
+# Nothing listens for down1.test: no header was sent, so the log says proxy=off.
+get down1.test >/dev/null
 # Access log: the proxy field per route.
 sleep 0.2
 for want in "route=n1.test .* proxy=v1 " "route=n2.test .* proxy=v2 " "route=h2.test .* proxy=v2 " \
-	"route=tlv.test .* proxy=v2 " "route=off.test .* proxy=off " "client=127.0.0.7:[0-9]* .*route=raw1.test .* proxy=v1 "; do
+	"route=tlv.test .* proxy=v2 " "route=off.test .* proxy=off " "client=127.0.0.7:[0-9]* .*route=raw1.test .* proxy=v1 " \
+	"route=down1.test .* proxy=off .*end=upstream_failed"; do
 	grep -q "$want" "$T/access.log" && sy_ok || sy_bad "access log has no line matching '$want'"
 done
 [ "$(sy_metric "$A" 'switchyard_upstream_connects_total{upstream="py_v2",server="127.0.0.1:'"$PV"'"}')" = 2 ] &&
