@@ -2,7 +2,10 @@
  * The plain-HTTP connection state machine (see hconn.h). One driver, hconn_drive(), runs
  * after every readiness edge or timer: PROXY step, write our own response, read the client,
  * frame requests (heads by proto/http1, bodies by Content-Length or proto/http1_chunk),
- * flush to the upstream, relay the upstream's bytes back raw. Every path ends in exactly one
+ * flush to the upstream (a PROXY header first on a new upstream connection), frame the
+ * upstream's responses (heads by proto/http1_resp, bodies as RFC 9112 §6.3 says) and match
+ * each to its request in a bounded FIFO; an Upgrade becomes a raw relay only after a 101.
+ * Every path ends in exactly one
  * hconn_close(), which frees the connection: nothing may touch it afterwards (functions that
  * may close return -1). Untrusted bytes go only to the proto/ parsers; what is forwarded is
  * the client's bytes, byte-exact, except the forwarding fields of each head, which we own.
@@ -137,6 +140,7 @@ struct hconn {
 	uint64_t            bytes_down; /* upstream bytes sent from ubuf (down.bytes: the relay's) */
 	struct hconn_pending *pend;    /* FIFO of HCONN_PIPELINE_MAX, allocated at the first forward */
 	uint8_t             phead, pcount, rstate;
+	uint32_t            uanswered; /* responses completed on this upstream connection */
 	bool                upgrade_wait; /* an Upgrade request is out: parse nothing until its answer */
 	struct pp_in        pp;
 	struct http1_req    req;       /* the head being read */
@@ -857,6 +861,7 @@ hconn_connected(struct hconn *h)
 	__atomic_add_fetch(&h->server->active, 1, __ATOMIC_RELAXED);
 	h->counted_active = true;
 	h->ustate = HU_UP;
+	h->uanswered = 0;
 	h->last_ms = hconn_now(h);
 	hconn_timer(h, h->l->conf->idle_timeout_ms);
 	if (!hconn_proxy_out(h)) {
@@ -1427,6 +1432,7 @@ hconn_resp_done(struct hconn *h)
 	struct hconn_pending *p = &h->pend[h->phead];
 	hconn_log_req(h, p, p->status, p->status, true);
 	hconn_pend_pop(h);
+	h->uanswered++;
 	h->rstate = RS_HEAD;
 	http1_resp_init(&h->uresp);
 }
@@ -1526,6 +1532,12 @@ hconn_up_eof(struct hconn *h)
 	}
 	if (h->rstate == RS_HEAD && h->ulen > 0)
 		return hconn_bad_response(h, "closed inside a response head", END_BAD_RESPONSE);
+	if (h->rstate == RS_HEAD && h->uanswered > 0 && h->pend[h->phead].bytes_out == 0) {
+		/* A reused connection closed by the upstream as a request went out (its keep-alive
+		 * ran out): close without an answer, as it did, so the client retries. */
+		hconn_close(h, END_UPSTREAM_ERROR);
+		return -1;
+	}
 	return hconn_bad_response(h, h->rstate == RS_HEAD ? "closed before answering" :
 	    "closed inside a response body", END_UPSTREAM_ERROR);
 }

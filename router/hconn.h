@@ -1,9 +1,11 @@
 /*
  * One client connection through an http listener (`kind: http`, DESIGN.md §1): PROXY in
  * (trusted peers only), each request head parsed and routed by Host, then forwarded to an
- * upstream with X-Forwarded-For / X-Real-IP / X-Forwarded-Proto rewritten (keep-alive and
- * pipelining on one upstream connection), answered with a 301 to https, or handed to the
- * terminator's site. One access-log line at close. The struct is private to hconn.c.
+ * upstream with X-Forwarded-For / X-Real-IP / X-Forwarded-Proto / Forwarded rewritten and,
+ * when the upstream wants it, a PROXY header first (keep-alive and pipelining on one upstream
+ * connection, responses framed and matched to their requests), answered with a 301 to
+ * https, or handed to the terminator's site. One access-log line per request and one at
+ * close. The struct is private to hconn.c.
  */
 #ifndef SY_ROUTER_HCONN_H
 #define SY_ROUTER_HCONN_H

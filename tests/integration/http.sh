@@ -81,6 +81,8 @@ def serve(c):
             k, _, v = h.decode("latin1").partition(":")
             hdrs[k.strip().lower()] = v.strip()
         path = line.split(b" ")[1]
+        if path.startswith(b"/drop"):
+            break
         if path.startswith(b"/bad-resp"):
             c.sendall(b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok")
             continue
@@ -513,6 +515,17 @@ sys.exit(0 if hashlib.sha256(body).hexdigest() == sys.argv[2] and raw.endswith(b
 EOF
 sy_check "the request after them on the same connection ($(cat "$T/big3"))" \
 	test "$(cut -d' ' -f2 "$T/big3")" = 0
+
+# --- the upstream closes instead of answering: 502 on a new upstream connection; on a reused
+# one (its keep-alive ran out as the request went) the client is closed without an answer,
+# so that it retries ---
+req drop1 'GET /drop HTTP/1.1\r\nHost: sha.test\r\n\r\n'
+out=$(raw "$P1" 127.0.0.7 drop1)
+sy_check "closed before answering a first request -> 502 ($(status "$out"))" test "$(status "$out")" = 502
+req drop2 'GET /echo-first HTTP/1.1\r\nHost: sha.test\r\n\r\nGET /drop HTTP/1.1\r\nHost: sha.test\r\n\r\n'
+out=$(raw "$P1" 127.0.0.7 drop2)
+has "$out" "GET /echo-first" && ! has "$out" "502" && has "$out" "<EOF>" && sy_ok ||
+	sy_bad "closed before answering on a reused connection -> closed, no 502 ($out)"
 
 # --- at most 16 unanswered requests per connection (HCONN_PIPELINE_MAX), N and N+1 ---
 sy_wait_log plb listening || sy_bad "pipelining backend did not start"
