@@ -166,6 +166,7 @@ accesslog_text_str(char *line, size_t *n, size_t cap, const char *s)
 	}
 }
 
+/* Writes one request line of a kind: http connection, in one write(2) like the others. */
 void
 accesslog_write_req(const struct accesslog_req *r)
 {
