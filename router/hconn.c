@@ -10,7 +10,8 @@
  *   ACCEPT -> [PROXY]* -> head -> route -+-> upstream: CONNECT (failover) -> forward head
  *                          ^             |     + body -> next head (same upstream: reuse;
  *                          |             |     another route: drain the upstream, close)
- *                          +-------------+-> 301 to https / 404 / 4xx (keep-alive or close)
+ *                          +-------------+-> 301 to https / 404 / 4xx (keep-alive, or close
+ *                                        |     after a lingering close: core/linger.h)
  *                                        `-> site: the terminator takes the connection
  *   * trusted peers only
  */
@@ -30,10 +31,12 @@
 #include <unistd.h>
 
 #include "core/confval.h"
+#include "core/linger.h"
 #include "core/log.h"
 #include "proto/hostname.h"
 #include "proto/http1.h"
 #include "proto/http1_chunk.h"
+#include "proto/http_status.h"
 #include "router/accesslog.h"
 #include "router/ipcap.h"
 #include "router/pp_in.h"
@@ -124,9 +127,12 @@ struct hconn {
 	bool                c_rd, c_wr, u_rd, u_wr, c_eof, draining, ushut, close_after;
 	bool                first, last_timeout, stop_after, ipcap_held, preread_counted;
 	bool                counted_active, head_req;
+	bool                lingering;  /* our answer is out, the client's rest is discarded */
+	uint64_t            linger_at, linger_last; /* when it began, when a byte last came */
 };
 
 static void hconn_drive(struct hconn *h);
+static int hconn_linger_start(struct hconn *h);
 static void hconn_upstream_cb(evutil_socket_t fd, short what, void *arg);
 
 /* Milliseconds from the loop's cached clock: cheap enough for every I/O. */
@@ -289,40 +295,19 @@ hconn_close(struct hconn *h, enum hconn_end end)
 	worker_conn_closed(w);
 }
 
-/* The reason phrase of a status we answer ourselves (the ones an nginx would print). */
-static const char *
-hconn_reason(int status)
-{
-	switch (status) {
-	case 301: return "Moved Permanently";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 408: return "Request Time-out";
-	case 414: return "Request-URI Too Large";
-	case 431: return "Request Header Fields Too Large";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 504: return "Gateway Time-out";
-	case 505: return "HTTP Version Not Supported";
-	default:  return "Internal Server Error";
-	}
-}
-
 /*
- * Queues our own response: it looks like an ordinary web server's (Server: nginx, a small
- * HTML page, Content-Length). close: the stream may be out of sync (or the client asked),
- * so the connection ends once it is written, with end as the reason. location: for 301.
+ * Queues our own response: the status line and page of an ordinary nginx, from the table
+ * the terminator's site uses too (proto/http_status: :80 and :443 answer alike), with
+ * Server: nginx and Content-Length. close: the stream may be out of sync (or the client
+ * asked), so the connection ends once it is written (after a lingering close), with end as
+ * the reason. location: for 301.
  */
 static void
 hconn_respond(struct hconn *h, int status, const char *location, size_t loclen, bool head_only,
     bool close, enum hconn_end end)
 {
-	char body[512], date[64];
-	const char *reason = hconn_reason(status);
-	int blen = snprintf(body, sizeof body,
-	    "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n"
-	    "<center><h1>%d %s</h1></center>\r\n<hr><center>nginx</center>\r\n"
-	    "</body>\r\n</html>\r\n", status, reason, status, reason);
+	const struct http_status *si = http_status_get(status);
+	char date[64];
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
@@ -336,11 +321,13 @@ hconn_respond(struct hconn *h, int status, const char *location, size_t loclen, 
 	if (h->resp == NULL)
 		return; /* the driver closes: nothing to write */
 	int n = snprintf(h->resp, HCONN_RESP_MAX,
-	    "HTTP/1.1 %d %s\r\nServer: nginx\r\nDate: %s\r\nContent-Type: text/html\r\n"
-	    "Content-Length: %d\r\n%s%.*s%sConnection: %s\r\n\r\n%s",
-	    status, reason, date, blen, location ? "Location: " : "",
+	    "HTTP/1.1 %s\r\nServer: " HTTP_STATUS_SERVER "\r\nDate: %s\r\n"
+	    "Content-Type: text/html\r\nContent-Length: %zu\r\n%s%.*s%sConnection: %s\r\n\r\n"
+	    "%.*s",
+	    si->line, date, si->page_len, location ? "Location: " : "",
 	    location ? (int)loclen : 0, location ? location : "", location ? "\r\n" : "",
-	    close ? "close" : "keep-alive", head_only ? "" : body);
+	    close ? "close" : "keep-alive", head_only ? 0 : (int)si->page_len,
+	    si->page != NULL ? si->page : "");
 	if (n < 0 || n >= HCONN_RESP_MAX) {
 		free(h->resp);
 		h->resp = NULL;
@@ -348,7 +335,7 @@ hconn_respond(struct hconn *h, int status, const char *location, size_t loclen, 
 	}
 	h->rlen = (uint32_t)n;
 	h->close_after = close;
-	stats_add(h->l->hstats, h->w->id, stats_http_status_field(status), 1);
+	stats_add(h->l->hstats, h->w->id, stats_http_status_field(si->wire), 1);
 }
 
 /* Writes our own response; 1 on progress, 0 when blocked or none, -1 when h was closed. */
@@ -385,10 +372,52 @@ hconn_write_resp(struct hconn *h)
 	free(h->resp);
 	h->resp = NULL;
 	if (h->close_after) {
+		if (hconn_linger_start(h) == 0)
+			return 1;
 		hconn_close(h, (enum hconn_end)h->end_after);
 		return -1;
 	}
 	return 1;
+}
+
+/*
+ * Our answer that ends the connection is out: unless the client already closed, half-close
+ * and discard what it still sends (core/linger.h), so that no reset over unread bytes makes
+ * its stack drop the answer. Returns 0 when lingering, -1 when the caller closes at once.
+ */
+static int
+hconn_linger_start(struct hconn *h)
+{
+	if (h->c_eof || linger_start(h->cfd) == -1)
+		return -1;
+	hconn_preread_done(h);
+	hconn_upstream_drop(h);
+	h->ustate = HU_NONE;
+	if (h->cbuf != NULL) {
+		worker_buf_put(h->w, h->cbuf); /* nothing read from here on is a request */
+		h->cbuf = NULL;
+		h->clen = h->fwd = 0;
+	}
+	h->lingering = true;
+	h->linger_at = h->linger_last = hconn_now(h);
+	hconn_timer(h, linger_due(h->linger_at, h->linger_last) - h->linger_at);
+	return 0;
+}
+
+/* LINGER: discards a bounded amount of what the client sends; its end closes. */
+static void
+hconn_linger(struct hconn *h)
+{
+	uint64_t before = h->bytes_in;
+	enum linger_rc rc = linger_drain(h->cfd, &h->bytes_in);
+	if (rc == LINGER_DONE) {
+		hconn_close(h, (enum hconn_end)h->end_after);
+		return;
+	}
+	if (h->bytes_in != before)
+		h->linger_last = hconn_now(h); /* the timer reads it when it fires */
+	if (rc == LINGER_YIELD)
+		event_active(&h->cev, 0, 0); /* more is waiting: after the others' turn */
 }
 
 /*
@@ -1082,6 +1111,10 @@ hconn_relay_down(struct hconn *h)
 static void
 hconn_drive(struct hconn *h)
 {
+	if (h->lingering) {
+		hconn_linger(h);
+		return;
+	}
 	for (int round = 0; round < HCONN_ROUNDS; round++) {
 		int progress = 0, rc;
 		if (h->state == HS_PROXY) {
@@ -1132,6 +1165,14 @@ hconn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct hconn *h = arg;
 	(void)fd;
 	(void)what;
+	if (h->lingering) {
+		uint64_t now = hconn_now(h), due = linger_due(h->linger_at, h->linger_last);
+		if (now < due)
+			hconn_timer(h, due - now); /* bytes came since it was armed */
+		else
+			hconn_close(h, (enum hconn_end)h->end_after);
+		return;
+	}
 	if (h->state == HS_PROXY) {
 		stats_add(h->l->stats, h->w->id, SL_PROXY_TIMEOUT, 1);
 		hconn_close(h, END_PROXY_TIMEOUT);
@@ -1154,16 +1195,8 @@ hconn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		hconn_timer(h, limit - (now - since));
 		return;
 	}
-	/* A head that started but did not finish in time gets a 408; silence gets nothing. */
-	bool partial = h->clen > 0 && h->body == HB_NONE && h->fwd == 0 && h->hlen == 0;
-	if (h->ustate == HU_NONE && h->resp == NULL && !h->close_after && partial) {
-		hconn_respond(h, 408, NULL, 0, false, true,
-		    h->first ? END_PREREAD_TIMEOUT : END_IDLE);
-		h->c_wr = true; /* try at once; EAGAIN waits for the edge */
-		hconn_timer(h, h->l->conf->idle_timeout_ms); /* a client that never reads */
-		hconn_drive(h);
-		return;
-	}
+	/* A head that did not finish in time, like silence, is closed without an answer: nginx
+	 * sends no 408 either, and the decoy must not differ from it. */
 	hconn_close(h, h->first ? END_PREREAD_TIMEOUT : END_IDLE);
 }
 
