@@ -1111,12 +1111,12 @@ hconn_relay_down(struct hconn *h)
 static void
 hconn_drive(struct hconn *h)
 {
-	if (h->lingering) {
-		hconn_linger(h);
-		return;
-	}
 	for (int round = 0; round < HCONN_ROUNDS; round++) {
 		int progress = 0, rc;
+		if (h->lingering) {
+			hconn_linger(h); /* nothing else runs once our closing answer is out */
+			return;
+		}
 		if (h->state == HS_PROXY) {
 			if ((rc = hconn_read_client(h)) == -1)
 				return;
@@ -1134,6 +1134,8 @@ hconn_drive(struct hconn *h)
 		}
 		if ((rc = hconn_write_resp(h)) == -1)
 			return;
+		if (h->lingering)
+			continue;
 		progress |= rc;
 		if ((rc = hconn_read_client(h)) == -1)
 			return;
@@ -1145,6 +1147,8 @@ hconn_drive(struct hconn *h)
 			return; /* the connect edge drives the rest */
 		if ((rc = hconn_write_resp(h)) == -1)
 			return;
+		if (h->lingering)
+			continue;
 		progress |= rc;
 		if ((rc = hconn_flush_up(h)) == -1)
 			return;

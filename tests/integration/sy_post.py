@@ -4,14 +4,18 @@
   sy_post.py PORT plain|tls HOST BODY_FILE
 
 Sends "POST / HTTP/1.1" with Host and Content-Length, then the whole body, then reads to
-EOF. Prints one line: "send=ok|<error> answers=N first=<status line> end=eof|reset|timeout".
+EOF, then (the server has half-closed) sends one byte, waits 0.3 s and sends another: a
+server that still lingers takes them, one that has closed answers the first with a reset
+and the second send fails. Prints one line:
+"send=ok|<error> answers=N first=<status line> end=eof|reset|timeout after=ok|<error>".
 A server that closes over unread bytes resets the connection: the send fails, or the read
 does, and the answer may be lost; one that lingers lets the send finish and then ends with
-EOF after its one answer.
+EOF after its one answer, and still takes bytes after it.
 """
 import socket
 import ssl
 import sys
+import time
 
 
 def main():
@@ -41,8 +45,16 @@ def main():
 		end = "timeout"
 	except (ConnectionResetError, ssl.SSLError):
 		end = "reset"
+	after = "ok"
+	try:
+		s.send(b"x")
+		time.sleep(0.3)
+		s.send(b"x")
+	except (OSError, ssl.SSLError) as e:
+		after = type(e).__name__
 	first = buf.split(b"\r\n")[0].decode("latin-1") or "-"
-	print("send=%s answers=%d first=%s end=%s" % (sent, buf.count(b"HTTP/1.1 "), first.replace(" ", "_"), end))
+	print("send=%s answers=%d first=%s end=%s after=%s" % (sent, buf.count(b"HTTP/1.1 "),
+	    first.replace(" ", "_"), end, after))
 
 
 main()
