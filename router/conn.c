@@ -226,6 +226,19 @@ conn_preread_free(struct conn *c)
 	c->pr = NULL;
 }
 
+/* True when c gets an access-log line: the log is on and log.skip_from has not its client. */
+static bool
+conn_logged(const struct conn *c)
+{
+	if (!accesslog_enabled())
+		return false;
+	if (c->gen->conf->log.nskip_from == 0)
+		return true;
+	struct sockaddr_storage client;
+	conn_addr_to(&c->client, &client);
+	return !accesslog_skip(&c->gen->conf->log, &client);
+}
+
 /* Ends the connection: one log line, counters, every resource back. Frees c. */
 static void
 conn_close(struct conn *c, enum conn_end end)
@@ -235,9 +248,7 @@ conn_close(struct conn *c, enum conn_end end)
 	conn_preread_done(c);
 	ipcap_close(&c->ipcap);
 
-	struct sockaddr_storage peer;
-	conn_addr_to(&c->client, &peer);
-	if (accesslog_enabled() && !accesslog_skip(&c->gen->conf->log, &peer)) {
+	if (conn_logged(c)) {
 		char client[64], server[64];
 		conn_addr_str(&c->client, client, sizeof client);
 		struct accesslog_rec r = {
