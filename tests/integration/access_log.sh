@@ -17,6 +17,18 @@ sy_setup
 IP=127.0.44.1
 IP2=127.0.44.2
 FLEET="python3 $(dirname "$0")/sy_fleet.py"
+# stop_clean NAME: SIGTERM; the exit status must be 0 and the log free of errors and
+# sanitizer reports (leaks show up at exit).
+stop_clean() {
+	sp=$(cat "$T/$1.pid")
+	kill -TERM "$sp"
+	i=0
+	while kill -0 "$sp" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	wait "$sp"
+	src=$?
+	[ "$src" = 0 ] && sy_ok || sy_bad "$1: exit status $src after SIGTERM"
+	grep -E '^[0-9T:.-]+Z error |Sanitizer|runtime error' "$T/$1.log" && sy_bad "$1: errors or sanitizer reports in its log" || sy_ok
+}
 PEER="python3 $(dirname "$0")/sy_peer.py"
 metric() {
 	curl -s --max-time 5 "http://$IP:$1/metrics" | awk -v k="$2" '$1 == k { print $2; found = 1 } END { if (!found) print 0 }'
@@ -173,8 +185,7 @@ while [ "$(metric "$ADM" "$KW")" != $((w0 + 2)) ] && [ $i -lt 100 ]; do sleep 0.
 [ "$(metric "$ADM" "$KE")" = $((e0 + 1)) ] && sy_ok || sy_bad "edge connections counted: $(metric "$ADM" "$KE"), want $((e0 + 1))"
 grep -q 'client=127\.0\.0\.9:' "$T/access.log" && sy_bad "skip_from source logged: $(grep 'client=127\.0\.0\.9:' "$T/access.log")" || sy_ok
 
-grep -E '^[0-9T:.-]+Z error |Sanitizer|runtime error' "$T/sy.log" && sy_bad "errors in switchyard's log" || sy_ok
-sy_stop sy
+stop_clean sy
 
 # --- -t: servers per upstream at N (64) and N+1 (65).
 for n in 64 65; do

@@ -38,6 +38,18 @@ wait_metric() {
 	return 1
 }
 FLEET="python3 $(dirname "$0")/sy_fleet.py"
+# stop_clean NAME: SIGTERM; the exit status must be 0 and the log free of errors and
+# sanitizer reports (leaks show up at exit).
+stop_clean() {
+	sp=$(cat "$T/$1.pid")
+	kill -TERM "$sp"
+	i=0
+	while kill -0 "$sp" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	wait "$sp"
+	src=$?
+	[ "$src" = 0 ] && sy_ok || sy_bad "$1: exit status $src after SIGTERM"
+	grep -E '^[0-9T:.-]+Z error |Sanitizer|runtime error' "$T/$1.log" && sy_bad "$1: errors or sanitizer reports in its log" || sy_ok
+}
 conn() {
 	p=$1
 	shift
@@ -234,5 +246,5 @@ echo "http max_connections_per_ip 2 after PROXY: 198.51.100.8 from the same peer
 case "$r" in "HTTP/1.1 301"*) sy_ok ;; *) sy_bad "another http PROXY client from the same peer refused: $r" ;; esac
 echo quit >>"$T/hhp.ctl"
 
-grep -E '^[0-9T:.-]+Z error |Sanitizer|runtime error' "$T/sy.log" && sy_bad "errors in switchyard's log" || sy_ok
+stop_clean sy
 sy_done
