@@ -61,7 +61,7 @@ enum hconn_end {
 	END_BAD_REQUEST, END_NO_ROUTE, END_REDIRECT, END_BAD_BODY, END_ROUTE_CHANGE,
 	END_UPSTREAM_FAILED, END_UPSTREAM_TIMEOUT, END_NO_SERVER, END_CLIENT_ERROR,
 	END_UPSTREAM_ERROR, END_SHUTDOWN, END_REJECTED, END_NO_MEMORY,
-	END_TERMINATED, END_TERMINATED_ERROR, END_COUNT
+	END_TERMINATED, END_TERMINATED_ERROR, END_PREREAD_PER_IP, END_CONNS_PER_IP, END_COUNT
 };
 static const char *const hconn_end_str[END_COUNT] = {
 	[END_DONE] = "done", [END_IDLE] = "idle_timeout",
@@ -76,7 +76,9 @@ static const char *const hconn_end_str[END_COUNT] = {
 	[END_SHUTDOWN] = "shutdown",
 	[END_REJECTED] = "rejected", [END_NO_MEMORY] = "no_memory",
 	[END_TERMINATED] = "done", [END_TERMINATED_ERROR] = "error", /* the terminator's word wins */
+	[END_PREREAD_PER_IP] = "max_preread_per_ip", [END_CONNS_PER_IP] = "max_connections_per_ip",
 };
+#define HCONN_UNROUTED 0xff /* refused at accept by a limit: no route, counted by the limit */
 /* The route result each end counts under. */
 static const uint8_t hconn_end_result[END_COUNT] = {
 	[END_DONE] = SR_CONN_OK, [END_IDLE] = SR_CONN_IDLE_TIMEOUT,
@@ -93,6 +95,7 @@ static const uint8_t hconn_end_result[END_COUNT] = {
 	[END_REJECTED] = SR_CONN_REJECTED,
 	[END_NO_MEMORY] = SR_CONN_ERROR,
 	[END_TERMINATED] = SR_CONN_OK, [END_TERMINATED_ERROR] = SR_CONN_ERROR,
+	[END_PREREAD_PER_IP] = HCONN_UNROUTED, [END_CONNS_PER_IP] = HCONN_UNROUTED,
 };
 
 struct hconn {
@@ -122,10 +125,11 @@ struct hconn {
 	struct term_conn   *tc;        /* HS_TERMINATED: the terminator owns the client socket */
 	const char         *term_end;  /* the terminator's end reason, for the log */
 	uint64_t            start_ms, last_ms, tried, bytes_in, bytes_own;
-	uint32_t            ipcap_bucket, requests;
+	uint32_t            requests;
+	struct ipcap_hold   ipcap;     /* per-source-IP counts, taken after PROXY in */
 	uint8_t             state, ustate, body, end_after, attempts;
 	bool                c_rd, c_wr, u_rd, u_wr, c_eof, draining, ushut, close_after;
-	bool                first, last_timeout, stop_after, ipcap_held, preread_counted;
+	bool                first, last_timeout, stop_after, preread_counted;
 	bool                counted_active, head_req;
 	bool                lingering;  /* our answer is out, the client's rest is discarded */
 	uint64_t            linger_at, linger_last; /* when it began, when a byte last came */
@@ -197,10 +201,7 @@ hconn_ip_bytes(const struct sockaddr_storage *ss, uint8_t ip[16])
 static void
 hconn_preread_done(struct hconn *h)
 {
-	if (h->ipcap_held) {
-		ipcap_release(h->ipcap_bucket);
-		h->ipcap_held = false;
-	}
+	ipcap_preread_done(&h->ipcap);
 	if (h->preread_counted) {
 		stats_add(h->l->stats, h->w->id, SL_PREREAD, -1);
 		h->preread_counted = false;
@@ -240,8 +241,9 @@ hconn_close(struct hconn *h, enum hconn_end end)
 {
 	struct worker *w = h->w;
 	hconn_preread_done(h);
+	ipcap_close(&h->ipcap);
 
-	if (accesslog_enabled()) {
+	if (accesslog_enabled() && !accesslog_skip(&h->gen->conf->log, &h->client)) {
 		char client[64], server[64];
 		hconn_addr_str(&h->client, client, sizeof client);
 		struct accesslog_rec r = {
@@ -264,10 +266,12 @@ hconn_close(struct hconn *h, enum hconn_end end)
 		}
 		accesslog_write(&r);
 	}
-	struct route_rt *rt = h->route != NULL ? h->route : &h->l->def;
-	stats_add(rt->stats, w->id, hconn_end_result[end], 1);
-	stats_add(rt->stats, w->id, SR_BYTES_IN, (int64_t)h->bytes_in);
-	stats_add(rt->stats, w->id, SR_BYTES_OUT, (int64_t)(h->down.bytes + h->bytes_own));
+	if (hconn_end_result[end] != HCONN_UNROUTED) {
+		struct route_rt *rt = h->route != NULL ? h->route : &h->l->def;
+		stats_add(rt->stats, w->id, hconn_end_result[end], 1);
+		stats_add(rt->stats, w->id, SR_BYTES_IN, (int64_t)h->bytes_in);
+		stats_add(rt->stats, w->id, SR_BYTES_OUT, (int64_t)(h->down.bytes + h->bytes_own));
+	}
 	stats_add(h->l->stats, w->id, SL_ACTIVE, -1);
 
 	event_del(&h->tev);
@@ -293,6 +297,28 @@ hconn_close(struct hconn *h, enum hconn_end end)
 	__atomic_sub_fetch(&worker_conns_total, 1, __ATOMIC_RELAXED);
 	free(h);
 	worker_conn_closed(w);
+}
+
+/*
+ * Applies the per-source-IP caps to the peer (the real one, after PROXY in): a refusal is
+ * counted under its limit and logged with it as the end. Returns -1 when h was closed.
+ */
+static int
+hconn_admit(struct hconn *h)
+{
+	switch (ipcap_admit(&h->ipcap, h->l->conf, &h->peer)) {
+	case IPCAP_OK:
+		return 0;
+	case IPCAP_OVER_CONNECTIONS:
+		stats_add(h->l->stats, h->w->id, SL_REJECT_CONN_PER_IP, 1);
+		hconn_close(h, END_CONNS_PER_IP);
+		return -1;
+	case IPCAP_OVER_PREREAD:
+		break;
+	}
+	stats_add(h->l->stats, h->w->id, SL_REJECT_PER_IP, 1);
+	hconn_close(h, END_PREREAD_PER_IP);
+	return -1;
 }
 
 /*
@@ -1000,14 +1026,9 @@ hconn_proxy_step(struct hconn *h)
 	h->bytes_in -= hdr; /* the header is the hop's, not the client's */
 	if (proxied) {
 		h->peer = h->client = src;
-		/* Now the real client is known: it is the one the per-IP cap applies to. */
-		h->ipcap_bucket = ipcap_bucket(&h->peer);
-		if (!ipcap_take(h->ipcap_bucket, h->l->conf->max_preread_per_ip)) {
-			stats_add(h->l->stats, h->w->id, SL_REJECT_PER_IP, 1);
-			hconn_close(h, END_REJECTED);
+		/* Now the real client is known: it is the one the per-IP caps apply to. */
+		if (hconn_admit(h) == -1)
 			return -1;
-		}
-		h->ipcap_held = true;
 	}
 	h->state = HS_HTTP;
 	uint64_t spent = hconn_now(h) - h->start_ms;
@@ -1276,13 +1297,8 @@ hconn_accept(struct worker *w, struct listener_rt *l, int fd, const struct socka
 		h->state = HS_PROXY;
 		hconn_timer(h, cl->proxy_protocol_timeout_ms);
 	} else {
-		h->ipcap_bucket = ipcap_bucket(peer);
-		if (!ipcap_take(h->ipcap_bucket, cl->max_preread_per_ip)) {
-			stats_add(l->stats, w->id, SL_REJECT_PER_IP, 1);
-			hconn_close(h, END_REJECTED);
+		if (hconn_admit(h) == -1)
 			return;
-		}
-		h->ipcap_held = true;
 		h->state = HS_HTTP;
 		hconn_timer(h, cl->preread_timeout_ms);
 	}
