@@ -44,6 +44,10 @@
 #define CONF_IDLE_TIMEOUT_MAX         604800000u    /* 7 days */
 #define CONF_PREREAD_PER_IP_DEFAULT   32u
 #define CONF_PREREAD_PER_IP_MAX       100000u
+#define CONF_CONNS_PER_IP_DEFAULT     0u            /* max_connections_per_ip: 0 is off */
+#define CONF_CONNS_PER_IP_MAX         CONF_MAX_CONNECTIONS_MAX
+#define CONF_UPSTREAM_SERVERS_MAX     64            /* servers one upstream can balance over
+                                                       (the bits of a per-connection mask) */
 #define CONF_HTTPS_PORT_DEFAULT       443u
 #define CONF_CONNECT_TIMEOUT_DEFAULT  5000u
 #define CONF_CONNECT_TIMEOUT_MIN      100u
@@ -95,6 +99,8 @@ struct conf_log {
 	enum conf_log_access access;
 	char                *access_path; /* absolute path when access == CONF_ACCESS_FILE */
 	enum conf_log_format format;
+	struct conf_cidr    *skip_from;   /* clients left out of the access log (still counted) */
+	size_t               nskip_from;
 };
 
 /* admin: no admin listener unless enabled. */
@@ -146,6 +152,7 @@ struct conf_listener {
 	uint64_t                idle_timeout_ms;
 	uint32_t                max_hello;    /* tls listeners */
 	uint32_t                max_preread_per_ip;
+	uint32_t                max_connections_per_ip; /* 0: off */
 	uint16_t                https_port;   /* http listeners: target of redirect_https */
 	struct conf_cidr       *trusted_forwarders; /* http listeners: X-Forwarded-For believed */
 	size_t                  ntrusted_forwarders;

@@ -504,12 +504,12 @@ static const char *const root_keys[] = {
 static const char *const process_keys[] = {
 	"workers", "user", "max_connections", "shutdown_timeout", NULL
 };
-static const char *const log_keys[] = { "level", "access", "format", NULL };
+static const char *const log_keys[] = { "level", "access", "format", "skip_from", NULL };
 static const char *const admin_keys[] = { "listen", NULL };
 static const char *const listener_keys[] = {
 	"name", "listen", "kind", "proxy_protocol_from", "preread_timeout",
 	"proxy_protocol_timeout", "max_hello", "idle_timeout", "max_preread_per_ip",
-	"https_port", "trusted_forwarders", "routes", NULL
+	"max_connections_per_ip", "https_port", "trusted_forwarders", "routes", NULL
 };
 static const char *const tls_route_keys[] = { "sni", "upstream", "terminate", "reject",
 	"default", NULL };
@@ -572,7 +572,7 @@ do_process(struct val *V, const struct cnode *m)
 	    &p->shutdown_timeout_ms);
 }
 
-/* log: level, access (stderr | off | path), format. */
+/* log: level, access (stderr | off | path), format, skip_from. */
 static int
 do_log(struct val *V, const struct cnode *m)
 {
@@ -588,6 +588,8 @@ do_log(struct val *V, const struct cnode *m)
 	if (get_enum(V, m, "format", format_names, &e) == -1)
 		return -1;
 	l->format = (enum conf_log_format)e;
+	if (get_cidrs(V, m, "skip_from", &l->skip_from, &l->nskip_from) == -1)
+		return -1;
 	struct cnode *v = lookup(m, "access", NULL);
 	if (v == NULL)
 		return 0;
@@ -695,6 +697,19 @@ do_upstream(struct val *V, const struct cnode *k, struct conf_upstream *u)
 		return -1;
 	if (get_addrs(V, m, "servers", true, &u->servers, &u->nservers) == -1)
 		return -1;
+	if (u->nservers > CONF_UPSTREAM_SERVERS_MAX) {
+		/* The balancer tracks the servers one connection has tried in a 64-bit mask:
+		 * servers past it would never get traffic, so refuse them here. */
+		const struct cnode *x = lookup(m, "servers", NULL)->head;
+		for (size_t i = 0; i < CONF_UPSTREAM_SERVERS_MAX; i++)
+			x = x->next;
+		size_t o1 = push_key(V, "servers"), o2 = push_index(V, x->index);
+		fail(V, x, "upstream `%s` has %zu servers; at most %d can be balanced", u->name,
+		    u->nservers, CONF_UPSTREAM_SERVERS_MAX);
+		pop(V, o2);
+		pop(V, o1);
+		return -1;
+	}
 	e = (int)u->proxy_protocol;
 	if (get_enum(V, m, "proxy_protocol", pp_names, &e) == -1)
 		return -1;
@@ -1421,6 +1436,7 @@ do_listener(struct val *V, const struct cnode *m, struct conf_listener *l)
 	l->idle_timeout_ms = CONF_IDLE_TIMEOUT_DEFAULT;
 	l->max_hello = CONF_MAX_HELLO_DEFAULT;
 	l->max_preread_per_ip = CONF_PREREAD_PER_IP_DEFAULT;
+	l->max_connections_per_ip = CONF_CONNS_PER_IP_DEFAULT;
 	l->https_port = CONF_HTTPS_PORT_DEFAULT;
 	l->default_route.action = CONF_ACTION_REJECT;
 	if (get_cidrs(V, m, "proxy_protocol_from", &l->proxy_from, &l->nproxy_from) == -1 ||
@@ -1436,6 +1452,10 @@ do_listener(struct val *V, const struct cnode *m, struct conf_listener *l)
 	if (get_uint(V, m, "max_preread_per_ip", 1, CONF_PREREAD_PER_IP_MAX, &v) == -1)
 		return -1;
 	l->max_preread_per_ip = (uint32_t)v;
+	v = l->max_connections_per_ip;
+	if (get_uint(V, m, "max_connections_per_ip", 0, CONF_CONNS_PER_IP_MAX, &v) == -1)
+		return -1;
+	l->max_connections_per_ip = (uint32_t)v;
 	v = l->https_port;
 	if (get_uint(V, m, "https_port", 1, 65535, &v) == -1)
 		return -1;
@@ -1918,6 +1938,7 @@ conf_dump(const struct conf *c, FILE *out)
 	dump_kv(out, "  ", "access", c->log.access == CONF_ACCESS_FILE ? c->log.access_path :
 	    access_names[c->log.access]);
 	fprintf(out, "  format: %s\n", format_names[c->log.format]);
+	dump_cidrs(out, "  ", "skip_from", c->log.skip_from, c->log.nskip_from);
 	if (c->admin.enabled) {
 		confval_addr_format(&c->admin.listen, b, sizeof b);
 		fprintf(out, "admin:\n  listen: \"%s\"\n", b);
@@ -1937,6 +1958,7 @@ conf_dump(const struct conf *c, FILE *out)
 		if (tls)
 			dump_size(out, "    ", "max_hello", l->max_hello);
 		fprintf(out, "    max_preread_per_ip: %u\n", (unsigned)l->max_preread_per_ip);
+		fprintf(out, "    max_connections_per_ip: %u\n", (unsigned)l->max_connections_per_ip);
 		if (!tls) {
 			fprintf(out, "    https_port: %u\n", (unsigned)l->https_port);
 			dump_cidrs(out, "    ", "trusted_forwarders", l->trusted_forwarders,

@@ -109,6 +109,8 @@ static const struct stats_metric stats_metrics[] = {
 	    "Connections closed at accept by a limit.", "limit=\"max_connections\""),
 	SM(STATS_LISTENER, SL_REJECT_PER_IP, "switchyard_limit_rejects_total", "counter",
 	    NULL, "limit=\"max_preread_per_ip\""),
+	SM(STATS_LISTENER, SL_REJECT_CONN_PER_IP, "switchyard_limit_rejects_total", "counter",
+	    NULL, "limit=\"max_connections_per_ip\""),
 	SM(STATS_LISTENER, SL_ACCEPT_ERRORS, "switchyard_accept_errors_total", "counter",
 	    "accept(2) failures (EMFILE and the like).", NULL),
 	SM(STATS_LISTENER, SL_HELLO_NOT_TLS, "switchyard_hello_failures_total", "counter",

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/confval.h"
+
 static int accesslog_fd = -1;          /* -1: off */
 static enum conf_log_format accesslog_format;
 static char *accesslog_path;
@@ -68,6 +70,13 @@ accesslog_enabled(void)
 	return accesslog_fd != -1;
 }
 
+bool
+accesslog_skip(const struct conf_log *c, const struct sockaddr_storage *client)
+{
+	return c->nskip_from > 0 &&
+	    confval_cidrs_match(c->skip_from, c->nskip_from, (const struct sockaddr *)client);
+}
+
 /* Appends s as a JSON string body (no quotes) at line+*n, cut at cap. */
 static void
 accesslog_json_str(char *line, size_t *n, size_t cap, const char *s)
@@ -119,9 +128,9 @@ accesslog_write(const struct accesslog_rec *r)
 
 	if (accesslog_format == CONF_LOG_JSON) {
 		const char *keys[] = { "time", "client", "listener", "sni", "alpn", "route",
-			"upstream", "server", "proxy", "end" };
+			"upstream", "server", "proxy", "end", "alpn_offered" };
 		const char *vals[] = { ts, r->client, r->listener, r->sni, r->alpn, r->route,
-			r->upstream, r->server, r->proxy, r->end };
+			r->upstream, r->server, r->proxy, r->end, r->alpn_offered };
 		line[n++] = '{';
 		for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
 			accesslog_add(line, &n, cap, "%s\"%s\":", i ? "," : "", keys[i]);
@@ -139,11 +148,12 @@ accesslog_write(const struct accesslog_rec *r)
 	} else {
 		accesslog_add(line, &n, cap,
 		    "%s client=%s listener=%s sni=%s alpn=%s route=%s upstream=%s server=%s proxy=%s "
-		    "in=%llu out=%llu ms=%llu end=%s",
+		    "in=%llu out=%llu ms=%llu end=%s alpn_offered=%s",
 		    ts, r->client, r->listener, r->sni ? r->sni : "-", r->alpn ? r->alpn : "-",
 		    r->route ? r->route : "-", r->upstream ? r->upstream : "-", r->server ? r->server : "-", r->proxy,
 		    (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
-		    (unsigned long long)r->duration_ms, r->end);
+		    (unsigned long long)r->duration_ms, r->end,
+		    r->alpn_offered ? r->alpn_offered : "-");
 	}
 	if (n > cap)
 		n = cap;

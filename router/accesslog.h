@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "core/conf-t.h"
 
@@ -18,7 +19,7 @@ struct accesslog_rec {
 	const char *client;      /* "ip:port" after PROXY in */
 	const char *listener;
 	const char *sni;         /* NULL: none */
-	const char *alpn;        /* NULL: none */
+	const char *alpn;        /* negotiated by the terminator; NULL: none or not known */
 	const char *route;       /* route label, or NULL before routing */
 	const char *upstream;    /* upstream name, or NULL */
 	const char *server;      /* "ip:port", or NULL */
@@ -27,6 +28,7 @@ struct accesslog_rec {
 	uint64_t    bytes_out;   /* upstream -> client */
 	uint64_t    duration_ms;
 	const char *end;         /* end reason */
+	const char *alpn_offered; /* the client's ALPN list, comma-separated; NULL: none */
 };
 
 /*
@@ -58,6 +60,9 @@ bool accesslog_reopen(void);
 
 /* True when lines are written at all. */
 bool accesslog_enabled(void);
+
+/* True when connections from client (as logged: after PROXY in) stay out of the log. */
+bool accesslog_skip(const struct conf_log *c, const struct sockaddr_storage *client);
 
 /* Writes one record. */
 void accesslog_write(const struct accesslog_rec *r);

@@ -38,6 +38,7 @@
 #define CONN_PROXY_OUT_MAX 512  /* v2 header with AUTHORITY (≤253), ALPN, UNIQUE_ID, CRC */
 #define CONN_PREREAD_SLACK 2048 /* record headers and early bytes beyond max_hello */
 #define CONN_UNIQUE_ID_LEN 16
+#define CONN_ALPN_OFFERED_MAX 64 /* bytes of the offered ALPN list kept for the log */
 
 enum conn_state { CS_PROXY, CS_PREREAD, CS_CONNECT, CS_RELAY, CS_TERMINATED };
 
@@ -47,7 +48,7 @@ enum conn_end {
 	END_PROXY_INVALID, END_PROXY_UNSUPPORTED, END_PROXY_CLOSED, END_HELLO_CLOSED,
 	END_REJECTED, END_NO_ROUTE, END_BAD_HELLO, END_UPSTREAM_FAILED, END_NO_SERVER,
 	END_CLIENT_ERROR, END_UPSTREAM_ERROR, END_SHUTDOWN, END_NO_MEMORY, END_PROXY_ENCODE,
-	END_TERMINATED, END_TERMINATED_ERROR, END_COUNT
+	END_TERMINATED, END_TERMINATED_ERROR, END_PREREAD_PER_IP, END_CONNS_PER_IP, END_COUNT
 };
 static const char *const conn_end_str[END_COUNT] = {
 	[END_DONE] = "done", [END_IDLE] = "idle_timeout",
@@ -61,7 +62,9 @@ static const char *const conn_end_str[END_COUNT] = {
 	[END_SHUTDOWN] = "shutdown",
 	[END_NO_MEMORY] = "no_memory", [END_PROXY_ENCODE] = "proxy_encode_failed",
 	[END_TERMINATED] = "done", [END_TERMINATED_ERROR] = "error", /* the terminator's word wins */
+	[END_PREREAD_PER_IP] = "max_preread_per_ip", [END_CONNS_PER_IP] = "max_connections_per_ip",
 };
+#define CONN_UNROUTED 0xff /* refused at accept by a limit: no route, counted by the limit */
 /* The route result each end counts under. */
 static const uint8_t conn_end_result[END_COUNT] = {
 	[END_DONE] = SR_CONN_OK, [END_IDLE] = SR_CONN_IDLE_TIMEOUT,
@@ -75,6 +78,7 @@ static const uint8_t conn_end_result[END_COUNT] = {
 	[END_SHUTDOWN] = SR_CONN_SHUTDOWN,
 	[END_NO_MEMORY] = SR_CONN_ERROR, [END_PROXY_ENCODE] = SR_CONN_ERROR,
 	[END_TERMINATED] = SR_CONN_OK, [END_TERMINATED_ERROR] = SR_CONN_ERROR,
+	[END_PREREAD_PER_IP] = CONN_UNROUTED, [END_CONNS_PER_IP] = CONN_UNROUTED,
 };
 
 /* TLS alert descriptions we send (RFC 8446 §6). */
@@ -120,13 +124,16 @@ struct conn {
 	struct conn_addr    client;    /* after PROXY in */
 	struct conn_addr    local;     /* where the client connected (after PROXY in) */
 	uint64_t            start_ms, last_ms, tried;
-	uint32_t            ipcap_bucket;
+	struct ipcap_hold   ipcap;         /* per-source-IP counts, taken after PROXY in */
 	uint8_t             state, end, attempts;
 	bool                c_rd, c_wr, u_rd, u_wr;
-	bool                ipcap_held, preread_counted, counted_active, proxied;
+	bool                preread_counted, counted_active, proxied;
 	uint8_t             pp_sent;   /* CONF_PP_*: the PROXY header really sent (for the log) */
-	char                alpn[32];      /* first ALPN protocol offered, for log and PROXY v2 */
-	bool                alpn_cut;      /* it was longer: logged cut, never sent in a TLV */
+	char                alpn[32];      /* first ALPN protocol offered, for PROXY v2; once
+	                                      the terminator is done, the one it negotiated */
+	bool                alpn_cut;      /* it was longer: never sent in a TLV */
+	bool                alpn_negotiated; /* alpn is the terminator's (logged as alpn) */
+	char               *alpn_offered;  /* the offered list, for the log; NULL when none */
 };
 
 static void conn_drive(struct conn *c);
@@ -203,10 +210,7 @@ conn_timer(struct conn *c, uint64_t ms)
 static void
 conn_preread_done(struct conn *c)
 {
-	if (c->ipcap_held) {
-		ipcap_release(c->ipcap_bucket);
-		c->ipcap_held = false;
-	}
+	ipcap_preread_done(&c->ipcap);
 	if (c->preread_counted) {
 		stats_add(c->l->stats, c->w->id, SL_PREREAD, -1);
 		c->preread_counted = false;
@@ -223,6 +227,19 @@ conn_preread_free(struct conn *c)
 	c->pr = NULL;
 }
 
+/* True when c gets an access-log line: the log is on and log.skip_from has not its client. */
+static bool
+conn_logged(const struct conn *c)
+{
+	if (!accesslog_enabled())
+		return false;
+	if (c->gen->conf->log.nskip_from == 0)
+		return true;
+	struct sockaddr_storage client;
+	conn_addr_to(&c->client, &client);
+	return !accesslog_skip(&c->gen->conf->log, &client);
+}
+
 /* Ends the connection: one log line, counters, every resource back. Frees c. */
 static void
 conn_close(struct conn *c, enum conn_end end)
@@ -230,15 +247,18 @@ conn_close(struct conn *c, enum conn_end end)
 	struct worker *w = c->w;
 	c->end = (uint8_t)end;
 	conn_preread_done(c);
+	ipcap_close(&c->ipcap);
 
-	if (accesslog_enabled()) {
+	if (conn_logged(c)) {
 		char client[64], server[64];
 		conn_addr_str(&c->client, client, sizeof client);
 		struct accesslog_rec r = {
 			.client = client,
 			.listener = c->l->conf->name,
 			.sni = c->sni,
-			.alpn = c->alpn[0] ? c->alpn : NULL,
+			/* A passthrough's ALPN is chosen in the encrypted part of the handshake:
+			 * only the terminator's is known, the offered list is logged apart. */
+			.alpn = c->alpn_negotiated && c->alpn[0] ? c->alpn : NULL,
 			.route = c->route ? c->route->label : NULL,
 			.upstream = c->route && c->route->up ? c->route->up->conf->name : NULL,
 			.server = NULL,
@@ -247,6 +267,7 @@ conn_close(struct conn *c, enum conn_end end)
 			.bytes_out = c->down.bytes,
 			.duration_ms = conn_now(c) - c->start_ms,
 			.end = c->term_end != NULL ? c->term_end : conn_end_str[end],
+			.alpn_offered = c->alpn_offered,
 		};
 		if (c->server != NULL) {
 			snprintf(server, sizeof server, "%s", c->server->label);
@@ -256,10 +277,12 @@ conn_close(struct conn *c, enum conn_end end)
 		}
 		accesslog_write(&r);
 	}
-	struct route_rt *rt = c->route != NULL ? c->route : &c->l->def;
-	stats_add(rt->stats, w->id, conn_end_result[end], 1);
-	stats_add(rt->stats, w->id, SR_BYTES_IN, (int64_t)c->up.bytes);
-	stats_add(rt->stats, w->id, SR_BYTES_OUT, (int64_t)c->down.bytes);
+	if (conn_end_result[end] != CONN_UNROUTED) {
+		struct route_rt *rt = c->route != NULL ? c->route : &c->l->def;
+		stats_add(rt->stats, w->id, conn_end_result[end], 1);
+		stats_add(rt->stats, w->id, SR_BYTES_IN, (int64_t)c->up.bytes);
+		stats_add(rt->stats, w->id, SR_BYTES_OUT, (int64_t)c->down.bytes);
+	}
 	stats_add(c->l->stats, w->id, SL_ACTIVE, -1);
 	if (c->counted_active) {
 		__atomic_sub_fetch(&c->server->active, 1, __ATOMIC_RELAXED);
@@ -280,6 +303,7 @@ conn_close(struct conn *c, enum conn_end end)
 	relay_release(w, &c->down);
 	conn_preread_free(c);
 	free(c->sni);
+	free(c->alpn_offered);
 
 	TAILQ_REMOVE(&w->conns, c, link);
 	w->nconns--;
@@ -308,6 +332,56 @@ conn_count(struct conn *c, unsigned field)
 	stats_add(c->l->stats, c->w->id, field, 1);
 }
 
+/*
+ * Applies the per-source-IP caps to the client (the real one, after PROXY in): a refusal is
+ * counted under its limit and logged with it as the end. Returns false when c was closed.
+ */
+static bool
+conn_admit(struct conn *c, const struct sockaddr_storage *client)
+{
+	switch (ipcap_admit(&c->ipcap, c->l->conf, client)) {
+	case IPCAP_OK:
+		return true;
+	case IPCAP_OVER_CONNECTIONS:
+		conn_count(c, SL_REJECT_CONN_PER_IP);
+		conn_close(c, END_CONNS_PER_IP);
+		return false;
+	case IPCAP_OVER_PREREAD:
+		break;
+	}
+	conn_count(c, SL_REJECT_PER_IP);
+	conn_close(c, END_PREREAD_PER_IP);
+	return false;
+}
+
+/* The ALPN list the client offered, comma-separated, for the log: printable ASCII only
+ * (anything else, and a comma inside a name, becomes '?'), cut with "..." when long. */
+static void
+conn_alpn_offered(struct conn *c, const struct tls_hello *h)
+{
+	char list[CONN_ALPN_OFFERED_MAX];
+	size_t off = 0, nlen, n = 0;
+	const uint8_t *name;
+	bool cut = false;
+	while (!cut && tls_hello_alpn_next(h, &off, &name, &nlen)) {
+		for (size_t i = n > 0 ? 0 : 1; i <= nlen; i++) { /* i == 0: the comma */
+			if (n + 1 >= sizeof list) {
+				cut = true;
+				break;
+			}
+			uint8_t b = i == 0 ? ',' : name[i - 1];
+			list[n++] = i == 0 || (b >= 0x21 && b < 0x7f && b != ',') ? (char)b : '?';
+		}
+	}
+	if (cut) { /* n is sizeof list - 1 */
+		memcpy(list + sizeof list - 4, "...", 3);
+		n = sizeof list - 1;
+	}
+	list[n] = '\0';
+	if (n > 0)
+		c->alpn_offered = strdup(list); /* NULL on failure: the log says "-" */
+}
+
 /* The terminator closed a handed-over connection: log it and free the record. */
 static void
 conn_term_done(void *arg, const struct term_result *r)
@@ -317,10 +391,10 @@ conn_term_done(void *arg, const struct term_result *r)
 	c->up.bytes = r->bytes_in;
 	c->down.bytes = r->bytes_out;
 	c->term_end = r->end;
-	if (r->alpn != NULL) {
-		snprintf(c->alpn, sizeof c->alpn, "%s", r->alpn);
-		c->alpn_cut = false;
-	}
+	/* What the terminator negotiated, or nothing: never the first one offered. */
+	snprintf(c->alpn, sizeof c->alpn, "%s", r->alpn != NULL ? r->alpn : "");
+	c->alpn_cut = false;
+	c->alpn_negotiated = true;
 	conn_close(c, r->error ? END_TERMINATED_ERROR : END_TERMINATED);
 }
 
@@ -410,6 +484,8 @@ conn_routed(struct conn *c)
 		for (size_t i = 0; i < k; i++)
 			c->alpn[i] = name[i] >= 0x21 && name[i] < 0x7f ? (char)name[i] : '?';
 		c->alpn[k] = '\0';
+		if (accesslog_enabled())
+			conn_alpn_offered(c, h);
 	}
 	if (!h->has_sni) {
 		conn_fallback(c, SL_HELLO_NO_SNI, ALERT_UNRECOGNIZED_NAME, END_NO_ROUTE);
@@ -499,14 +575,9 @@ conn_proxy_step(struct conn *c)
 	if (c->proxied) {
 		conn_addr_from(&c->client, &src);
 		conn_addr_from(&c->local, &dst);
-		/* Now the real client is known: it is the one the per-IP cap applies to. */
-		c->ipcap_bucket = ipcap_bucket(&src);
-		if (!ipcap_take(c->ipcap_bucket, c->l->conf->max_preread_per_ip)) {
-			conn_count(c, SL_REJECT_PER_IP);
-			conn_close(c, END_REJECTED);
+		/* Now the real client is known: it is the one the per-IP caps apply to. */
+		if (!conn_admit(c, &src))
 			return 0;
-		}
-		c->ipcap_held = true;
 	}
 	c->state = CS_PREREAD;
 	uint64_t spent = conn_now(c) - c->start_ms;
@@ -936,25 +1007,18 @@ conn_accept(struct worker *w, struct listener_rt *l, int fd, const struct sockad
 
 	event_assign(&c->cev, w->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, conn_client_cb, c);
 	event_assign(&c->tev, w->base, -1, 0, conn_timer_cb, c);
+	event_add(&c->cev, NULL);
 
 	if (cl->nproxy_from > 0 &&
 	    confval_cidrs_match(cl->proxy_from, cl->nproxy_from, (const struct sockaddr *)peer)) {
 		c->state = CS_PROXY;
 		conn_timer(c, cl->proxy_protocol_timeout_ms);
 	} else {
-		c->ipcap_bucket = ipcap_bucket(peer);
-		if (!ipcap_take(c->ipcap_bucket, cl->max_preread_per_ip)) {
-			conn_count(c, SL_REJECT_PER_IP);
-			c->route = &l->def;
-			event_add(&c->cev, NULL); /* conn_close deletes it */
-			conn_close(c, END_REJECTED);
+		if (!conn_admit(c, peer))
 			return;
-		}
-		c->ipcap_held = true;
 		c->state = CS_PREREAD;
 		conn_timer(c, cl->preread_timeout_ms);
 	}
-	event_add(&c->cev, NULL);
 	/* Listening sockets defer accept until data arrives, so try to read at once. */
 	c->c_rd = true;
 	conn_drive(c);

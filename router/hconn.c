@@ -13,7 +13,8 @@
  *   ACCEPT -> [PROXY]* -> head -> route -+-> upstream: CONNECT (failover) -> forward head
  *                          ^             |     + body -> next head (same upstream: reuse;
  *                          |             |     another route: drain the upstream, close)
- *                          +-------------+-> 301 to https / 404 / 4xx (keep-alive or close)
+ *                          +-------------+-> 301 to https / 404 / 4xx (keep-alive, or close
+ *                                        |     after a lingering close: core/linger.h)
  *                                        `-> site: the terminator takes the connection
  *   * trusted peers only
  */
@@ -33,6 +34,7 @@
 #include <unistd.h>
 
 #include "core/confval.h"
+#include "core/linger.h"
 #include "core/log.h"
 #include "proto/hostname.h"
 #include "proto/http1.h"
@@ -40,6 +42,7 @@
 #include "proto/http1_resp.h"
 #include "proto/proxy_v1.h"
 #include "proto/proxy_v2.h"
+#include "proto/http_status.h"
 #include "router/accesslog.h"
 #include "router/ipcap.h"
 #include "router/pp_in.h"
@@ -71,7 +74,7 @@ enum hconn_end {
 	END_UPSTREAM_FAILED, END_UPSTREAM_TIMEOUT, END_NO_SERVER, END_CLIENT_ERROR,
 	END_UPSTREAM_ERROR, END_SHUTDOWN, END_REJECTED, END_NO_MEMORY,
 	END_PROXY_ENCODE, END_CLIENT_CHANGE, END_BAD_RESPONSE,
-	END_TERMINATED, END_TERMINATED_ERROR, END_COUNT
+	END_TERMINATED, END_TERMINATED_ERROR, END_PREREAD_PER_IP, END_CONNS_PER_IP, END_COUNT
 };
 static const char *const hconn_end_str[END_COUNT] = {
 	[END_DONE] = "done", [END_IDLE] = "idle_timeout",
@@ -88,7 +91,9 @@ static const char *const hconn_end_str[END_COUNT] = {
 	[END_PROXY_ENCODE] = "proxy_encode_failed", [END_CLIENT_CHANGE] = "client_change",
 	[END_BAD_RESPONSE] = "bad_response",
 	[END_TERMINATED] = "done", [END_TERMINATED_ERROR] = "error", /* the terminator's word wins */
+	[END_PREREAD_PER_IP] = "max_preread_per_ip", [END_CONNS_PER_IP] = "max_connections_per_ip",
 };
+#define HCONN_UNROUTED 0xff /* refused at accept by a limit: no route, counted by the limit */
 /* The route result each end counts under. */
 static const uint8_t hconn_end_result[END_COUNT] = {
 	[END_DONE] = SR_CONN_OK, [END_IDLE] = SR_CONN_IDLE_TIMEOUT,
@@ -107,6 +112,7 @@ static const uint8_t hconn_end_result[END_COUNT] = {
 	[END_PROXY_ENCODE] = SR_CONN_ERROR, [END_CLIENT_CHANGE] = SR_CONN_OK,
 	[END_BAD_RESPONSE] = SR_CONN_ERROR,
 	[END_TERMINATED] = SR_CONN_OK, [END_TERMINATED_ERROR] = SR_CONN_ERROR,
+	[END_PREREAD_PER_IP] = HCONN_UNROUTED, [END_CONNS_PER_IP] = HCONN_UNROUTED,
 };
 
 /* A request forwarded upstream whose response has not ended: what its log line needs and
@@ -160,17 +166,21 @@ struct hconn {
 	struct term_conn   *tc;        /* HS_TERMINATED: the terminator owns the client socket */
 	const char         *term_end;  /* the terminator's end reason, for the log */
 	uint64_t            start_ms, last_ms, tried, bytes_in, bytes_own;
-	uint32_t            ipcap_bucket, requests;
+	uint32_t            requests;
+	struct ipcap_hold   ipcap;     /* per-source-IP counts, taken after PROXY in */
 	uint8_t             state, ustate, body, end_after, attempts;
 	bool                c_rd, c_wr, u_rd, u_wr, c_eof, draining, ushut, close_after;
-	bool                first, last_timeout, stop_after, ipcap_held, preread_counted;
+	bool                first, last_timeout, stop_after, preread_counted;
 	bool                counted_active, head_req, has_local, host_is_name;
 	bool                trusted;   /* the peer is in trusted_forwarders */
 	uint16_t            pp_len;    /* PROXY header bytes at the start of hbuf */
 	uint8_t             pp_sent;   /* CONF_PP_*: what this connection really sent upstream */
+	bool                lingering;  /* our answer is out, the client's rest is discarded */
+	uint64_t            linger_at, linger_last; /* when it began, when a byte last came */
 };
 
 static void hconn_drive(struct hconn *h);
+static int hconn_linger_start(struct hconn *h);
 static void hconn_upstream_cb(evutil_socket_t fd, short what, void *arg);
 
 /* Milliseconds from the loop's cached clock: cheap enough for every I/O. */
@@ -235,10 +245,7 @@ hconn_ip_bytes(const struct sockaddr_storage *ss, uint8_t ip[16])
 static void
 hconn_preread_done(struct hconn *h)
 {
-	if (h->ipcap_held) {
-		ipcap_release(h->ipcap_bucket);
-		h->ipcap_held = false;
-	}
+	ipcap_preread_done(&h->ipcap);
 	if (h->preread_counted) {
 		stats_add(h->l->stats, h->w->id, SL_PREREAD, -1);
 		h->preread_counted = false;
@@ -280,7 +287,7 @@ static const char *const hconn_pp_str[] = { "off", "v1", "v2" };
 static void
 hconn_log_req(struct hconn *h, const struct hconn_pending *p, int status, int ustatus, bool up)
 {
-	if (!accesslog_enabled())
+	if (!accesslog_enabled() || accesslog_skip(&h->gen->conf->log, &h->client))
 		return;
 	struct accesslog_req r = {
 		.client = p->client,
@@ -343,8 +350,9 @@ hconn_close(struct hconn *h, enum hconn_end end)
 		hconn_log_req(h, p, p->status, p->status, true);
 		hconn_pend_pop(h);
 	}
+	ipcap_close(&h->ipcap);
 
-	if (accesslog_enabled()) {
+	if (accesslog_enabled() && !accesslog_skip(&h->gen->conf->log, &h->client)) {
 		char client[64], server[64];
 		hconn_addr_str(&h->client, client, sizeof client);
 		struct accesslog_rec r = {
@@ -367,11 +375,12 @@ hconn_close(struct hconn *h, enum hconn_end end)
 		}
 		accesslog_write(&r);
 	}
-	struct route_rt *rt = h->route != NULL ? h->route : &h->l->def;
-	stats_add(rt->stats, w->id, hconn_end_result[end], 1);
-	stats_add(rt->stats, w->id, SR_BYTES_IN, (int64_t)h->bytes_in);
-	stats_add(rt->stats, w->id, SR_BYTES_OUT,
-	    (int64_t)(h->down.bytes + h->bytes_down + h->bytes_own));
+	if (hconn_end_result[end] != HCONN_UNROUTED) {
+		struct route_rt *rt = h->route != NULL ? h->route : &h->l->def;
+		stats_add(rt->stats, w->id, hconn_end_result[end], 1);
+		stats_add(rt->stats, w->id, SR_BYTES_IN, (int64_t)h->bytes_in);
+		stats_add(rt->stats, w->id, SR_BYTES_OUT, (int64_t)(h->down.bytes + h->bytes_down + h->bytes_own));
+	}
 	stats_add(h->l->stats, w->id, SL_ACTIVE, -1);
 
 	event_del(&h->tev);
@@ -402,40 +411,41 @@ hconn_close(struct hconn *h, enum hconn_end end)
 	worker_conn_closed(w);
 }
 
-/* The reason phrase of a status we answer ourselves (the ones an nginx would print). */
-static const char *
-hconn_reason(int status)
+/*
+ * Applies the per-source-IP caps to the peer (the real one, after PROXY in): a refusal is
+ * counted under its limit and logged with it as the end. Returns -1 when h was closed.
+ */
+static int
+hconn_admit(struct hconn *h)
 {
-	switch (status) {
-	case 301: return "Moved Permanently";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 408: return "Request Time-out";
-	case 414: return "Request-URI Too Large";
-	case 431: return "Request Header Fields Too Large";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 504: return "Gateway Time-out";
-	case 505: return "HTTP Version Not Supported";
-	default:  return "Internal Server Error";
+	switch (ipcap_admit(&h->ipcap, h->l->conf, &h->peer)) {
+	case IPCAP_OK:
+		return 0;
+	case IPCAP_OVER_CONNECTIONS:
+		stats_add(h->l->stats, h->w->id, SL_REJECT_CONN_PER_IP, 1);
+		hconn_close(h, END_CONNS_PER_IP);
+		return -1;
+	case IPCAP_OVER_PREREAD:
+		break;
 	}
+	stats_add(h->l->stats, h->w->id, SL_REJECT_PER_IP, 1);
+	hconn_close(h, END_PREREAD_PER_IP);
+	return -1;
 }
 
 /*
- * Queues our own response: it looks like an ordinary web server's (Server: nginx, a small
- * HTML page, Content-Length). close: the stream may be out of sync (or the client asked),
- * so the connection ends once it is written, with end as the reason. location: for 301.
+ * Queues our own response: the status line and page of an ordinary nginx, from the table
+ * the terminator's site uses too (proto/http_status: :80 and :443 answer alike), with
+ * Server: nginx and Content-Length. close: the stream may be out of sync (or the client
+ * asked), so the connection ends once it is written (after a lingering close), with end as
+ * the reason. location: for 301.
  */
 static void
 hconn_respond(struct hconn *h, int status, const char *location, size_t loclen, bool head_only,
     bool close, enum hconn_end end)
 {
-	char body[512], date[64];
-	const char *reason = hconn_reason(status);
-	int blen = snprintf(body, sizeof body,
-	    "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n"
-	    "<center><h1>%d %s</h1></center>\r\n<hr><center>nginx</center>\r\n"
-	    "</body>\r\n</html>\r\n", status, reason, status, reason);
+	const struct http_status *si = http_status_get(status);
+	char date[64];
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
@@ -449,11 +459,13 @@ hconn_respond(struct hconn *h, int status, const char *location, size_t loclen, 
 	if (h->resp == NULL)
 		return; /* the driver closes: nothing to write */
 	int n = snprintf(h->resp, HCONN_RESP_MAX,
-	    "HTTP/1.1 %d %s\r\nServer: nginx\r\nDate: %s\r\nContent-Type: text/html\r\n"
-	    "Content-Length: %d\r\n%s%.*s%sConnection: %s\r\n\r\n%s",
-	    status, reason, date, blen, location ? "Location: " : "",
+	    "HTTP/1.1 %s\r\nServer: " HTTP_STATUS_SERVER "\r\nDate: %s\r\n"
+	    "Content-Type: text/html\r\nContent-Length: %zu\r\n%s%.*s%sConnection: %s\r\n\r\n"
+	    "%.*s",
+	    si->line, date, si->page_len, location ? "Location: " : "",
 	    location ? (int)loclen : 0, location ? location : "", location ? "\r\n" : "",
-	    close ? "close" : "keep-alive", head_only ? "" : body);
+	    close ? "close" : "keep-alive", head_only ? 0 : (int)si->page_len,
+	    si->page != NULL ? si->page : "");
 	if (n < 0 || n >= HCONN_RESP_MAX) {
 		free(h->resp);
 		h->resp = NULL;
@@ -461,18 +473,18 @@ hconn_respond(struct hconn *h, int status, const char *location, size_t loclen, 
 	}
 	h->rlen = (uint32_t)n;
 	h->close_after = close;
-	stats_add(h->l->hstats, h->w->id, stats_http_status_field(status), 1);
+	stats_add(h->l->hstats, h->w->id, stats_http_status_field(si->wire), 1);
 	/* Its log line: the forwarded request it answers (502/504), or the head just read. */
 	if (h->pcount > 0) {
 		struct hconn_pending *p = &h->pend[h->phead];
 		p->bytes_out += (uint64_t)n;
-		hconn_log_req(h, p, status, 0, true);
+		hconn_log_req(h, p, si->wire, 0, true);
 		hconn_pend_pop(h);
 	} else {
 		struct hconn_pending p;
 		hconn_pend_fill(h, &p);
 		p.bytes_out = (uint64_t)n;
-		hconn_log_req(h, &p, status, 0, false);
+		hconn_log_req(h, &p, si->wire, 0, false);
 		free(p.path);
 	}
 }
@@ -511,10 +523,52 @@ hconn_write_resp(struct hconn *h)
 	free(h->resp);
 	h->resp = NULL;
 	if (h->close_after) {
+		if (hconn_linger_start(h) == 0)
+			return 1;
 		hconn_close(h, (enum hconn_end)h->end_after);
 		return -1;
 	}
 	return 1;
+}
+
+/*
+ * Our answer that ends the connection is out: unless the client already closed, half-close
+ * and discard what it still sends (core/linger.h), so that no reset over unread bytes makes
+ * its stack drop the answer. Returns 0 when lingering, -1 when the caller closes at once.
+ */
+static int
+hconn_linger_start(struct hconn *h)
+{
+	if (h->c_eof || linger_start(h->cfd) == -1)
+		return -1;
+	hconn_preread_done(h);
+	hconn_upstream_drop(h);
+	h->ustate = HU_NONE;
+	if (h->cbuf != NULL) {
+		worker_buf_put(h->w, h->cbuf); /* nothing read from here on is a request */
+		h->cbuf = NULL;
+		h->clen = h->fwd = 0;
+	}
+	h->lingering = true;
+	h->linger_at = h->linger_last = hconn_now(h);
+	hconn_timer(h, linger_due(h->linger_at, h->linger_last) - h->linger_at);
+	return 0;
+}
+
+/* LINGER: discards a bounded amount of what the client sends; its end closes. */
+static void
+hconn_linger(struct hconn *h)
+{
+	uint64_t before = h->bytes_in;
+	enum linger_rc rc = linger_drain(h->cfd, &h->bytes_in);
+	if (rc == LINGER_DONE) {
+		hconn_close(h, (enum hconn_end)h->end_after);
+		return;
+	}
+	if (h->bytes_in != before)
+		h->linger_last = hconn_now(h); /* the timer reads it when it fires */
+	if (rc == LINGER_YIELD)
+		event_active(&h->cev, 0, 0); /* more is waiting: after the others' turn */
 }
 
 /*
@@ -1345,14 +1399,9 @@ hconn_proxy_step(struct hconn *h)
 		h->peer = h->client = src;
 		h->local = dst;
 		h->has_local = true;
-		/* Now the real client is known: it is the one the per-IP cap applies to. */
-		h->ipcap_bucket = ipcap_bucket(&h->peer);
-		if (!ipcap_take(h->ipcap_bucket, h->l->conf->max_preread_per_ip)) {
-			stats_add(h->l->stats, h->w->id, SL_REJECT_PER_IP, 1);
-			hconn_close(h, END_REJECTED);
+		/* Now the real client is known: it is the one the per-IP caps apply to. */
+		if (hconn_admit(h) == -1)
 			return -1;
-		}
-		h->ipcap_held = true;
 	}
 	h->state = HS_HTTP;
 	uint64_t spent = hconn_now(h) - h->start_ms;
@@ -1732,6 +1781,10 @@ hconn_drive(struct hconn *h)
 {
 	for (int round = 0; round < HCONN_ROUNDS; round++) {
 		int progress = 0, rc;
+		if (h->lingering) {
+			hconn_linger(h); /* nothing else runs once our closing answer is out */
+			return;
+		}
 		if (h->state == HS_PROXY) {
 			if ((rc = hconn_read_client(h)) == -1)
 				return;
@@ -1749,6 +1802,8 @@ hconn_drive(struct hconn *h)
 		}
 		if ((rc = hconn_write_resp(h)) == -1)
 			return;
+		if (h->lingering)
+			continue;
 		progress |= rc;
 		if ((rc = hconn_read_client(h)) == -1)
 			return;
@@ -1760,6 +1815,8 @@ hconn_drive(struct hconn *h)
 			return; /* the connect edge drives the rest */
 		if ((rc = hconn_write_resp(h)) == -1)
 			return;
+		if (h->lingering)
+			continue;
 		progress |= rc;
 		if ((rc = hconn_flush_up(h)) == -1)
 			return;
@@ -1780,6 +1837,14 @@ hconn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct hconn *h = arg;
 	(void)fd;
 	(void)what;
+	if (h->lingering) {
+		uint64_t now = hconn_now(h), due = linger_due(h->linger_at, h->linger_last);
+		if (now < due)
+			hconn_timer(h, due - now); /* bytes came since it was armed */
+		else
+			hconn_close(h, (enum hconn_end)h->end_after);
+		return;
+	}
 	if (h->state == HS_PROXY) {
 		stats_add(h->l->stats, h->w->id, SL_PROXY_TIMEOUT, 1);
 		hconn_close(h, END_PROXY_TIMEOUT);
@@ -1802,16 +1867,8 @@ hconn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		hconn_timer(h, limit - (now - since));
 		return;
 	}
-	/* A head that started but did not finish in time gets a 408; silence gets nothing. */
-	bool partial = h->clen > 0 && h->body == HB_NONE && h->fwd == 0 && h->hlen == 0;
-	if (h->ustate == HU_NONE && h->resp == NULL && !h->close_after && partial) {
-		hconn_respond(h, 408, NULL, 0, false, true,
-		    h->first ? END_PREREAD_TIMEOUT : END_IDLE);
-		h->c_wr = true; /* try at once; EAGAIN waits for the edge */
-		hconn_timer(h, h->l->conf->idle_timeout_ms); /* a client that never reads */
-		hconn_drive(h);
-		return;
-	}
+	/* A head that did not finish in time, like silence, is closed without an answer: nginx
+	 * sends no 408 either, and the decoy must not differ from it. */
 	hconn_close(h, h->first ? END_PREREAD_TIMEOUT : END_IDLE);
 }
 
@@ -1888,13 +1945,8 @@ hconn_accept(struct worker *w, struct listener_rt *l, int fd, const struct socka
 		h->state = HS_PROXY;
 		hconn_timer(h, cl->proxy_protocol_timeout_ms);
 	} else {
-		h->ipcap_bucket = ipcap_bucket(peer);
-		if (!ipcap_take(h->ipcap_bucket, cl->max_preread_per_ip)) {
-			stats_add(l->stats, w->id, SL_REJECT_PER_IP, 1);
-			hconn_close(h, END_REJECTED);
+		if (hconn_admit(h) == -1)
 			return;
-		}
-		h->ipcap_held = true;
 		h->state = HS_HTTP;
 		hconn_timer(h, cl->preread_timeout_ms);
 	}

@@ -20,6 +20,7 @@
 #include <yaml.h>
 
 #include "core/conf.h"
+#include "core/confval.h"
 #include "core/log.h"
 #include "core/stats.h"
 #include "router/accesslog.h"
@@ -32,6 +33,7 @@
 #include "terminator/terminator.h"
 
 #define MAIN_CONF_DEFAULT "/etc/switchyard/switchyard.yaml"
+#define MAIN_ADDRS_LINE_MAX 1024 /* listen addresses named in one start-up line */
 
 /* Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad configuration. */
 enum { MAIN_EXIT_OK = 0, MAIN_EXIT_FAIL = 1, MAIN_EXIT_CONFIG = 2 };
@@ -241,15 +243,30 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
-/* Logs what the process listens on. */
+/* Logs what the process listens on: every address of every listener, and the admin's. A
+ * listener with more addresses than one line holds goes on in "also on" lines. */
 static void
 main_log_listeners(const struct gen *g)
 {
+	char addrs[MAIN_ADDRS_LINE_MAX], a[64];
 	for (size_t i = 0; i < g->nlisteners; i++) {
-		const struct listener_rt *l = &g->listeners[i];
-		log_info("listener %s (%s): %zu address(es), %zu route(s)%s", l->conf->name,
-		    l->conf->kind == CONF_LISTENER_TLS ? "tls" : "http", l->conf->nlisten,
-		    l->conf->nroutes, l->conf->has_default ? " and a default" : "");
+		const struct conf_listener *cl = g->listeners[i].conf;
+		const char *kind = cl->kind == CONF_LISTENER_TLS ? "tls" : "http";
+		size_t n = 0;
+		for (size_t j = 0; j < cl->nlisten; j++) {
+			confval_addr_format(&cl->listen[j], a, sizeof a);
+			if (n > 0 && n + strlen(a) + 2 >= sizeof addrs) {
+				log_info("listener %s (%s) also on %s", cl->name, kind, addrs);
+				n = 0;
+			}
+			n += (size_t)snprintf(addrs + n, sizeof addrs - n, "%s%s", n ? ", " : "", a);
+		}
+		log_info("listener %s (%s) on %s: %zu route(s)%s", cl->name, kind, addrs,
+		    cl->nroutes, cl->has_default ? " and a default" : "");
+	}
+	if (m.admin_on) {
+		confval_addr_format(&m.admin_addr, a, sizeof a);
+		log_info("admin on %s", a);
 	}
 }
 
@@ -344,8 +361,8 @@ main_serve(struct conf *conf, const char *path)
 			return MAIN_EXIT_FAIL;
 		}
 	}
-	log_info("switchyard %s: %u worker(s), configuration %s (generation 1)", SY_VERSION,
-	    m.nworkers, path);
+	log_info("switchyard %s: %u worker(s), pid %ld, configuration %s (generation 1)",
+	    SY_VERSION, m.nworkers, (long)getpid(), path);
 	main_log_listeners(m.gen);
 
 	event_base_dispatch(m.base);

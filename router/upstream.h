@@ -12,7 +12,11 @@
 
 #include "router/gen.h"
 
-#define UPSTREAM_TRY_MAX 64 /* servers tried per connection (bits of the tried mask) */
+/* Servers tried per connection: the bits of the tried mask. The loader refuses upstreams with
+ * more servers (CONF_UPSTREAM_SERVERS_MAX), so every server can be picked. */
+#define UPSTREAM_TRY_MAX 64
+_Static_assert(CONF_UPSTREAM_SERVERS_MAX <= UPSTREAM_TRY_MAX,
+    "an upstream may have more servers than the balancer can pick");
 
 struct worker;
 

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "proto/http_status.h"
 
 #define INDEX_NAME   "index.html"
 #define PAGE404_NAME "404.html"
@@ -62,37 +63,6 @@ struct site {
 struct hw {
 	struct site_resp *o;
 	bool              over;
-};
-
-/*
- * The error pages, one static string per status, so body can point at them. The shape is
- * the ordinary one every visitor of a small web server has seen.
- */
-#define PAGE(t) \
-	"<html>\r\n<head><title>" t "</title></head>\r\n<body>\r\n<center><h1>" t \
-	"</h1></center>\r\n<hr><center>" SITE_SERVER "</center>\r\n</body>\r\n</html>\r\n"
-
-static const struct status_info {
-	int         code;
-	const char *reason;
-	const char *page;     /* NULL: no body (304) */
-} statuses[] = {
-	{ 200, "OK", NULL },
-	{ 206, "Partial Content", NULL },
-	{ 301, "Moved Permanently", PAGE("301 Moved Permanently") },
-	{ 304, "Not Modified", NULL },
-	{ 400, "Bad Request", PAGE("400 Bad Request") },
-	{ 404, "Not Found", PAGE("404 Not Found") },
-	{ 405, "Method Not Allowed", PAGE("405 Method Not Allowed") },
-	{ 408, "Request Timeout", PAGE("408 Request Timeout") },
-	{ 413, "Content Too Large", PAGE("413 Content Too Large") },
-	{ 414, "URI Too Long", PAGE("414 URI Too Long") },
-	{ 416, "Range Not Satisfiable", PAGE("416 Range Not Satisfiable") },
-	{ 421, "Misdirected Request", PAGE("421 Misdirected Request") },
-	{ 431, "Request Header Fields Too Large", PAGE("431 Request Header Fields Too Large") },
-	{ 500, "Internal Server Error", PAGE("500 Internal Server Error") },
-	{ 501, "Not Implemented", PAGE("501 Not Implemented") },
-	{ 505, "HTTP Version Not Supported", PAGE("505 HTTP Version Not Supported") },
 };
 
 /* Content types by extension (compared ignoring ASCII case). */
@@ -289,17 +259,6 @@ site_test_no_openat2(struct site *s, bool on)
 	s->no_openat2 = on;
 }
 
-/* The table row of status; unknown codes are answered as 500. */
-static const struct status_info *
-status_find(int status)
-{
-	for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {
-		if (statuses[i].code == status)
-			return &statuses[i];
-	}
-	return status_find(500);
-}
-
 /* Statuses after which the request stream may be out of sync: the connection must close. */
 static bool
 status_forces_close(int status)
@@ -476,10 +435,9 @@ hw_fmt(struct hw *w, const char *fmt, ...)
 static void
 resp_start(struct hw *w, struct site_resp *o, int status, time_t now)
 {
-	const struct status_info *si = status_find(status);
-	char code[3];
+	const struct http_status *si = http_status_get(status);
 
-	o->status = status;
+	o->status = si->wire;
 	o->head_len = 0;
 	o->body = NULL;
 	o->body_len = 0;
@@ -489,11 +447,8 @@ resp_start(struct hw *w, struct site_resp *o, int status, time_t now)
 	o->close = false;
 	w->o = o;
 	w->over = false;
-	put_digits(code, (unsigned)si->code, 3);
 	hw_put(w, "HTTP/1.1 ", 9);
-	hw_put(w, code, 3);
-	hw_put(w, " ", 1);
-	hw_str(w, si->reason);
+	hw_str(w, si->line);
 	hw_str(w, "\r\nServer: " SITE_SERVER "\r\nDate: ");
 	hw_put(w, imf_now(now), DATE_LEN);
 	hw_put(w, "\r\n", 2);
@@ -515,9 +470,9 @@ static void
 page_start(struct hw *w, const struct site *s, int status, bool head_only, time_t now,
     struct site_resp *o)
 {
-	const struct status_info *si = status_find(status);
+	const struct http_status *si = http_status_get(status);
 	const uint8_t *page = (const uint8_t *)si->page;
-	size_t len = page != NULL ? strlen(si->page) : 0;
+	size_t len = si->page_len;
 
 	resp_start(w, o, si->code, now);
 	if (si->code == 404 && s != NULL && s->page404 != NULL) {

@@ -15,10 +15,11 @@
 
 #include "core/conf-t.h"
 #include "proto/http1.h"
+#include "proto/http_status.h"
 
 #define SITE_HEAD_MAX     2048          /* response head bytes, status line to final CRLF */
 #define SITE_PAGE_MAX     (64u * 1024)  /* 404.html larger than this is not used */
-#define SITE_SERVER       "nginx"       /* Server: what an ordinary decoy says */
+#define SITE_SERVER       HTTP_STATUS_SERVER /* Server: what an ordinary decoy says */
 
 struct site;
 
@@ -63,7 +64,9 @@ void site_respond(const struct site *s, const uint8_t *buf, const struct http1_r
 
 /*
  * An error response for status (400, 404, 405, 408, 413, 414, 421, 431, 500, 501, 505)
- * with the ordinary-looking error page; head_only: no body (a HEAD request).
+ * with nginx's status line and page from proto/http_status (431 goes out as nginx's 400
+ * "Request Header Or Cookie Too Large"; out->status is the code sent); head_only: no body
+ * (a HEAD request).
  */
 void site_error(const struct site *s, int status, bool head_only, bool keep_alive,
     time_t now, struct site_resp *out);

@@ -7,7 +7,13 @@
  *
  *   HANDSHAKE -> READ (head; a body is skipped) -> WRITE (head, then memory or file) -+
  *                  ^----------------------- keep-alive ------------------------------+
- *                                                                  `-> SHUTDOWN -> close
+ *                                                      `-> SHUTDOWN [-> LINGER] -> close
+ *
+ * SHUTDOWN sends TLS's close_notify; when the client may still be sending (an error answer,
+ * a body or pipelined bytes left unread), LINGER half-closes and discards what comes until
+ * the client closes or core/linger's deadline, so the kernel never resets the connection
+ * over unread bytes before the client has read the answer. A head that does not arrive in
+ * time gets no answer, like nginx: the connection is closed.
  *
  * The bytes the router pre-read are served to OpenSSL first by a small read BIO, so the
  * ClientHello is never read from the socket twice. Writes go through a plain socket BIO,
@@ -30,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/linger.h"
 #include "core/stats.h"
 #include "proto/hostname.h"
 #include "proto/http1.h"
@@ -42,7 +49,7 @@
 #define TCONN_BODY_MAX     (1024u * 1024)          /* request body we skip; more: 413 */
 #define TCONN_KEEPALIVE_MS 75000u                  /* idle between requests, at most */
 
-enum tconn_state { TC_HANDSHAKE, TC_READ, TC_WRITE, TC_SHUTDOWN };
+enum tconn_state { TC_HANDSHAKE, TC_READ, TC_WRITE, TC_SHUTDOWN, TC_LINGER };
 
 /*
  * What only a connection with a request in hand needs: the parser state and the response.
@@ -54,8 +61,9 @@ struct tconn_req {
 	struct site_resp resp;
 };
 
-/* The one deadline: a handshake or a head (head_ms), or idle / write progress (keep-alive). */
-enum tconn_tmode { TM_HEAD, TM_IDLE };
+/* The one deadline: a handshake or a head (head_ms), idle / write progress (keep-alive), or
+ * a lingering close (core/linger). */
+enum tconn_tmode { TM_HEAD, TM_IDLE, TM_LINGER };
 
 struct term_conn {
 	struct term       *t;
@@ -72,6 +80,7 @@ struct term_conn {
 	uint8_t            tmode;       /* TM_HEAD or TM_IDLE: which limit the deadline uses */
 	uint64_t           t_start;     /* monotonic ms the current deadline counts from */
 	uint64_t           t_expiry;    /* monotonic ms tev fires at; 0: not pending */
+	uint64_t           linger_at;   /* monotonic ms LINGER began */
 	bool               ktls;        /* SSL_sendfile available */
 	bool               draining;    /* shutdown: no keep-alive after this response */
 	struct tconn_req  *rq;          /* the request being read or answered; NULL while idle */
@@ -345,6 +354,10 @@ tconn_limit(const struct term_conn *c)
 {
 	if (c->tmode == TM_HEAD)
 		return c->head_ms;
+	if (c->tmode == TM_LINGER) {
+		uint64_t due = linger_due(c->linger_at, c->t_start);
+		return due > c->t_start ? due - c->t_start : 0; /* past the total: due now */
+	}
 	return c->idle_ms < TCONN_KEEPALIVE_MS ? c->idle_ms : TCONN_KEEPALIVE_MS;
 }
 
@@ -719,6 +732,45 @@ tconn_step_write(struct term_conn *c)
 	}
 }
 
+/*
+ * SHUTDOWN: whether the client may still be sending after our last answer (an error, a body
+ * we did not read, a chunked body, bytes after the head); then half-closes and lingers.
+ * Returns false when there is nothing to wait for (close at once).
+ */
+static bool
+tconn_linger_start(struct term_conn *c)
+{
+	bool unread = c->skip > 0 || (c->rq != NULL && (c->rq->req.chunked ||
+	    c->in_len > c->rq->req.head_len));
+	if (c->last_status < 400 && !unread)
+		return false;
+	if (linger_start(c->fd) == -1)
+		return false; /* not connected any more: nothing will come */
+	tconn_in_free(c); /* nothing read from here on is a request */
+	c->skip = 0;
+	c->state = TC_LINGER;
+	c->linger_at = tconn_ms();
+	tconn_deadline(c, TM_LINGER);
+	return true;
+}
+
+/* LINGER: discards what the client still sends, a bounded amount per wake-up. Returns false
+ * when c is gone (the client closed). */
+static bool
+tconn_step_linger(struct term_conn *c)
+{
+	uint64_t before = c->bytes_in;
+	enum linger_rc rc = linger_drain(c->fd, &c->bytes_in);
+	if (rc == LINGER_DONE) {
+		tconn_close(c, c->last_status >= 400 ? "http_error" : "done", c->last_status >= 400);
+		return false;
+	}
+	if (c->bytes_in != before)
+		tconn_deadline(c, TM_LINGER); /* quiet time counts from the last byte */
+	c->want_r = true; /* level-triggered: after LINGER_YIELD it fires again next turn */
+	return true;
+}
+
 /* The driver: runs steps until one has to wait, then arms the events it waits for. */
 static void
 tconn_drive(struct term_conn *c)
@@ -758,9 +810,15 @@ tconn_drive(struct term_conn *c)
 			if (c->ssl != NULL)
 				(void)SSL_shutdown(c->ssl); /* close_notify, best effort; no wait */
 			ERR_clear_error();
+			if (tconn_linger_start(c))
+				continue;
 			tconn_close(c, c->last_status >= 400 ? "http_error" : "done",
 			    c->last_status >= 400);
 			return;
+		case TC_LINGER:
+			if (!tconn_step_linger(c))
+				return;
+			break;
 		}
 		break;
 	}
@@ -775,7 +833,7 @@ tconn_io_cb(evutil_socket_t fd, short what, void *arg)
 	tconn_drive(arg);
 }
 
-/* Timer: handshake or head too slow (408 when a head had started), or keep-alive idle. */
+/* Timer: handshake or head too slow, keep-alive idle, or the end of a lingering close. */
 static void
 tconn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -793,6 +851,10 @@ tconn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	switch (c->state) {
+	case TC_LINGER:
+		/* The client neither closed nor went quiet in time: close over what is left. */
+		tconn_close(c, c->last_status >= 400 ? "http_error" : "done", c->last_status >= 400);
+		return;
 	case TC_HANDSHAKE:
 		tconn_count(c, ST_HANDSHAKE_FAILURES);
 		tconn_close(c, "handshake_timeout", true);
@@ -807,10 +869,9 @@ tconn_timer_cb(evutil_socket_t fd, short what, void *arg)
 			tconn_close(c, "body_timeout", true);
 			return;
 		}
-		/* A head started but did not finish in time (slowloris): 408, then close. */
-		site_error(c->t->site, 408, false, false, tconn_now(c), &c->rq->resp);
-		tconn_respond(c);
-		tconn_drive(c);
+		/* A head started but did not finish in time (slowloris): closed without an
+		 * answer, as nginx does (it sends no 408 either). */
+		tconn_close(c, "head_timeout", true);
 		return;
 	default:
 		tconn_close(c, "write_timeout", true);

@@ -49,7 +49,7 @@ struct term_handoff {
 	const char                    *sni;      /* normalised SNI, NULL when none */
 	bool                           tls;      /* false: plain HTTP from an http listener */
 	uint64_t                       idle_timeout_ms; /* between requests (keep-alive) */
-	uint64_t                       head_timeout_ms; /* to receive a request head: 408 */
+	uint64_t                       head_timeout_ms; /* to receive a request head, else closed */
 	unsigned                       worker;   /* the calling worker's stats slot */
 	struct stats_entry            *stats;    /* the listener's STATS_HTTP entry */
 	term_done_fn                  *done;     /* not called when term_accept fails */

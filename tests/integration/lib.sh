@@ -4,7 +4,11 @@
 #
 #   . "$(dirname "$0")/lib.sh"; sy_setup
 #   port=$(sy_port); sy_start name cmd...; sy_wait_port $port
-#   sy_ok / sy_bad "why" / sy_check "what" cmd...; sy_done (prints "N passed, N failed")
+#   sy_ok / sy_bad "why" / sy_check "what" cmd...; sy_done (prints "N passed, N failed,
+#   N skipped")
+#   sy_skip "why": a part that cannot run here (no IPv6 on lo, no promtool, ...); the rest
+#   still runs, and the scenario then exits 77, which ctest reports as skipped, never passed.
+#   A scenario that cannot run at all: sy_skip "why"; sy_done; exit $?
 
 : "${SWITCHYARD:?run under ctest, or set SWITCHYARD to the binary}"
 : "${SY_SOURCE_DIR:?run under ctest, or set SY_SOURCE_DIR}"
@@ -17,6 +21,8 @@ export PATH
 
 SY_PASS=0
 SY_FAIL=0
+SY_SKIP=0
+SY_SKIPPED=""
 SY_PIDS=""
 
 # sy_setup: a private temp dir in $T and the cleanup trap.
@@ -49,10 +55,24 @@ sy_check() {
 	if "$@"; then sy_ok; else sy_bad "$what"; fi
 }
 
-# sy_done: the closing line and the exit status.
+# sy_skip WHY: records a part of the scenario that could not run, and says so at once.
+sy_skip() {
+	SY_SKIP=$((SY_SKIP + 1))
+	SY_SKIPPED="$SY_SKIPPED${SY_SKIPPED:+; }$*"
+	echo "SKIP: $*" >&2
+}
+
+# sy_done: the closing line and the exit status: 1 on any failure (or when nothing passed
+# and nothing was skipped), else 77 when a part was skipped (tests/CMakeLists.txt makes it
+# ctest's "skipped"), else 0.
 sy_done() {
-	echo "$SY_PASS passed, $SY_FAIL failed"
-	[ "$SY_FAIL" = 0 ] && [ "$SY_PASS" -gt 0 ]
+	echo "$SY_PASS passed, $SY_FAIL failed, $SY_SKIP skipped"
+	[ "$SY_FAIL" = 0 ] || return 1
+	if [ "$SY_SKIP" -gt 0 ]; then
+		echo "skipped: $SY_SKIPPED"
+		return 77
+	fi
+	[ "$SY_PASS" -gt 0 ]
 }
 
 # sy_port: a free TCP port, chosen below the kernel's ephemeral range (32768+) so that no

@@ -286,6 +286,10 @@ test_ranges(void)
 	    "t.yaml:5:25: listeners[0].max_preread_per_ip: `100001`: must be between 1 and 100000");
 	BAD(L_TLS "    max_preread_per_ip: 0\n" R_DEF,
 	    "t.yaml:5:25: listeners[0].max_preread_per_ip: `0`: must be between 1 and 100000");
+	OK(L_TLS "    max_connections_per_ip: 0\n" R_DEF);
+	OK(L_TLS "    max_connections_per_ip: 10000000\n" R_DEF);
+	BAD(L_TLS "    max_connections_per_ip: 10000001\n" R_DEF,
+	    "t.yaml:5:29: listeners[0].max_connections_per_ip: `10000001`: must be between 0 and 10000000");
 	OK(L_HTTP "    https_port: 65535\n" R_HDEF);
 	BAD(L_HTTP "    https_port: 65536\n" R_HDEF,
 	    "t.yaml:5:17: listeners[0].https_port: `65536`: must be between 1 and 65535");
@@ -309,6 +313,24 @@ test_ranges(void)
 	    "t.yaml:4:19: upstreams.u.health_check: timeout (2s) must not exceed interval (1999ms)");
 	BAD(UP "    health_check: [a]\n" L_TLS R_DEF,
 	    "t.yaml:4:19: upstreams.u.health_check: expected a map, got a list");
+
+	/* Servers of one upstream: CONF_UPSTREAM_SERVERS_MAX (N) and N+1, one per line. */
+	char *ups = malloc(64 * 1024);
+	for (int k = CONF_UPSTREAM_SERVERS_MAX; k <= CONF_UPSTREAM_SERVERS_MAX + 1; k++) {
+		size_t n = (size_t)snprintf(ups, 64, "upstreams:\n  u:\n    servers:\n");
+		for (int i = 0; i < k; i++)
+			n += (size_t)snprintf(ups + n, 64, "      - 10.0.0.1:%d\n", 1000 + i);
+		snprintf(ups + n, 64 * 1024 - n, "%s", L_TLS R_DEF);
+		if (k == CONF_UPSTREAM_SERVERS_MAX) {
+			struct conf *c = GOOD(ups);
+			CHECK(c != NULL && c->upstreams[0].nservers == CONF_UPSTREAM_SERVERS_MAX);
+			conf_free(c);
+		} else {
+			BAD(ups, "t.yaml:68:9: upstreams.u.servers[64]: upstream `u` has 65 servers; "
+			    "at most 64 can be balanced");
+		}
+	}
+	free(ups);
 
 #define VPN "terminator:\n  vpn:\n    identity_key: k\n    prekey_bundle: b\n    open: true\n"
 	OK(VPN "    tun: {mtu: 576}\n" L_TLS R_DEF);
@@ -355,6 +377,15 @@ test_addresses(void)
 	    "t.yaml:5:26: listeners[0].proxy_protocol_from: `haproxy.lan`: host names are not accepted, only IP literals");
 	BAD(L_HTTP "    trusted_forwarders: [\"::1/129\"]\n" R_HDEF,
 	    "t.yaml:5:26: listeners[0].trusted_forwarders[0]: `::1/129`: the prefix length must be from 0 to 128");
+	/* log.skip_from: CIDRs, one or a list. */
+	BAD("log: {skip_from: [10.0.0.1/8]}\n" L_TLS R_DEF,
+	    "t.yaml:1:19: log.skip_from[0]: `10.0.0.1/8`: host bits set beyond the prefix (did you mean 10.0.0.0/8?)");
+	BAD("log: {skip_from: lb.lan}\n" L_TLS R_DEF,
+	    "t.yaml:1:18: log.skip_from: `lb.lan`: host names are not accepted, only IP literals");
+	struct conf *c = GOOD("log: {skip_from: 192.0.2.7}\n" L_TLS R_DEF);
+	CHECK(c != NULL && c->log.nskip_from == 1 && c->log.skip_from[0].family == AF_INET &&
+	    c->log.skip_from[0].prefix == 32);
+	conf_free(c);
 	/* The same ip:port twice: in one list, across listeners, and with the admin. */
 	BAD("listeners:\n  - name: a\n    listen: [127.0.0.1:80, \"[::1]:80\", 127.0.0.1:80]\n    kind: http\n" R_HDEF,
 	    "t.yaml:3:40: listeners[0].listen[2]: address 127.0.0.1:80 is used twice (first at t.yaml:3:14)");
@@ -532,6 +563,7 @@ test_defaults(void)
 	CHECK(l->preread_timeout_ms == 5000 && l->proxy_protocol_timeout_ms == 3000);
 	CHECK(l->max_hello == 16384 && l->idle_timeout_ms == 3600000);
 	CHECK(l->max_preread_per_ip == 32 && l->https_port == 443);
+	CHECK(l->max_connections_per_ip == 0 && c->log.nskip_from == 0);
 	CHECK(l->nproxy_from == 0 && l->ntrusted_forwarders == 0);
 	CHECK(l->nroutes == 0 && l->has_default && l->default_route.action == CONF_ACTION_REJECT);
 	CHECK(c->terminator.ncertificates == 0 && c->terminator.tls_min_version == 0x0303);
@@ -598,6 +630,8 @@ test_full(void)
 	CHECK(c->log.level == CONF_LOG_DEBUG && c->log.format == CONF_LOG_JSON);
 	snprintf(want, sizeof want, "%s/good/logs/access.log", VEC);
 	CHECK(c->log.access == CONF_ACCESS_FILE && strcmp(c->log.access_path, want) == 0);
+	CHECK(c->log.nskip_from == 2 && strcmp(cidr_str(&c->log.skip_from[0]), "192.0.2.0/24") == 0 &&
+	    strcmp(cidr_str(&c->log.skip_from[1]), "2001:db8::1/128") == 0);
 	CHECK(c->admin.enabled && strcmp(addr_str(&c->admin.listen), "[::1]:9091") == 0);
 
 	CHECK(c->nlisteners == 2);
@@ -615,6 +649,7 @@ test_full(void)
 	CHECK(l->preread_timeout_ms == 2500 && l->proxy_protocol_timeout_ms == 4000);
 	CHECK(l->max_hello == 32768 && l->idle_timeout_ms == 7200000);
 	CHECK(l->max_preread_per_ip == 100000);
+	CHECK(l->max_connections_per_ip == 1000);
 	CHECK(l->nroutes == 4);
 	CHECK(l->routes[0].npatterns == 2);
 	CHECK(strcmp(l->routes[0].patterns[0].name, "subdomain1.mydomain.org") == 0);

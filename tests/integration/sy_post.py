@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""A client that writes its whole request before it reads (stdlib only), as many do.
+
+  sy_post.py PORT plain|tls HOST BODY_FILE
+
+Sends "POST / HTTP/1.1" with Host and Content-Length, then the whole body, then reads to
+EOF, then (the server has half-closed) sends one byte, waits 0.3 s and sends another: a
+server that still lingers takes them, one that has closed answers the first with a reset
+and the second send fails. Prints one line:
+"send=ok|<error> answers=N first=<status line> end=eof|reset|timeout after=ok|<error>".
+A server that closes over unread bytes resets the connection: the send fails, or the read
+does, and the answer may be lost; one that lingers lets the send finish and then ends with
+EOF after its one answer, and still takes bytes after it.
+"""
+import socket
+import ssl
+import sys
+import time
+
+
+def main():
+	port, mode, host, path = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+	body = open(path, "rb").read()
+	s = socket.create_connection(("127.0.0.1", port), timeout=20)
+	if mode == "tls":
+		ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+		ctx.check_hostname = False
+		ctx.verify_mode = ssl.CERT_NONE
+		s = ctx.wrap_socket(s, server_hostname=host)
+	head = b"POST / HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n" % (host.encode(), len(body))
+	sent = "ok"
+	try:
+		s.sendall(head + body)
+	except (OSError, ssl.SSLError) as e:
+		sent = type(e).__name__
+	buf, end = b"", "timeout"
+	try:
+		while True:
+			b = s.recv(65536)
+			if not b:
+				end = "eof"
+				break
+			buf += b
+	except socket.timeout:
+		end = "timeout"
+	except (ConnectionResetError, ssl.SSLError):
+		end = "reset"
+	after = "ok"
+	try:
+		s.send(b"x")
+		time.sleep(0.3)
+		s.send(b"x")
+	except (OSError, ssl.SSLError) as e:
+		after = type(e).__name__
+	first = buf.split(b"\r\n")[0].decode("latin-1") or "-"
+	print("send=%s answers=%d first=%s end=%s after=%s" % (sent, buf.count(b"HTTP/1.1 "),
+	    first.replace(" ", "_"), end, after))
+
+
+main()
