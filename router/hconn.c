@@ -321,8 +321,12 @@ hconn_pend_fill(struct hconn *h, struct hconn_pending *p)
 	size_t ml = r->method_name.len < HTTP1_METHOD_MAX ? r->method_name.len : HTTP1_METHOD_MAX;
 	memcpy(p->method, h->cbuf + r->method_name.off, ml);
 	p->method[ml] = '\0';
-	p->path = strndup((const char *)h->cbuf + r->target.off,
-	    r->target.len < HCONN_LOG_PATH_MAX ? r->target.len : HCONN_LOG_PATH_MAX);
+	/* Not strndup: the buffer holds no NUL, and strndup may look for one past n. */
+	size_t pl = r->target.len < HCONN_LOG_PATH_MAX ? r->target.len : HCONN_LOG_PATH_MAX;
+	if ((p->path = malloc(pl + 1)) != NULL) {
+		memcpy(p->path, h->cbuf + r->target.off, pl);
+		p->path[pl] = '\0';
+	}
 	p->bytes_in = r->head_len;
 	p->head = r->method == HTTP1_M_HEAD;
 	p->upgrade = r->conn_upgrade;
