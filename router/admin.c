@@ -86,13 +86,25 @@ admin_route(struct bufferevent *bev, const char *method, const char *path)
 		else
 			admin_respond(bev, head, 200, "OK", "text/plain", "ok\n", 3);
 	} else if (strcmp(path, "/status") == 0) {
-		char body[1024];
-		int n = snprintf(body, sizeof body,
-		    "config: %s\ngeneration: %llu\nworkers: %u\nconnections: %u\nstate: %s\n",
+		/* Sized to fit: the configuration path alone may be up to PATH_MAX long. */
+		char *body = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&body, &len);
+		if (f == NULL) {
+			admin_respond(bev, head, 500, "Internal Server Error", "text/plain", "no memory\n", 10);
+			return;
+		}
+		fprintf(f, "config: %s\ngeneration: %llu\nworkers: %u\nconnections: %u\nstate: %s\n",
 		    admin_st->config_path, admin_st->generation, admin_st->workers,
 		    __atomic_load_n(&worker_conns_total, __ATOMIC_RELAXED),
 		    admin_st->draining ? "draining" : "running");
-		admin_respond(bev, head, 200, "OK", "text/plain", body, (size_t)n);
+		if (fclose(f) != 0) {
+			free(body);
+			admin_respond(bev, head, 500, "Internal Server Error", "text/plain", "no memory\n", 10);
+			return;
+		}
+		admin_respond(bev, head, 200, "OK", "text/plain", body, len);
+		free(body);
 	} else {
 		admin_respond(bev, head, 404, "Not Found", "text/plain", "not found\n", 10);
 	}
