@@ -222,7 +222,10 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void)arg;
 	switch (sig) {
 	case SIGHUP:
-		main_reload();
+		if (m.admin.draining)
+			log_info("reload ignored: stopping");
+		else
+			main_reload();
 		break;
 	case SIGUSR1:
 		if (!accesslog_reopen())
@@ -231,14 +234,30 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 			log_info("access log reopened");
 		break;
 	default:
+		if (m.admin.draining) {
+			log_info("signal %d: already stopping", (int)sig);
+			break;
+		}
 		log_info("signal %d: stopping; draining connections for up to %llu ms", (int)sig,
 		    (unsigned long long)m.gen->conf->process.shutdown_timeout_ms);
+		/* The main loop runs on: the admin listener answers /healthz with 503 (and
+		 * /metrics, /status) until the last worker has drained (main_exit_cb). */
 		m.admin.draining = true;
 		for (unsigned i = 0; i < m.nworkers; i++)
 			worker_post_stop(&m.workers[i]);
-		event_base_loopbreak(m.base);
 		break;
 	}
+}
+
+/* A worker's loop has ended; once all have, the main loop ends too. */
+static void
+main_exit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (__atomic_load_n(&worker_exited, __ATOMIC_ACQUIRE) >= m.nworkers)
+		event_base_loopbreak(m.base);
 }
 
 /* Logs what the process listens on. */
@@ -328,8 +347,9 @@ main_serve(struct conf *conf, const char *path)
 		}
 	}
 
+	worker_exit_ev = event_new(m.base, -1, 0, main_exit_cb, NULL);
 	m.workers = calloc(m.nworkers, sizeof *m.workers);
-	if (m.workers == NULL)
+	if (worker_exit_ev == NULL || m.workers == NULL)
 		return MAIN_EXIT_FAIL;
 	for (unsigned i = 0; i < m.nworkers; i++) {
 		if (worker_init(&m.workers[i], i, m.gen, m.pstats) == -1) {
