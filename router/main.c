@@ -21,6 +21,7 @@
 
 #include "core/conf.h"
 #include "core/log.h"
+#include "core/privopen.h"
 #include "core/stats.h"
 #include "router/accesslog.h"
 #include "router/admin.h"
@@ -175,6 +176,21 @@ main_drop_privileges(const char *user)
 	return true;
 }
 
+/* process.user must name an existing user (checked by -t and at start, like every other
+ * key); prints "file:line:column: process.user: ..." and returns false when it does not. */
+static bool
+main_check_user(const struct conf *c)
+{
+	if (c->process.user == NULL)
+		return true;
+	errno = 0;
+	if (getpwnam(c->process.user) != NULL)
+		return true;
+	fprintf(stderr, "%s: process.user: `%s`: %s\n", c->process.user_at, c->process.user,
+	    errno != 0 ? strerror(errno) : "no such user");
+	return false;
+}
+
 /* SIGHUP: check the new file first; keep the running configuration on any error. */
 static void
 main_reload(void)
@@ -302,6 +318,18 @@ main_serve(struct conf *conf, const char *path)
 		return MAIN_EXIT_FAIL;
 	}
 	m.path = path;
+	if (conf->process.user != NULL && geteuid() == 0) {
+		/* Before anything is opened or bound: the helper inherits none of it. */
+		pid_t hp = privopen_start(path, err, sizeof err);
+		if (hp == -1) {
+			fprintf(stderr, "switchyard: %s\n", err);
+			conf_free(conf);
+			return MAIN_EXIT_FAIL;
+		}
+		log_info("privileged file helper: pid %ld (opens the configuration's files, "
+		    "certificates and keys for reloads after the drop to %s)", (long)hp,
+		    conf->process.user);
+	}
 	m.nworkers = conf->process.workers == CONF_WORKERS_AUTO ? (unsigned)sysconf(_SC_NPROCESSORS_ONLN)
 	    : conf->process.workers;
 	if (m.nworkers == 0)
@@ -445,6 +473,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err.msg);
 		if (test)
 			fprintf(stderr, "switchyard: configuration %s test failed\n", path);
+		return MAIN_EXIT_CONFIG;
+	}
+	if (!main_check_user(conf)) {
+		if (test)
+			fprintf(stderr, "switchyard: configuration %s test failed\n", path);
+		conf_free(conf);
 		return MAIN_EXIT_CONFIG;
 	}
 	if (test) {
