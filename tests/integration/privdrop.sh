@@ -16,6 +16,8 @@
 #    /etc/shadow named nowhere stays unreadable (checked by the unit test test_privopen);
 #  - SIGUSR1 as the dropped user: with the access log moved away (as logrotate does), a new
 #    file appears in the log directory (writable by the user) and gets the next lines;
+#  - the shipped conf.d/logrotate/switchyard (path, user and signal adapted) rotates the log
+#    in a directory the user cannot write to: its `create` file gets the next lines;
 #  - SIGTERM: the daemon exits 0 and the helper ends with it (socket EOF), by pid.
 . "$(dirname "$0")/lib.sh"
 sy_setup
@@ -126,6 +128,34 @@ j=0
 while [ ! -s "$T/logs/access.log" ] && [ $j -lt 100 ]; do sleep 0.05; j=$((j + 1)); done
 grep -q 'end=' "$T/logs/access.log" 2>/dev/null && sy_ok || sy_bad "the new log file gets no lines"
 [ "$(stat -c %U "$T/logs/access.log")" = "$U" ] && sy_ok || sy_bad "new log owned by $(stat -c %U "$T/logs/access.log")"
+
+# The shipped logrotate snippet, with this test's path, user and pid: the file logrotate
+# creates (owned by the user, in a directory the user cannot write to) gets the lines.
+command -v logrotate >/dev/null || sy_bad "logrotate is not installed (scripts/test installs it)"
+if command -v logrotate >/dev/null; then
+	mkdir -m 755 "$T/rlogs"
+	mv "$T/logs/access.log" "$T/rlogs/access.log"
+	sed "$T/etc/sy.yaml" -e "s|$T/logs/access.log|$T/rlogs/access.log|" >"$T/etc/sy.yaml.new"
+	chmod 600 "$T/etc/sy.yaml.new"
+	mv "$T/etc/sy.yaml.new" "$T/etc/sy.yaml"
+	kill -HUP "$SYPID"
+	sy_wait_log sy 'generation 4 in force|reload failed' 100
+	s=$(served)
+	G=$(id -gn "$U")
+	sed -e "s|/var/log/switchyard/access.log|$T/rlogs/access.log|" -e "s|create 0640 switchyard adm|create 0640 $U $G|" \
+		-e "s|systemctl kill .*|kill -USR1 $SYPID|" "$SY_SOURCE_DIR/conf.d/logrotate/switchyard" >"$T/logrotate.conf"
+	chmod 644 "$T/logrotate.conf"
+	n0=$(grep -c 'access log reopened' "$T/sy.log")
+	logrotate -f -s "$T/logrotate.state" "$T/logrotate.conf" >"$T/logrotate.out" 2>&1 || sy_bad "logrotate: $(cat "$T/logrotate.out")"
+	j=0
+	while [ "$(grep -c 'access log reopened' "$T/sy.log")" -le "$n0" ] && [ $j -lt 100 ]; do sleep 0.05; j=$((j + 1)); done
+	[ -f "$T/rlogs/access.log.1" ] && [ "$(stat -c %U "$T/rlogs/access.log")" = "$U" ] && sy_ok ||
+		sy_bad "logrotate did not rotate: $(ls -l "$T/rlogs")"
+	s=$(served)
+	j=0
+	while ! grep -q 'end=' "$T/rlogs/access.log" && [ $j -lt 100 ]; do sleep 0.05; j=$((j + 1)); done
+	grep -q 'end=' "$T/rlogs/access.log" && sy_ok || sy_bad "the file logrotate made gets no lines: $(grep -i reopen "$T/sy.log" | tail -1)"
+fi
 
 # SIGTERM: both processes end.
 kill -TERM "$SYPID"
