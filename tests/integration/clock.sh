@@ -34,6 +34,8 @@ listeners:
 upstreams:
   ua: {servers: ["$IP:$PA"]}
 EOF2
+# Under ASan the shim comes before the sanitizer runtime in the library list: allowed.
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
 SY_CLOCKJUMP_AFTER_MS=1500 SY_CLOCKJUMP_S=3600 LD_PRELOAD="$T/clockjump.so" \
 	sy_switchyard sy "$T/sy.yaml" || sy_bad "switchyard did not start"
 
