@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/confval.h"
 #include "core/stats.h"
 #include "router/worker.h"
 
@@ -198,8 +199,12 @@ admin_start(struct event_base *base, const struct conf_addr *addr, struct admin_
 	if (admin_ev == NULL || event_add(admin_ev, NULL) == -1)
 		goto fail;
 	return true;
-fail:
-	snprintf(err, cap, "admin listener: %s", strerror(errno));
+fail:;
+	char label[64];
+	int e = errno;
+	confval_addr_format(addr, label, sizeof label);
+	snprintf(err, cap, "admin listener: cannot listen on %s: %s", label, strerror(e));
+	errno = e;
 	if (admin_fd != -1)
 		close(admin_fd);
 	admin_fd = -1;

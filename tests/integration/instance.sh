@@ -7,6 +7,8 @@
 #    already in use)"; the first one still serves the address;
 #  - the same for a python listener that itself uses SO_REUSEPORT (same user: without the
 #    check the kernel lets switchyard join its group silently) and for one that does not;
+#  - a second instance on another listen address but the same admin address exits 1 with
+#    "admin listener: cannot listen on IP:PORT: Address already in use";
 #  - a reload that adds an address such a listener holds fails with the reason logged,
 #    the old generation stays in force (still serving, reloads_total{result="failed"} 1),
 #    and a later reload without it succeeds;
@@ -70,6 +72,13 @@ grep -qF "cannot listen on $IP:$L: another process listens on it (bind: Address 
 r=$(answers "$IP:$L" 6)
 echo "first instance after that: $r"
 [ "$r" = " 6 A;" ] && sy_ok || sy_bad "first instance no longer serves: $r"
+
+# A second instance on a free listen address but the first one's admin address.
+conf "$T/three.yaml" "$IP:$ADM" "$IP:$L3"
+timeout 10 "$SWITCHYARD" -c "$T/three.yaml" >"$T/three.log" 2>&1
+rc=$?
+[ "$rc" = 1 ] && grep -qF "admin listener: cannot listen on $IP:$ADM: Address already in use" "$T/three.log" &&
+	sy_ok || sy_bad "second instance on the admin address: exit $rc: $(grep error "$T/three.log")"
 
 # python listeners with and without SO_REUSEPORT.
 for rp in 1 0; do
