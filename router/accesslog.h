@@ -30,7 +30,8 @@ struct accesslog_rec {
 	const char *alpn_offered; /* the client's ALPN list, comma-separated; NULL: none */
 };
 
-/* Opens (or switches to) the configured target; false with errno on failure. */
+/* Opens (or switches to) the configured target; false with errno on failure. A target that
+ * names the file already open keeps it (SIGUSR1 reopens); a file no longer named is closed. */
 bool accesslog_open(const struct conf_log *c);
 
 /* Reopens a file target (SIGUSR1); false with errno on failure (the old fd stays). */
