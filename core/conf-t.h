@@ -86,6 +86,8 @@ struct conf_cidr {
 struct conf_process {
 	unsigned  workers;          /* 1..CONF_WORKERS_MAX, or CONF_WORKERS_AUTO */
 	char     *user;             /* NULL: do not drop privileges */
+	char     *user_at;          /* "file:line:column" of user, for checks made after the
+	                               load (switchyard -t: no such user) */
 	uint32_t  max_connections;
 	uint64_t  shutdown_timeout_ms;
 };

@@ -564,6 +564,13 @@ do_process(struct val *V, const struct cnode *m)
 	}
 	if (get_str(V, m, "user", false, &p->user) == -1)
 		return -1;
+	if (p->user != NULL) {
+		const struct cnode *u = lookup(m, "user", NULL);
+		char at[PATH_MAX + 48];
+		snprintf(at, sizeof at, "%s:%u:%u", u->file->path, (unsigned)u->line, (unsigned)u->col);
+		if ((p->user_at = conf_arena_strdup(V->a, at)) == NULL)
+			return oom(V, u);
+	}
 	v = p->max_connections;
 	if (get_uint(V, m, "max_connections", 1, CONF_MAX_CONNECTIONS_MAX, &v) == -1)
 		return -1;

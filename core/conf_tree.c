@@ -17,6 +17,7 @@
 #include <yaml.h>
 
 #include "core/conf_int.h"
+#include "core/privopen.h"
 
 #define DOC_PATH "(document)" /* the key path of errors about a whole file */
 #define SY_STR_(x) #x
@@ -513,7 +514,7 @@ out:
 static int
 read_file(const char *path, uint8_t **out, size_t *outlen, int *error)
 {
-	FILE *fp = fopen(path, "rb");
+	FILE *fp = privopen_fopen(path); /* root-only files after the drop: privopen.h */
 	if (fp == NULL) {
 		*error = errno;
 		return -1;

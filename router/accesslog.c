@@ -17,9 +17,38 @@
 
 #include "core/confval.h"
 
-static int accesslog_fd = -1;          /* -1: off */
+static int accesslog_fd = -1;          /* what workers write to; -1: off */
+static int accesslog_own = -1;         /* our descriptor once a file was opened: kept for the
+                                          process's life, retargeted by dup2, never closed, so
+                                          a worker holding its number never writes elsewhere */
 static enum conf_log_format accesslog_format;
-static char *accesslog_path;
+static char *accesslog_path;           /* the file target, NULL when not a file */
+
+/* Points our own descriptor at fd (closing what it referred to) or makes fd ours. */
+static void
+accesslog_take(int fd)
+{
+	if (accesslog_own == -1) {
+		accesslog_own = fd;
+		return;
+	}
+	if (fd != accesslog_own) {
+		/* dup2 closes the old file atomically; it fails only on a bad fd (not here). */
+		(void)dup2(fd, accesslog_own);
+		close(fd);
+	}
+}
+
+/* Releases the file a previous target held: our number then refers to fd (stderr or
+ * /dev/null), so nothing stays open on a log that is no longer configured. */
+static void
+accesslog_release(int fd)
+{
+	free(accesslog_path);
+	accesslog_path = NULL;
+	if (accesslog_own != -1 && fd != -1)
+		(void)dup2(fd, accesslog_own);
+}
 
 bool
 accesslog_open(const struct conf_log *c)
@@ -29,23 +58,36 @@ accesslog_open(const struct conf_log *c)
 	switch (c->access) {
 	case CONF_ACCESS_OFF:
 		accesslog_fd = -1;
+		if (accesslog_own != -1) {
+			fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+			accesslog_release(fd);
+			if (fd != -1)
+				close(fd);
+		}
 		return true;
 	case CONF_ACCESS_STDERR:
 		accesslog_fd = STDERR_FILENO;
+		accesslog_release(STDERR_FILENO);
 		return true;
 	case CONF_ACCESS_FILE:
+		/* Same file as now: keep the descriptor. Reopening is SIGUSR1's job, and after a
+		 * privilege drop the file root created may not be ours to open again. */
+		if (accesslog_path != NULL && accesslog_fd == accesslog_own &&
+		    strcmp(accesslog_path, c->access_path) == 0)
+			return true;
 		fd = open(c->access_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 		if (fd == -1)
 			return false;
-		free(accesslog_path);
-		accesslog_path = strdup(c->access_path);
-		if (accesslog_fd > STDERR_FILENO) {
-			/* Keep the number workers use; swap what it refers to. */
-			dup2(fd, accesslog_fd);
+		char *p = strdup(c->access_path);
+		if (p == NULL) {
 			close(fd);
-		} else {
-			accesslog_fd = fd;
+			errno = ENOMEM;
+			return false;
 		}
+		free(accesslog_path);
+		accesslog_path = p;
+		accesslog_take(fd);
+		accesslog_fd = accesslog_own;
 		return true;
 	}
 	return false;
@@ -54,13 +96,12 @@ accesslog_open(const struct conf_log *c)
 bool
 accesslog_reopen(void)
 {
-	if (accesslog_path == NULL || accesslog_fd <= STDERR_FILENO)
+	if (accesslog_path == NULL || accesslog_fd != accesslog_own || accesslog_own == -1)
 		return true;
 	int fd = open(accesslog_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd == -1)
 		return false;
-	dup2(fd, accesslog_fd);
-	close(fd);
+	accesslog_take(fd);
 	return true;
 }
 

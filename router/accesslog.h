@@ -52,7 +52,8 @@ struct accesslog_req {
 	uint64_t    duration_ms; /* from the complete head to the end of the response */
 };
 
-/* Opens (or switches to) the configured target; false with errno on failure. */
+/* Opens (or switches to) the configured target; false with errno on failure. A target that
+ * names the file already open keeps it (SIGUSR1 reopens); a file no longer named is closed. */
 bool accesslog_open(const struct conf_log *c);
 
 /* Reopens a file target (SIGUSR1); false with errno on failure (the old fd stays). */

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/confval.h"
 #include "core/stats.h"
 #include "router/worker.h"
 
@@ -86,13 +87,25 @@ admin_route(struct bufferevent *bev, const char *method, const char *path)
 		else
 			admin_respond(bev, head, 200, "OK", "text/plain", "ok\n", 3);
 	} else if (strcmp(path, "/status") == 0) {
-		char body[1024];
-		int n = snprintf(body, sizeof body,
-		    "config: %s\ngeneration: %llu\nworkers: %u\nconnections: %u\nstate: %s\n",
+		/* Sized to fit: the configuration path alone may be up to PATH_MAX long. */
+		char *body = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&body, &len);
+		if (f == NULL) {
+			admin_respond(bev, head, 500, "Internal Server Error", "text/plain", "no memory\n", 10);
+			return;
+		}
+		fprintf(f, "config: %s\ngeneration: %llu\nworkers: %u\nconnections: %u\nstate: %s\n",
 		    admin_st->config_path, admin_st->generation, admin_st->workers,
 		    __atomic_load_n(&worker_conns_total, __ATOMIC_RELAXED),
 		    admin_st->draining ? "draining" : "running");
-		admin_respond(bev, head, 200, "OK", "text/plain", body, (size_t)n);
+		if (fclose(f) != 0) {
+			free(body);
+			admin_respond(bev, head, 500, "Internal Server Error", "text/plain", "no memory\n", 10);
+			return;
+		}
+		admin_respond(bev, head, 200, "OK", "text/plain", body, len);
+		free(body);
 	} else {
 		admin_respond(bev, head, 404, "Not Found", "text/plain", "not found\n", 10);
 	}
@@ -186,8 +199,12 @@ admin_start(struct event_base *base, const struct conf_addr *addr, struct admin_
 	if (admin_ev == NULL || event_add(admin_ev, NULL) == -1)
 		goto fail;
 	return true;
-fail:
-	snprintf(err, cap, "admin listener: %s", strerror(errno));
+fail:;
+	char label[64];
+	int e = errno;
+	confval_addr_format(addr, label, sizeof label);
+	snprintf(err, cap, "admin listener: cannot listen on %s: %s", label, strerror(e));
+	errno = e;
 	if (admin_fd != -1)
 		close(admin_fd);
 	admin_fd = -1;

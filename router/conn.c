@@ -21,6 +21,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/confval.h"
 #include "core/log.h"
 #include "proto/hostname.h"
@@ -140,13 +141,13 @@ static void conn_drive(struct conn *c);
 static void conn_start_upstream(struct conn *c);
 static void conn_upstream_cb(evutil_socket_t fd, short what, void *arg);
 
-/* Milliseconds from the loop's cached clock: cheap enough for every I/O. */
+/* Monotonic milliseconds (core/clock.h): a wall-clock step must not end or stretch a
+ * timeout. The argument stays so every call site reads as before. */
 static uint64_t
 conn_now(struct conn *c)
 {
-	struct timeval tv;
-	event_base_gettimeofday_cached(c->w->base, &tv);
-	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+	(void)c;
+	return clock_mono_ms();
 }
 
 static void

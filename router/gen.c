@@ -142,6 +142,36 @@ fail:;
 	return -1;
 }
 
+/*
+ * Claims an address no generation of ours holds yet: binds a socket WITHOUT SO_REUSEPORT
+ * (with SO_REUSEADDR, so connections in TIME_WAIT do not count). Linux refuses that bind
+ * while any other socket listens on the address, SO_REUSEPORT or not, so another switchyard
+ * (or anything else) already there makes it fail with EADDRINUSE, where our SO_REUSEPORT
+ * sockets would have joined its group silently. The claim stays bound, not listening, until
+ * our sockets listen, then is closed. Returns the fd or -1 with errno set.
+ */
+static int
+gen_claim(const struct conf_addr *a)
+{
+	int one = 1;
+	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1)
+		goto fail;
+	if (a->ss.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) == -1)
+		goto fail;
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1)
+		goto fail;
+	return fd;
+fail:;
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
 /* Finds prev's socket for an address, or binds a new one (refs 0 until taken). */
 static struct lsock *
 gen_lsock(const struct conf_addr *a, const struct gen *prev, unsigned workers, char *err,
@@ -155,6 +185,17 @@ gen_lsock(const struct conf_addr *a, const struct gen *prev, unsigned workers, c
 					return l->socks[j];
 		}
 	}
+	char label[64];
+	confval_addr_format(a, label, sizeof label);
+	int claim = gen_claim(a);
+	if (claim == -1) {
+		if (errno == EADDRINUSE)
+			snprintf(err, cap, "cannot listen on %s: another process listens on it "
+			    "(bind: %s)", label, strerror(errno));
+		else
+			snprintf(err, cap, "cannot listen on %s: bind: %s", label, strerror(errno));
+		return NULL;
+	}
 	struct lsock *s = calloc(1, sizeof *s);
 	if (s == NULL || (s->fd = calloc(workers, sizeof *s->fd)) == NULL)
 		abort();
@@ -164,16 +205,16 @@ gen_lsock(const struct conf_addr *a, const struct gen *prev, unsigned workers, c
 	for (unsigned w = 0; w < workers; w++) {
 		s->fd[w] = gen_listen(a);
 		if (s->fd[w] == -1) {
-			char label[64];
-			confval_addr_format(a, label, sizeof label);
 			snprintf(err, cap, "cannot listen on %s: %s", label, strerror(errno));
 			for (unsigned k = 0; k < w; k++)
 				close(s->fd[k]);
 			free(s->fd);
 			free(s);
+			close(claim);
 			return NULL;
 		}
 	}
+	close(claim);
 	return s;
 }
 

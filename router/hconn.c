@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/confval.h"
 #include "core/linger.h"
 #include "core/log.h"
@@ -183,13 +184,13 @@ static void hconn_drive(struct hconn *h);
 static int hconn_linger_start(struct hconn *h);
 static void hconn_upstream_cb(evutil_socket_t fd, short what, void *arg);
 
-/* Milliseconds from the loop's cached clock: cheap enough for every I/O. */
+/* Monotonic milliseconds (core/clock.h): a wall-clock step must not end or stretch a
+ * timeout. The argument stays so every call site reads as before. */
 static uint64_t
 hconn_now(struct hconn *h)
 {
-	struct timeval tv;
-	event_base_gettimeofday_cached(h->w->base, &tv);
-	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+	(void)h;
+	return clock_mono_ms();
 }
 
 /* Arms the connection's one timer for ms from now. */

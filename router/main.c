@@ -22,6 +22,7 @@
 #include "core/conf.h"
 #include "core/confval.h"
 #include "core/log.h"
+#include "core/privopen.h"
 #include "core/stats.h"
 #include "router/accesslog.h"
 #include "router/admin.h"
@@ -73,7 +74,8 @@ static const char main_help[] =
 "  SIGHUP             Reload: the new file is checked first; on error the old one stays.\n"
 "                     Certificates are read again.\n"
 "  SIGTERM, SIGINT    Stop accepting, drain for process.shutdown_timeout, then exit.\n"
-"  SIGUSR1            Reopen log files.\n"
+"                     The admin listener answers meanwhile (/healthz: 503).\n"
+"  SIGUSR1            Reopen the access log file (after logrotate).\n"
 "\n"
 "Environment:\n"
 "  SWITCHYARD_RELAY=copy  Relay with read/write through pooled buffers only. By default a\n"
@@ -177,6 +179,21 @@ main_drop_privileges(const char *user)
 	return true;
 }
 
+/* process.user must name an existing user (checked by -t and at start, like every other
+ * key); prints "file:line:column: process.user: ..." and returns false when it does not. */
+static bool
+main_check_user(const struct conf *c)
+{
+	if (c->process.user == NULL)
+		return true;
+	errno = 0;
+	if (getpwnam(c->process.user) != NULL)
+		return true;
+	fprintf(stderr, "%s: process.user: `%s`: %s\n", c->process.user_at, c->process.user,
+	    errno != 0 ? strerror(errno) : "no such user");
+	return false;
+}
+
 /* SIGHUP: check the new file first; keep the running configuration on any error. */
 static void
 main_reload(void)
@@ -224,7 +241,10 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void)arg;
 	switch (sig) {
 	case SIGHUP:
-		main_reload();
+		if (m.admin.draining)
+			log_info("reload ignored: stopping");
+		else
+			main_reload();
 		break;
 	case SIGUSR1:
 		if (!accesslog_reopen())
@@ -233,14 +253,30 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 			log_info("access log reopened");
 		break;
 	default:
+		if (m.admin.draining) {
+			log_info("signal %d: already stopping", (int)sig);
+			break;
+		}
 		log_info("signal %d: stopping; draining connections for up to %llu ms", (int)sig,
 		    (unsigned long long)m.gen->conf->process.shutdown_timeout_ms);
+		/* The main loop runs on: the admin listener answers /healthz with 503 (and
+		 * /metrics, /status) until the last worker has drained (main_exit_cb). */
 		m.admin.draining = true;
 		for (unsigned i = 0; i < m.nworkers; i++)
 			worker_post_stop(&m.workers[i]);
-		event_base_loopbreak(m.base);
 		break;
 	}
+}
+
+/* A worker's loop has ended; once all have, the main loop ends too. */
+static void
+main_exit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (__atomic_load_n(&worker_exited, __ATOMIC_ACQUIRE) >= m.nworkers)
+		event_base_loopbreak(m.base);
 }
 
 /* Logs what the process listens on: every address of every listener, and the admin's. A
@@ -300,6 +336,18 @@ main_serve(struct conf *conf, const char *path)
 		return MAIN_EXIT_FAIL;
 	}
 	m.path = path;
+	if (conf->process.user != NULL && geteuid() == 0) {
+		/* Before anything is opened or bound: the helper inherits none of it. */
+		pid_t hp = privopen_start(path, err, sizeof err);
+		if (hp == -1) {
+			fprintf(stderr, "switchyard: %s\n", err);
+			conf_free(conf);
+			return MAIN_EXIT_FAIL;
+		}
+		log_info("privileged file helper: pid %ld (opens the configuration's files, "
+		    "certificates and keys for reloads after the drop to %s)", (long)hp,
+		    conf->process.user);
+	}
 	m.nworkers = conf->process.workers == CONF_WORKERS_AUTO ? (unsigned)sysconf(_SC_NPROCESSORS_ONLN)
 	    : conf->process.workers;
 	if (m.nworkers == 0)
@@ -345,8 +393,9 @@ main_serve(struct conf *conf, const char *path)
 		}
 	}
 
+	worker_exit_ev = event_new(m.base, -1, 0, main_exit_cb, NULL);
 	m.workers = calloc(m.nworkers, sizeof *m.workers);
-	if (m.workers == NULL)
+	if (worker_exit_ev == NULL || m.workers == NULL)
 		return MAIN_EXIT_FAIL;
 	for (unsigned i = 0; i < m.nworkers; i++) {
 		if (worker_init(&m.workers[i], i, m.gen, m.pstats) == -1) {
@@ -442,6 +491,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err.msg);
 		if (test)
 			fprintf(stderr, "switchyard: configuration %s test failed\n", path);
+		return MAIN_EXIT_CONFIG;
+	}
+	if (!main_check_user(conf)) {
+		if (test)
+			fprintf(stderr, "switchyard: configuration %s test failed\n", path);
+		conf_free(conf);
 		return MAIN_EXIT_CONFIG;
 	}
 	if (test) {

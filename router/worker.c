@@ -19,6 +19,8 @@
 #include "router/hconn.h"
 
 uint32_t worker_conns_total;
+uint32_t worker_exited;
+struct event *worker_exit_ev;
 
 uint8_t *
 worker_buf_get(struct worker *w)
@@ -298,6 +300,9 @@ worker_main(void *arg)
 	worker_listen_off(w);
 	conn_close_all(w);
 	hconn_close_all(w);
+	__atomic_add_fetch(&worker_exited, 1, __ATOMIC_ACQ_REL);
+	if (worker_exit_ev != NULL)
+		event_active(worker_exit_ev, 0, 0); /* thread-safe: evthread_use_pthreads */
 	return NULL;
 }
 

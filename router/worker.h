@@ -60,6 +60,14 @@ struct worker {
 /* Process-wide connection count against process.max_connections (atomic). */
 extern uint32_t worker_conns_total;
 
+/* Workers whose loop has ended (atomic); each then activates worker_exit_ev. */
+extern uint32_t worker_exited;
+
+/* An event of the main loop (set by main before the workers start, may stay NULL) that a
+ * worker activates when its loop has ended: main keeps serving the admin listener while
+ * the workers drain, and leaves its loop once they all have. */
+extern struct event *worker_exit_ev;
+
 /* Sets up a worker's loop and accept events on g (main thread, before the thread starts). */
 int worker_init(struct worker *w, unsigned id, struct gen *g, struct stats_entry *pstats);
 

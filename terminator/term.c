@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/privopen.h"
 #include "proto/hostname.h"
 #include "terminator/site.h"
 #include "terminator/ticket.h"
@@ -89,7 +90,8 @@ term_key_type(X509 *x)
 	}
 }
 
-/* Loads a PEM chain file (leaf first) and its key; checks they belong together. */
+/* Loads a PEM chain file (leaf first) and its key; checks they belong together. Files are
+ * opened through core/privopen.h: root-only keys stay readable after the privilege drop. */
 static int
 term_cert_load(const struct conf_cert *cc, size_t i, struct term_cert *out, char *err, size_t cap)
 {
@@ -98,7 +100,7 @@ term_cert_load(const struct conf_cert *cc, size_t i, struct term_cert *out, char
 	memset(out, 0, sizeof *out);
 	snprintf(what, sizeof what, "terminator.certificates[%zu].cert: %s", i, cc->cert);
 	errno = 0;
-	if ((f = fopen(cc->cert, "re")) == NULL) {
+	if ((f = privopen_fopen(cc->cert)) == NULL) {
 		snprintf(err, cap, "%s: %s", what, strerror(errno));
 		return -1;
 	}
@@ -116,7 +118,7 @@ term_cert_load(const struct conf_cert *cc, size_t i, struct term_cert *out, char
 	fclose(f);
 	snprintf(what, sizeof what, "terminator.certificates[%zu].key: %s", i, cc->key);
 	errno = 0;
-	if ((f = fopen(cc->key, "re")) == NULL) {
+	if ((f = privopen_fopen(cc->key)) == NULL) {
 		snprintf(err, cap, "%s: %s", what, strerror(errno));
 		return -1;
 	}

@@ -2,7 +2,8 @@
 # Scenario: the command-line contract of DESIGN.md §4 against the real binary.
 # Covers: --help and --version (exit 0, content), unknown options and stray arguments
 # (exit 2), `-t -c` on the shipped demo (exit 0) and on every file in conf.d/examples/ (exit 0,
-# or exit 2 naming only a production certificate/site file this machine lacks),
+# or exit 2 naming only a production certificate/site file this machine lacks; an example's
+# `process.user: switchyard` that does not exist here is an exit 2 at its line),
 # `-t` on a bad file (exit 2, "file:line:column: key: ..." on stderr), -t on a missing file,
 # and a plain run: it serves, then exits 0 on SIGTERM.
 set -u
@@ -42,17 +43,34 @@ n=0
 # Examples name production files (/etc/letsencrypt/..., /var/www/...) that a test machine
 # does not have; -t opens them, as a start would. So an example passes when it is valid, or
 # when its only complaint is such a missing file: the configuration itself parsed and checked.
-for f in "$SY_SOURCE_DIR"/conf.d/examples/*.yaml; do
-	n=$((n + 1))
-	"$SWITCHYARD" -t -c "$f" >"$tmp/out" 2>"$tmp/err"
+# They also name `process.user: switchyard`, which -t requires to exist: where it does not,
+# -t must say so at the user's line, and a copy with `user: root` (paths are absolute) is
+# checked as above.
+# check_example FILE NAME: -t on FILE (reported as NAME) is valid or lacks only such a file.
+check_example() {
+	"$SWITCHYARD" -t -c "$1" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	if [ $rc = 0 ]; then
 		ok
 	elif [ $rc = 2 ] && [ "$(wc -l <"$tmp/err")" = 2 ] &&
-	    grep -qE "^$f: terminator\.(certificates\[[0-9]+\]\.(cert|key)|site\.root): /[^:]+: No such file or directory\$" "$tmp/err"; then
+	    grep -qE "^$1: terminator\.(certificates\[[0-9]+\]\.(cert|key)|site\.root): /[^:]+: No such file or directory\$" "$tmp/err"; then
 		ok
 	else
-		bad "$f: -t exited $rc: $(head -2 "$tmp/err")"
+		bad "$2: -t exited $rc: $(head -2 "$tmp/err")"
+	fi
+}
+for f in "$SY_SOURCE_DIR"/conf.d/examples/*.yaml; do
+	n=$((n + 1))
+	if grep -q '^  user: switchyard' "$f" && ! getent passwd switchyard >/dev/null; then
+		"$SWITCHYARD" -t -c "$f" >"$tmp/out" 2>"$tmp/err"
+		rc=$?
+		line=$(grep -n '^  user: switchyard' "$f" | cut -d: -f1)
+		[ $rc = 2 ] && grep -qxF "$f:$line:9: process.user: \`switchyard\`: no such user" "$tmp/err" && ok ||
+			bad "$f: -t with a missing user exited $rc: $(head -1 "$tmp/err")"
+		sed 's/^  user: switchyard/  user: root/' "$f" >"$tmp/example.yaml"
+		check_example "$tmp/example.yaml" "$f (user: root)"
+	else
+		check_example "$f" "$f"
 	fi
 done
 [ "$n" -ge 4 ] && ok || bad "expected at least 4 example configurations, found $n"

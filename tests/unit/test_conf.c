@@ -114,6 +114,8 @@ test_yaml_errors(void)
 	/* Unicode is fine where the schema takes free text. */
 	struct conf *c = GOOD("process: {user: \"\xc3\xa9t\xc3\xa9\"}\n" L_TLS R_DEF);
 	CHECK(c != NULL && strcmp(c->process.user, "\xc3\xa9t\xc3\xa9") == 0);
+	/* Where the user was named, for the "no such user" check of -t and start (main.c). */
+	CHECK(c != NULL && c->process.user_at != NULL && strcmp(c->process.user_at, "t.yaml:1:17") == 0);
 	conf_free(c);
 	/* A byte-order mark at the start is allowed. */
 	OK("\xef\xbb\xbf" L_TLS R_DEF);
