@@ -991,7 +991,15 @@ hconn_host_literal(const uint8_t *v, size_t len)
 	for (size_t i = 0; i < e; i++)
 		if (strchr("0123456789abcdefABCDEF.:[]", v[i]) == NULL || v[i] == '\0')
 			return NULL;
-	return e > 0 ? strndup((const char *)v, e) : NULL;
+	if (e == 0)
+		return NULL;
+	/* Not strndup: v is the client buffer, which holds no NUL to stop at. */
+	char *s = malloc(e + 1);
+	if (s == NULL)
+		return NULL;
+	memcpy(s, v, e);
+	s[e] = '\0';
+	return s;
 }
 
 /*
