@@ -21,6 +21,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "core/bufpool.h"
 #include "core/clock.h"
 #include "core/confval.h"
 #include "core/log.h"
@@ -105,7 +106,7 @@ struct preread {
 	uint16_t               hlen;   /* outgoing PROXY header length */
 	uint16_t               hsent;
 	uint8_t                hdr[CONN_PROXY_OUT_MAX];
-	uint8_t               *buf;    /* pooled, WORKER_BUF_SIZE */
+	uint8_t               *buf;    /* pooled, BUFPOOL_SIZE */
 };
 
 struct conn {
@@ -223,7 +224,7 @@ conn_preread_free(struct conn *c)
 {
 	if (c->pr == NULL)
 		return;
-	worker_buf_put(c->w, c->pr->buf);
+	bufpool_put(c->pr->buf);
 	free(c->pr);
 	c->pr = NULL;
 }
@@ -971,12 +972,12 @@ conn_accept(struct worker *w, struct listener_rt *l, int fd, const struct sockad
 	const struct conf_listener *cl = l->conf;
 	struct conn *c = calloc(1, sizeof *c);
 	struct preread *p = calloc(1, sizeof *p);
-	uint8_t *buf = worker_buf_get(w);
+	uint8_t *buf = bufpool_get();
 	if (c == NULL || p == NULL || buf == NULL) {
 		free(c);
 		free(p);
 		if (buf != NULL)
-			worker_buf_put(w, buf);
+			bufpool_put(buf);
 		close(fd);
 		__atomic_sub_fetch(&worker_conns_total, 1, __ATOMIC_RELAXED);
 		return;
@@ -989,8 +990,8 @@ conn_accept(struct worker *w, struct listener_rt *l, int fd, const struct sockad
 	c->pr = p;
 	p->buf = buf;
 	p->cap = cl->max_hello + CONN_PREREAD_SLACK;
-	if (p->cap > WORKER_BUF_SIZE)
-		p->cap = WORKER_BUF_SIZE;
+	if (p->cap > BUFPOOL_SIZE)
+		p->cap = BUFPOOL_SIZE;
 	tls_hello_init(&p->hello, cl->max_hello);
 	pp_in_init(&p->pp);
 	relay_init(&c->up);

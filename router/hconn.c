@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/bufpool.h"
 #include "core/clock.h"
 #include "core/confval.h"
 #include "core/linger.h"
@@ -258,7 +259,7 @@ static void
 hconn_cbuf_trim(struct hconn *h)
 {
 	if (h->cbuf != NULL && h->clen == 0) {
-		worker_buf_put(h->w, h->cbuf);
+		bufpool_put(h->cbuf);
 		h->cbuf = NULL;
 	}
 }
@@ -397,11 +398,11 @@ hconn_close(struct hconn *h, enum hconn_end end)
 	hconn_upstream_drop(h);
 	relay_release(w, &h->down);
 	if (h->cbuf != NULL)
-		worker_buf_put(w, h->cbuf);
+		bufpool_put(h->cbuf);
 	if (h->hbuf != NULL)
-		worker_buf_put(w, h->hbuf);
+		bufpool_put(h->hbuf);
 	if (h->ubuf != NULL)
-		worker_buf_put(w, h->ubuf);
+		bufpool_put(h->ubuf);
 	free(h->pend);
 	free(h->resp);
 	free(h->host);
@@ -550,7 +551,7 @@ hconn_linger_start(struct hconn *h)
 	hconn_upstream_drop(h);
 	h->ustate = HU_NONE;
 	if (h->cbuf != NULL) {
-		worker_buf_put(h->w, h->cbuf); /* nothing read from here on is a request */
+		bufpool_put(h->cbuf); /* nothing read from here on is a request */
 		h->cbuf = NULL;
 		h->clen = h->fwd = 0;
 	}
@@ -711,7 +712,7 @@ hconn_rewrite_head(struct hconn *h)
 {
 	const struct http1_req *r = &h->req;
 	const uint8_t *in = h->cbuf;
-	if (h->hbuf == NULL && (h->hbuf = worker_buf_get(h->w)) == NULL)
+	if (h->hbuf == NULL && (h->hbuf = bufpool_get()) == NULL)
 		return false;
 	uint8_t *out = h->hbuf;
 	uint32_t o = 0, from = 0;
@@ -874,7 +875,7 @@ hconn_proxy_out(struct hconn *h)
 		};
 		len = proxy_v2_encode(hdr, sizeof hdr, &a, &t);
 	}
-	if (len <= 0 || h->hbuf == NULL || (size_t)len > WORKER_BUF_SIZE - h->hlen)
+	if (len <= 0 || h->hbuf == NULL || (size_t)len > BUFPOOL_SIZE - h->hlen)
 		return false;
 	memmove(h->hbuf + len, h->hbuf, h->hlen);
 	memcpy(h->hbuf, hdr, (size_t)len);
@@ -1094,7 +1095,7 @@ hconn_terminate(struct hconn *h)
 	h->bytes_in -= h->clen; /* the terminator reports them in its bytes_in */
 	h->tc = term_accept(h->gen->term, h->w->base, &th);
 	if (h->cbuf != NULL) {
-		worker_buf_put(h->w, h->cbuf); /* copied by term_accept */
+		bufpool_put(h->cbuf); /* copied by term_accept */
 		h->cbuf = NULL;
 		h->clen = 0;
 	}
@@ -1342,12 +1343,12 @@ hconn_read_client(struct hconn *h)
 	int progress = 0;
 	if (h->c_eof || h->draining || h->close_after || !h->c_rd)
 		return 0;
-	if (h->cbuf == NULL && (h->cbuf = worker_buf_get(h->w)) == NULL) {
+	if (h->cbuf == NULL && (h->cbuf = bufpool_get()) == NULL) {
 		hconn_close(h, END_NO_MEMORY);
 		return -1;
 	}
-	while (h->c_rd && h->clen < WORKER_BUF_SIZE) {
-		ssize_t n = recv(h->cfd, h->cbuf + h->clen, WORKER_BUF_SIZE - h->clen, 0);
+	while (h->c_rd && h->clen < BUFPOOL_SIZE) {
+		ssize_t n = recv(h->cfd, h->cbuf + h->clen, BUFPOOL_SIZE - h->clen, 0);
 		if (n == -1) {
 			if (errno == EAGAIN) {
 				h->c_rd = false;
@@ -1474,7 +1475,7 @@ hconn_flush_up(struct hconn *h)
 		h->pp_len = 0;
 	}
 	if (h->hlen > 0 && h->hoff == h->hlen) {
-		worker_buf_put(h->w, h->hbuf);
+		bufpool_put(h->hbuf);
 		h->hbuf = NULL;
 		h->hlen = h->hoff = 0;
 	}
@@ -1757,14 +1758,14 @@ hconn_down(struct hconn *h)
 		/* 4. Read: a head (or chunk lines) into ubuf. */
 		if (!h->u_rd)
 			return progress;
-		if (h->ubuf == NULL && (h->ubuf = worker_buf_get(h->w)) == NULL) {
+		if (h->ubuf == NULL && (h->ubuf = bufpool_get()) == NULL) {
 			hconn_close(h, END_NO_MEMORY);
 			return -1;
 		}
-		if (h->ulen == WORKER_BUF_SIZE)
+		if (h->ulen == BUFPOOL_SIZE)
 			return hconn_bad_response(h, "response head too large", END_BAD_RESPONSE) == -1 ?
 			    -1 : 1; /* unreachable: the parser stops at HTTP1_RESP_HEAD_MAX */
-		ssize_t n = recv(h->ufd, h->ubuf + h->ulen, WORKER_BUF_SIZE - h->ulen, 0);
+		ssize_t n = recv(h->ufd, h->ubuf + h->ulen, BUFPOOL_SIZE - h->ulen, 0);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -1774,7 +1775,7 @@ hconn_down(struct hconn *h)
 			}
 			h->u_rd = false;
 			if (h->ulen == 0) {
-				worker_buf_put(h->w, h->ubuf); /* an idle connection holds no buffer */
+				bufpool_put(h->ubuf); /* an idle connection holds no buffer */
 				h->ubuf = NULL;
 			}
 			return progress;

@@ -1,6 +1,6 @@
 /*
  * Worker threads (see worker.h): accepting, switching generations on reload, draining on
- * stop, and the per-worker buffer and pipe pools. Runs only on its own thread except
+ * stop, and the per-worker pipe pool (buffers: core/bufpool). Runs only on its own thread except
  * worker_init and the two worker_post_* calls, which only set atomics and activate an event.
  */
 #include "router/worker.h"
@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/bufpool.h"
 #include "core/log.h"
 #include "router/conn.h"
 #include "router/hconn.h"
@@ -21,24 +22,6 @@
 uint32_t worker_conns_total;
 uint32_t worker_exited;
 struct event *worker_exit_ev;
-
-uint8_t *
-worker_buf_get(struct worker *w)
-{
-	if (w->nbufs > 0)
-		return w->bufs[--w->nbufs];
-	return malloc(WORKER_BUF_SIZE);
-}
-
-void
-worker_buf_put(struct worker *w, uint8_t *b)
-{
-	if (w->nbufs < WORKER_BUFS_KEEP) {
-		w->bufs[w->nbufs++] = b;
-		return;
-	}
-	free(b);
-}
 
 int
 worker_pipe_get(struct worker *w, int p[2])
@@ -266,9 +249,8 @@ worker_init(struct worker *w, unsigned id, struct gen *g, struct stats_entry *ps
 	TAILQ_INIT(&w->conns);
 	TAILQ_INIT(&w->hconns);
 	w->pipes = calloc(2 * WORKER_PIPES_KEEP, sizeof *w->pipes);
-	w->bufs = calloc(WORKER_BUFS_KEEP, sizeof *w->bufs);
 	struct event_config *cfg = event_config_new();
-	if (cfg == NULL || w->pipes == NULL || w->bufs == NULL)
+	if (cfg == NULL || w->pipes == NULL)
 		return -1;
 	event_config_require_features(cfg, EV_FEATURE_ET | EV_FEATURE_O1 | EV_FEATURE_EARLY_CLOSE);
 	/* libevent's default coarse clock can expire a timeout a tick (1-4 ms) early; timeouts
@@ -300,6 +282,7 @@ worker_main(void *arg)
 	worker_listen_off(w);
 	conn_close_all(w);
 	hconn_close_all(w);
+	bufpool_drain(); /* the pool is this thread's: its storage ends with the thread */
 	__atomic_add_fetch(&worker_exited, 1, __ATOMIC_ACQ_REL);
 	if (worker_exit_ev != NULL)
 		event_active(worker_exit_ev, 0, 0); /* thread-safe: evthread_use_pthreads */

@@ -1,7 +1,8 @@
 /*
  * A worker: one thread, one libevent loop, its own SO_REUSEPORT accept sockets, its own
- * connections, pools and counters. Nothing on its data path takes a lock; the main thread
- * talks to it only through the atomics below and one event it activates.
+ * connections, pipe pool and counters (buffers come from core/bufpool, per thread). Nothing
+ * on its data path takes a lock; the main thread talks to it only through the atomics below
+ * and one event it activates.
  */
 #ifndef SY_ROUTER_WORKER_H
 #define SY_ROUTER_WORKER_H
@@ -14,8 +15,6 @@
 #include "router/gen.h"
 
 #define WORKER_PIPES_KEEP 64  /* empty splice pipes kept for reuse per worker */
-#define WORKER_BUFS_KEEP  64  /* free copy/pre-read buffers kept per worker */
-#define WORKER_BUF_SIZE   (64u * 1024 + 2048) /* fits max_hello (64k cap) plus record slack */
 #define WORKER_ACCEPTS_PER_WAKE 1
 #define WORKER_BACKOFF_MS 100 /* accept pause after EMFILE/ENFILE */
 
@@ -50,8 +49,6 @@ struct worker {
 	size_t              nconns;     /* both kinds */
 	int                *pipes;      /* free pipe pairs: [2 * npipes] */
 	size_t              npipes;
-	uint8_t           **bufs;       /* free buffers of WORKER_BUF_SIZE */
-	size_t              nbufs;
 	bool                splice;     /* false: read/write copy relay */
 	uint32_t            rnd;        /* xorshift state for balance: random */
 	struct stats_entry *pstats;     /* process entry */
@@ -79,10 +76,6 @@ void worker_post_gen(struct worker *w, struct gen *g);
 
 /* From the main thread: stop accepting, drain for shutdown_ms, then leave the loop. */
 void worker_post_stop(struct worker *w);
-
-/* Buffer pool: a WORKER_BUF_SIZE buffer, or NULL when out of memory. */
-uint8_t *worker_buf_get(struct worker *w);
-void worker_buf_put(struct worker *w, uint8_t *b);
 
 /* Pipe pool for splice: fills p[2]; -1 when none can be made. */
 int worker_pipe_get(struct worker *w, int p[2]);
