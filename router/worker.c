@@ -17,6 +17,7 @@
 #include "core/bufpool.h"
 #include "core/log.h"
 #include "router/conn.h"
+#include "router/edge.h"
 #include "router/hconn.h"
 
 uint32_t worker_conns_total;
@@ -186,7 +187,7 @@ worker_switch(struct worker *w, struct gen *g)
 		worker_accepting(w, true);
 	if (old->wconns[w->id] == 0)
 		gen_unref(old);
-	/* else the last connection on old drops this worker's reference (conn_close) */
+	/* else the last connection on old drops this worker's reference (edge_close) */
 }
 
 /* Drain deadline passed: close what is left and leave the loop. */
@@ -198,8 +199,7 @@ worker_drain_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (w->nconns > 0)
 		log_info("worker %u: shutdown_timeout reached, closing %zu connections", w->id, w->nconns);
-	conn_close_all(w);
-	hconn_close_all(w);
+	edge_close_all(w);
 	event_base_loopbreak(w->base);
 }
 
@@ -233,8 +233,7 @@ worker_msg_cb(evutil_socket_t fd, short what, void *arg)
 		uint64_t ms = w->gen->conf->process.shutdown_timeout_ms;
 		struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
 		event_add(w->drain, &tv);
-		conn_drain_all(w); /* idle keep-alive connections need not wait for the deadline */
-		hconn_drain_all(w);
+		edge_drain_all(w); /* idle keep-alive connections need not wait for the deadline */
 	}
 }
 
@@ -246,8 +245,6 @@ worker_init(struct worker *w, unsigned id, struct gen *g, struct stats_entry *ps
 	w->pstats = pstats;
 	w->rnd = 2463534242u ^ (id * 2654435761u);
 	w->splice = getenv("SWITCHYARD_RELAY") == NULL || strcmp(getenv("SWITCHYARD_RELAY"), "copy") != 0;
-	TAILQ_INIT(&w->conns);
-	TAILQ_INIT(&w->hconns);
 	w->pipes = calloc(2 * WORKER_PIPES_KEEP, sizeof *w->pipes);
 	struct event_config *cfg = event_config_new();
 	if (cfg == NULL || w->pipes == NULL)
@@ -263,7 +260,7 @@ worker_init(struct worker *w, unsigned id, struct gen *g, struct stats_entry *ps
 	w->msg = event_new(w->base, -1, 0, worker_msg_cb, w);
 	w->backoff = evtimer_new(w->base, worker_backoff_cb, w);
 	w->drain = evtimer_new(w->base, worker_drain_cb, w);
-	if (w->msg == NULL || w->backoff == NULL || w->drain == NULL)
+	if (w->msg == NULL || w->backoff == NULL || w->drain == NULL || edge_worker_init(w) == -1)
 		return -1;
 	gen_ref(g);
 	w->gen = g;
@@ -280,8 +277,8 @@ worker_main(void *arg)
 	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	worker_accepting(w, false);
 	worker_listen_off(w);
-	conn_close_all(w);
-	hconn_close_all(w);
+	edge_close_all(w);
+	edge_reap(w); /* the loop that would run the deferred free has ended */
 	bufpool_drain(); /* the pool is this thread's: its storage ends with the thread */
 	__atomic_add_fetch(&worker_exited, 1, __ATOMIC_ACQ_REL);
 	if (worker_exit_ev != NULL)

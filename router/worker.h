@@ -18,8 +18,7 @@
 #define WORKER_ACCEPTS_PER_WAKE 1
 #define WORKER_BACKOFF_MS 100 /* accept pause after EMFILE/ENFILE */
 
-struct conn;
-struct hconn;
+struct edge;
 struct event;
 struct event_base;
 
@@ -44,9 +43,10 @@ struct worker {
 	struct event       *backoff;    /* accepting paused after EMFILE */
 	struct event       *drain;      /* shutdown deadline */
 	bool                draining;
-	TAILQ_HEAD(, conn)  conns;
-	TAILQ_HEAD(, hconn) hconns;     /* plain-HTTP connections (router/hconn.c) */
-	size_t              nconns;     /* both kinds */
+	TAILQ_HEAD(, edge)  edges;      /* open connections of both kinds (router/edge.h) */
+	TAILQ_HEAD(, edge)  dead;       /* closed ones whose memory reap frees */
+	struct event       *reap;       /* deferred free: active while dead is not empty */
+	size_t              nconns;     /* in edges */
 	int                *pipes;      /* free pipe pairs: [2 * npipes] */
 	size_t              npipes;
 	bool                splice;     /* false: read/write copy relay */
@@ -82,7 +82,7 @@ int worker_pipe_get(struct worker *w, int p[2]);
 /* Returns an EMPTY pipe to the pool (or closes it). */
 void worker_pipe_put(struct worker *w, int p[2]);
 
-/* Called by conn when a connection closes: drain bookkeeping. */
+/* Called by edge_close when a connection closes: drain bookkeeping. */
 void worker_conn_closed(struct worker *w);
 
 #endif
