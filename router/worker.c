@@ -102,18 +102,25 @@ worker_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			}
 			return;
 		}
-		uint32_t total = __atomic_add_fetch(&worker_conns_total, 1, __ATOMIC_RELAXED);
-		if (total > w->gen->conf->process.max_connections) {
-			__atomic_sub_fetch(&worker_conns_total, 1, __ATOMIC_RELAXED);
-			stats_add(l->stats, w->id, SL_REJECT_MAXCONN, 1);
-			close(fd);
-			continue;
-		}
-		if (l->conf->kind == CONF_LISTENER_HTTP)
-			hconn_accept(w, l, fd, &peer);
-		else
-			conn_accept(w, l, fd, &peer);
+		worker_adopt(w, l, fd, &peer);
 	}
+}
+
+bool
+worker_adopt(struct worker *w, struct listener_rt *l, int fd, const struct sockaddr_storage *peer)
+{
+	uint32_t total = __atomic_add_fetch(&worker_conns_total, 1, __ATOMIC_RELAXED);
+	if (total > w->gen->conf->process.max_connections) {
+		__atomic_sub_fetch(&worker_conns_total, 1, __ATOMIC_RELAXED);
+		stats_add(l->stats, w->id, SL_REJECT_MAXCONN, 1);
+		close(fd);
+		return false;
+	}
+	if (l->conf->kind == CONF_LISTENER_HTTP)
+		hconn_accept(w, l, fd, peer);
+	else
+		conn_accept(w, l, fd, peer);
+	return true;
 }
 
 /* Creates (not adds) accept events for every socket of g. */
@@ -267,6 +274,34 @@ worker_init(struct worker *w, unsigned id, struct gen *g, struct stats_entry *ps
 	worker_listen_on(w, g);
 	worker_accepting(w, true);
 	return 0;
+}
+
+void
+worker_fini(struct worker *w)
+{
+	worker_accepting(w, false);
+	worker_listen_off(w);
+	edge_close_all(w);
+	edge_reap(w); /* the loop that would run the deferred free has ended */
+	bufpool_drain(); /* the pool is this thread's: its storage ends with the thread */
+	event_free(w->msg);
+	event_free(w->backoff);
+	event_free(w->drain);
+	event_free(w->reap);
+	event_base_free(w->base);
+	w->base = NULL;
+	for (size_t i = 0; i < w->npipes; i++) {
+		close(w->pipes[2 * i]);
+		close(w->pipes[2 * i + 1]);
+	}
+	free(w->pipes);
+	w->pipes = NULL;
+	w->npipes = 0;
+	struct gen *g = __atomic_exchange_n(&w->pending, NULL, __ATOMIC_ACQ_REL);
+	if (g != NULL)
+		gen_unref(g);
+	gen_unref(w->gen);
+	w->gen = NULL;
 }
 
 void *

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include "router/gen.h"
 
@@ -67,6 +68,21 @@ extern struct event *worker_exit_ev;
 
 /* Sets up a worker's loop and accept events on g (main thread, before the thread starts). */
 int worker_init(struct worker *w, unsigned id, struct gen *g, struct stats_entry *pstats);
+
+/*
+ * Hands fd (a connected, non-blocking socket) to l's connection kind as if the worker had
+ * accepted it from peer: process.max_connections applies. False when refused (fd closed).
+ * The accept path, and the seam for harnesses that bring their own socket (socketpair).
+ */
+bool worker_adopt(struct worker *w, struct listener_rt *l, int fd,
+    const struct sockaddr_storage *peer);
+
+/*
+ * Tears a worker down on its own thread once its loop no longer runs: closes its
+ * connections, frees them, its pooled buffers and pipes, its events and loop, and drops
+ * its generation references. For tests and harnesses (the daemon exits instead).
+ */
+void worker_fini(struct worker *w);
 
 /* Thread body: runs the loop until drained. */
 void *worker_main(void *arg);
