@@ -1,7 +1,9 @@
 /*
- * One client connection through a TLS or HTTP listener: PROXY in (when the peer is
+ * One client connection through a TLS listener (`kind: tls`): PROXY in (when the peer is
  * trusted), ClientHello pre-read, routing, upstream connect with failover, PROXY out, relay,
- * close with one access-log line. The struct is private to conn.c.
+ * close with one access-log line. The struct is private to conn.c; what it shares with
+ * hconn.c (the other listener kind) is router/edge.h, and edge_drain_all / edge_close_all
+ * reach its connections.
  */
 #ifndef SY_ROUTER_CONN_H
 #define SY_ROUTER_CONN_H
@@ -17,11 +19,5 @@ void conn_accept(struct worker *w, struct listener_rt *l, int fd, const struct s
 
 /* Draws the process-wide random values connections use; once, at start. */
 void conn_init_process(void);
-
-/* Shutdown has begun: terminated connections close at their next idle moment. */
-void conn_drain_all(struct worker *w);
-
-/* Closes every connection of the worker (drain deadline passed). */
-void conn_close_all(struct worker *w);
 
 #endif

@@ -5,9 +5,10 @@
  * flush to the upstream (a PROXY header first on a new upstream connection), frame the
  * upstream's responses (heads by proto/http1_resp, bodies as RFC 9112 §6.3 says) and match
  * each to its request in a bounded FIFO; an Upgrade becomes a raw relay only after a 101.
- * Every path ends in exactly one
- * hconn_close(), which frees the connection: nothing may touch it afterwards (functions that
- * may close return -1). Untrusted bytes go only to the proto/ parsers; what is forwarded is
+ * Every path ends in
+ * hconn_close(), which gives every resource back (router/edge.c, shared with conn.c) and
+ * leaves only the memory, freed deferred: functions that may close return -1 and the steps
+ * stop there, but a late read of h is no use-after-free. Untrusted bytes go only to the proto/ parsers; what is forwarded is
  * the client's bytes, byte-exact, except the forwarding fields of each head, which we own.
  *
  *   ACCEPT -> [PROXY]* -> head -> route -+-> upstream: CONNECT (failover) -> forward head
@@ -25,7 +26,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/bufpool.h"
 #include "core/clock.h"
 #include "core/confval.h"
 #include "core/linger.h"
@@ -45,10 +47,9 @@
 #include "proto/proxy_v2.h"
 #include "proto/http_status.h"
 #include "router/accesslog.h"
-#include "router/ipcap.h"
+#include "router/edge.h"
 #include "router/pp_in.h"
 #include "router/relay.h"
-#include "router/upstream.h"
 #include "router/worker.h"
 #include "terminator/terminator.h"
 
@@ -67,55 +68,6 @@ enum hconn_body { HB_NONE, HB_LENGTH, HB_CHUNKED, HB_TUNNEL };
  * raw relay after a 101. */
 enum hconn_rstate { RS_HEAD, RS_LENGTH, RS_CHUNKED, RS_CLOSE, RS_TUNNEL };
 
-/* Why a connection ended: logged once at close. */
-enum hconn_end {
-	END_DONE, END_IDLE, END_PREREAD_TIMEOUT, END_PROXY_TIMEOUT, END_PROXY_MISSING,
-	END_PROXY_INVALID, END_PROXY_UNSUPPORTED, END_PROXY_CLOSED, END_CLIENT_CLOSED,
-	END_BAD_REQUEST, END_NO_ROUTE, END_REDIRECT, END_BAD_BODY, END_ROUTE_CHANGE,
-	END_UPSTREAM_FAILED, END_UPSTREAM_TIMEOUT, END_NO_SERVER, END_CLIENT_ERROR,
-	END_UPSTREAM_ERROR, END_SHUTDOWN, END_REJECTED, END_NO_MEMORY,
-	END_PROXY_ENCODE, END_CLIENT_CHANGE, END_BAD_RESPONSE,
-	END_TERMINATED, END_TERMINATED_ERROR, END_PREREAD_PER_IP, END_CONNS_PER_IP, END_COUNT
-};
-static const char *const hconn_end_str[END_COUNT] = {
-	[END_DONE] = "done", [END_IDLE] = "idle_timeout",
-	[END_PREREAD_TIMEOUT] = "preread_timeout", [END_PROXY_TIMEOUT] = "proxy_timeout",
-	[END_PROXY_MISSING] = "proxy_missing", [END_PROXY_INVALID] = "proxy_invalid",
-	[END_PROXY_UNSUPPORTED] = "proxy_unsupported", [END_PROXY_CLOSED] = "proxy_closed",
-	[END_CLIENT_CLOSED] = "client_closed", [END_BAD_REQUEST] = "bad_request",
-	[END_NO_ROUTE] = "no_route", [END_REDIRECT] = "redirect", [END_BAD_BODY] = "bad_body",
-	[END_ROUTE_CHANGE] = "route_change", [END_UPSTREAM_FAILED] = "upstream_failed",
-	[END_UPSTREAM_TIMEOUT] = "upstream_timeout", [END_NO_SERVER] = "no_server",
-	[END_CLIENT_ERROR] = "client_error", [END_UPSTREAM_ERROR] = "upstream_error",
-	[END_SHUTDOWN] = "shutdown",
-	[END_REJECTED] = "rejected", [END_NO_MEMORY] = "no_memory",
-	[END_PROXY_ENCODE] = "proxy_encode_failed", [END_CLIENT_CHANGE] = "client_change",
-	[END_BAD_RESPONSE] = "bad_response",
-	[END_TERMINATED] = "done", [END_TERMINATED_ERROR] = "error", /* the terminator's word wins */
-	[END_PREREAD_PER_IP] = "max_preread_per_ip", [END_CONNS_PER_IP] = "max_connections_per_ip",
-};
-#define HCONN_UNROUTED 0xff /* refused at accept by a limit: no route, counted by the limit */
-/* The route result each end counts under. */
-static const uint8_t hconn_end_result[END_COUNT] = {
-	[END_DONE] = SR_CONN_OK, [END_IDLE] = SR_CONN_IDLE_TIMEOUT,
-	[END_PREREAD_TIMEOUT] = SR_CONN_ERROR, [END_PROXY_TIMEOUT] = SR_CONN_ERROR,
-	[END_PROXY_MISSING] = SR_CONN_REJECTED, [END_PROXY_INVALID] = SR_CONN_REJECTED,
-	[END_PROXY_UNSUPPORTED] = SR_CONN_REJECTED, [END_PROXY_CLOSED] = SR_CONN_ERROR,
-	[END_CLIENT_CLOSED] = SR_CONN_ERROR, [END_BAD_REQUEST] = SR_CONN_REJECTED,
-	[END_NO_ROUTE] = SR_CONN_REJECTED, [END_REDIRECT] = SR_CONN_OK,
-	[END_BAD_BODY] = SR_CONN_ERROR, [END_ROUTE_CHANGE] = SR_CONN_OK,
-	[END_UPSTREAM_FAILED] = SR_CONN_UPSTREAM_FAILED,
-	[END_UPSTREAM_TIMEOUT] = SR_CONN_UPSTREAM_FAILED,
-	[END_NO_SERVER] = SR_CONN_UPSTREAM_FAILED, [END_CLIENT_ERROR] = SR_CONN_ERROR,
-	[END_UPSTREAM_ERROR] = SR_CONN_ERROR, [END_SHUTDOWN] = SR_CONN_SHUTDOWN,
-	[END_REJECTED] = SR_CONN_REJECTED,
-	[END_NO_MEMORY] = SR_CONN_ERROR,
-	[END_PROXY_ENCODE] = SR_CONN_ERROR, [END_CLIENT_CHANGE] = SR_CONN_OK,
-	[END_BAD_RESPONSE] = SR_CONN_ERROR,
-	[END_TERMINATED] = SR_CONN_OK, [END_TERMINATED_ERROR] = SR_CONN_ERROR,
-	[END_PREREAD_PER_IP] = HCONN_UNROUTED, [END_CONNS_PER_IP] = HCONN_UNROUTED,
-};
-
 /* A request forwarded upstream whose response has not ended: what its log line needs and
  * what framing its response needs. */
 struct hconn_pending {
@@ -129,15 +81,9 @@ struct hconn_pending {
 };
 
 struct hconn {
-	TAILQ_ENTRY(hconn)  link;
-	struct worker      *w;
-	struct gen         *gen;
-	struct listener_rt *l;
-	struct route_rt    *route;     /* the latest request's route; NULL before one */
-	struct upstream_rt *up;        /* the upstream ufd belongs to */
-	struct server_rt   *server;
-	int                 cfd, ufd;
-	struct event        cev, uev, tev;
+	struct edge         e;         /* first: what both listener kinds share (edge.h); its
+	                                  route is the latest request's, its up the one ufd
+	                                  belongs to */
 	struct relay_dir    down;      /* upstream -> client: framed body runs and the tunnel */
 	struct http1_resp   uresp;     /* the upstream's response head being read */
 	struct http1_chunk  rchunk;    /* its chunked body */
@@ -164,147 +110,55 @@ struct hconn {
 	struct sockaddr_storage local; /* where the client connected (PROXY destination) */
 	struct sockaddr_storage up_client; /* the client the PROXY header sent upstream names */
 	char               *host;      /* the latest request's Host, normalised, for the log */
-	struct term_conn   *tc;        /* HS_TERMINATED: the terminator owns the client socket */
-	const char         *term_end;  /* the terminator's end reason, for the log */
-	uint64_t            start_ms, last_ms, tried, bytes_in, bytes_own;
+	uint64_t            bytes_in, bytes_own;
 	uint32_t            requests;
-	struct ipcap_hold   ipcap;     /* per-source-IP counts, taken after PROXY in */
-	uint8_t             state, ustate, body, end_after, attempts;
-	bool                c_rd, c_wr, u_rd, u_wr, c_eof, draining, ushut, close_after;
-	bool                first, last_timeout, stop_after, preread_counted;
-	bool                counted_active, head_req, has_local, host_is_name;
+	uint8_t             state, ustate, body, end_after;
+	bool                c_eof, draining, ushut, close_after;
+	bool                first, stop_after;
+	bool                head_req, has_local, host_is_name;
 	bool                trusted;   /* the peer is in trusted_forwarders */
 	uint16_t            pp_len;    /* PROXY header bytes at the start of hbuf */
-	uint8_t             pp_sent;   /* CONF_PP_*: what this connection really sent upstream */
 	bool                lingering;  /* our answer is out, the client's rest is discarded */
 	uint64_t            linger_at, linger_last; /* when it began, when a byte last came */
 };
+_Static_assert(offsetof(struct hconn, e) == 0, "edge_reap frees an hconn as its struct edge");
 
 static void hconn_drive(struct hconn *h);
 static int hconn_linger_start(struct hconn *h);
 static void hconn_upstream_cb(evutil_socket_t fd, short what, void *arg);
-
-/* Monotonic milliseconds (core/clock.h): a wall-clock step must not end or stretch a
- * timeout. The argument stays so every call site reads as before. */
-static uint64_t
-hconn_now(struct hconn *h)
-{
-	(void)h;
-	return clock_mono_ms();
-}
-
-/* Arms the connection's one timer for ms from now. */
-static void
-hconn_timer(struct hconn *h, uint64_t ms)
-{
-	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
-	event_add(&h->tev, &tv);
-}
-
-/* The IP of an address as text, without the port. */
-static void
-hconn_ip_str(const struct sockaddr_storage *ss, char *out, size_t cap)
-{
-	const void *ip = ss->ss_family == AF_INET ?
-	    (const void *)&((const struct sockaddr_in *)ss)->sin_addr :
-	    (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
-	if (ss->ss_family != AF_INET && ss->ss_family != AF_INET6) {
-		snprintf(out, cap, "-");
-		return;
-	}
-	if (inet_ntop(ss->ss_family, ip, out, (socklen_t)cap) == NULL)
-		snprintf(out, cap, "-");
-}
-
-/* "ip:port" / "[v6]:port" for the access log. */
-static void
-hconn_addr_str(const struct sockaddr_storage *ss, char *out, size_t cap)
-{
-	char ip[INET6_ADDRSTRLEN];
-	hconn_ip_str(ss, ip, sizeof ip);
-	if (ss->ss_family == AF_INET)
-		snprintf(out, cap, "%s:%u", ip, ntohs(((const struct sockaddr_in *)ss)->sin_port));
-	else if (ss->ss_family == AF_INET6)
-		snprintf(out, cap, "[%s]:%u", ip, ntohs(((const struct sockaddr_in6 *)ss)->sin6_port));
-	else
-		snprintf(out, cap, "-");
-}
-
-/* The family and 16 address bytes the balancer hashes. */
-static sa_family_t
-hconn_ip_bytes(const struct sockaddr_storage *ss, uint8_t ip[16])
-{
-	memset(ip, 0, 16);
-	if (ss->ss_family == AF_INET)
-		memcpy(ip, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-	else if (ss->ss_family == AF_INET6)
-		memcpy(ip, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
-	return ss->ss_family;
-}
-
-/* Leaves pre-read (the first head is in, or the connection ends): per-IP slot and gauge. */
-static void
-hconn_preread_done(struct hconn *h)
-{
-	ipcap_preread_done(&h->ipcap);
-	if (h->preread_counted) {
-		stats_add(h->l->stats, h->w->id, SL_PREREAD, -1);
-		h->preread_counted = false;
-	}
-}
 
 /* Returns the client buffer to the pool once it is empty: an idle connection holds none. */
 static void
 hconn_cbuf_trim(struct hconn *h)
 {
 	if (h->cbuf != NULL && h->clen == 0) {
-		worker_buf_put(h->w, h->cbuf);
+		bufpool_put(h->cbuf);
 		h->cbuf = NULL;
 	}
 }
-
-/* Closes the upstream socket (failover, or the end). */
-static void
-hconn_upstream_drop(struct hconn *h)
-{
-	if (h->ufd == -1)
-		return;
-	event_del(&h->uev);
-	close(h->ufd);
-	h->ufd = -1;
-	h->u_rd = h->u_wr = false;
-	if (h->counted_active) {
-		__atomic_sub_fetch(&h->server->active, 1, __ATOMIC_RELAXED);
-		stats_add(h->server->stats, h->w->id, SS_ACTIVE, -1);
-		h->counted_active = false;
-	}
-}
-
-/* The access log's names of what went upstream (enum conf_proxy_protocol). */
-static const char *const hconn_pp_str[] = { "off", "v1", "v2" };
 
 /* Writes the log line of one request (status: what the client got, ustatus: what the
  * upstream said; 0 for none; up: it was for the upstream). */
 static void
 hconn_log_req(struct hconn *h, const struct hconn_pending *p, int status, int ustatus, bool up)
 {
-	if (!accesslog_enabled() || accesslog_skip(&h->gen->conf->log, &h->client))
+	if (!edge_logged(&h->e, &h->client))
 		return;
 	struct accesslog_req r = {
 		.client = p->client,
-		.listener = h->l->conf->name,
+		.listener = h->e.l->conf->name,
 		.host = h->host,
-		.route = h->route ? h->route->label : NULL,
-		.upstream = up && h->up ? h->up->conf->name : NULL,
-		.server = up && h->server ? h->server->label : NULL,
-		.proxy = hconn_pp_str[h->pp_sent],
+		.route = h->e.route ? h->e.route->label : NULL,
+		.upstream = up && h->e.up ? h->e.up->conf->name : NULL,
+		.server = up && h->e.server ? h->e.server->label : NULL,
+		.proxy = edge_proxy_sent(&h->e),
 		.method = p->method[0] ? p->method : NULL,
 		.path = p->path,
 		.status = status,
 		.upstream_status = ustatus,
 		.bytes_in = p->bytes_in,
 		.bytes_out = p->bytes_out,
-		.duration_ms = hconn_now(h) - p->start_ms,
+		.duration_ms = clock_mono_ms() - p->start_ms,
 	};
 	accesslog_write_req(&r);
 }
@@ -315,8 +169,8 @@ hconn_pend_fill(struct hconn *h, struct hconn_pending *p)
 {
 	const struct http1_req *r = &h->req;
 	memset(p, 0, sizeof *p);
-	hconn_addr_str(&h->client, p->client, sizeof p->client);
-	p->start_ms = hconn_now(h);
+	edge_addr_str(&h->client, p->client, sizeof p->client);
+	p->start_ms = clock_mono_ms();
 	if (h->cbuf == NULL || r->verdict != HTTP1_DONE)
 		return;
 	size_t ml = r->method_name.len < HTTP1_METHOD_MAX ? r->method_name.len : HTTP1_METHOD_MAX;
@@ -343,99 +197,46 @@ hconn_pend_pop(struct hconn *h)
 	h->pcount--;
 }
 
-/* Ends the connection: one log line, counters, every resource back. Frees h. */
+/* Ends the connection: the lines of the requests it still owes, then one log line and every
+ * resource back (edge_close), then what is the kind's own. The memory is freed deferred;
+ * h->e.closed says it is over. */
 static void
-hconn_close(struct hconn *h, enum hconn_end end)
+hconn_close(struct hconn *h, enum edge_end end)
 {
-	struct worker *w = h->w;
-	hconn_preread_done(h);
+	if (h->e.closed)
+		return;
+	edge_preread_done(&h->e);
 	while (h->pcount > 0) {
 		/* Forwarded, never (fully) answered: the log says so (status "-" when nothing). */
 		struct hconn_pending *p = &h->pend[h->phead];
 		hconn_log_req(h, p, p->status, p->status, true);
 		hconn_pend_pop(h);
 	}
-	ipcap_close(&h->ipcap);
-
-	if (accesslog_enabled() && !accesslog_skip(&h->gen->conf->log, &h->client)) {
-		char client[64], server[64];
-		hconn_addr_str(&h->client, client, sizeof client);
-		struct accesslog_rec r = {
-			.client = client,
-			.listener = h->l->conf->name,
-			.sni = h->host,
-			.alpn = NULL,
-			.route = h->route ? h->route->label : NULL,
-			.upstream = h->up ? h->up->conf->name : NULL,
-			.server = NULL,
-			.proxy = hconn_pp_str[h->pp_sent],
-			.bytes_in = h->bytes_in,
-			.bytes_out = h->down.bytes + h->bytes_down + h->bytes_own,
-			.duration_ms = hconn_now(h) - h->start_ms,
-			.end = h->term_end != NULL ? h->term_end : hconn_end_str[end],
-		};
-		if (h->server != NULL) {
-			snprintf(server, sizeof server, "%s", h->server->label);
-			r.server = server;
-		}
-		accesslog_write(&r);
-	}
-	if (hconn_end_result[end] != HCONN_UNROUTED) {
-		struct route_rt *rt = h->route != NULL ? h->route : &h->l->def;
-		stats_add(rt->stats, w->id, hconn_end_result[end], 1);
-		stats_add(rt->stats, w->id, SR_BYTES_IN, (int64_t)h->bytes_in);
-		stats_add(rt->stats, w->id, SR_BYTES_OUT, (int64_t)(h->down.bytes + h->bytes_down + h->bytes_own));
-	}
-	stats_add(h->l->stats, w->id, SL_ACTIVE, -1);
-
-	event_del(&h->tev);
-	event_del(&h->cev);
-	if (h->tc != NULL)
-		term_abort(h->tc); /* drain deadline: the terminator closes the socket */
-	if (h->cfd != -1)
-		close(h->cfd);
-	hconn_upstream_drop(h);
-	relay_release(w, &h->down);
-	if (h->cbuf != NULL)
-		worker_buf_put(w, h->cbuf);
-	if (h->hbuf != NULL)
-		worker_buf_put(w, h->hbuf);
-	if (h->ubuf != NULL)
-		worker_buf_put(w, h->ubuf);
+	struct edge_log x = {
+		.sni = h->host,
+		.bytes_in = h->bytes_in,
+		.bytes_out = h->down.bytes + h->bytes_down + h->bytes_own,
+	};
+	edge_close(&h->e, end, &h->client, &x);
+	relay_release(h->e.w, &h->down);
+	bufpool_put(h->cbuf);
+	bufpool_put(h->hbuf);
+	bufpool_put(h->ubuf);
+	h->cbuf = h->hbuf = h->ubuf = NULL;
+	h->clen = h->fwd = h->hlen = h->hoff = h->ulen = h->uready = 0;
 	free(h->pend);
+	h->pend = NULL;
 	free(h->resp);
+	h->resp = NULL;
 	free(h->host);
-
-	TAILQ_REMOVE(&w->hconns, h, link);
-	w->nconns--;
-	h->gen->wconns[w->id]--;
-	if (h->gen != w->gen && h->gen->wconns[w->id] == 0)
-		gen_unref(h->gen); /* this worker's last connection on an old generation */
-	__atomic_sub_fetch(&worker_conns_total, 1, __ATOMIC_RELAXED);
-	free(h);
-	worker_conn_closed(w);
+	h->host = NULL;
 }
 
-/*
- * Applies the per-source-IP caps to the peer (the real one, after PROXY in): a refusal is
- * counted under its limit and logged with it as the end. Returns -1 when h was closed.
- */
-static int
-hconn_admit(struct hconn *h)
+/* hconn_close as the edge's close (edge_admit, edge_close_all). */
+static void
+hconn_close_edge(struct edge *e, enum edge_end end)
 {
-	switch (ipcap_admit(&h->ipcap, h->l->conf, &h->peer)) {
-	case IPCAP_OK:
-		return 0;
-	case IPCAP_OVER_CONNECTIONS:
-		stats_add(h->l->stats, h->w->id, SL_REJECT_CONN_PER_IP, 1);
-		hconn_close(h, END_CONNS_PER_IP);
-		return -1;
-	case IPCAP_OVER_PREREAD:
-		break;
-	}
-	stats_add(h->l->stats, h->w->id, SL_REJECT_PER_IP, 1);
-	hconn_close(h, END_PREREAD_PER_IP);
-	return -1;
+	hconn_close((struct hconn *)e, end);
 }
 
 /*
@@ -447,7 +248,7 @@ hconn_admit(struct hconn *h)
  */
 static void
 hconn_respond(struct hconn *h, int status, const char *location, size_t loclen, bool head_only,
-    bool close, enum hconn_end end)
+    bool close, enum edge_end end)
 {
 	const struct http_status *si = http_status_get(status);
 	char date[64];
@@ -478,7 +279,7 @@ hconn_respond(struct hconn *h, int status, const char *location, size_t loclen, 
 	}
 	h->rlen = (uint32_t)n;
 	h->close_after = close;
-	stats_add(h->l->hstats, h->w->id, stats_http_status_field(si->wire), 1);
+	stats_add(h->e.l->hstats, h->e.w->id, stats_http_status_field(si->wire), 1);
 	/* Its log line: the forwarded request it answers (502/504), or the head just read. */
 	if (h->pcount > 0) {
 		struct hconn_pending *p = &h->pend[h->phead];
@@ -501,26 +302,26 @@ hconn_write_resp(struct hconn *h)
 	int progress = 0;
 	if (h->resp == NULL) {
 		if (h->close_after) {
-			hconn_close(h, (enum hconn_end)h->end_after);
+			hconn_close(h, (enum edge_end)h->end_after);
 			return -1;
 		}
 		return 0;
 	}
-	while (h->roff < h->rlen && h->c_wr) {
-		ssize_t n = send(h->cfd, h->resp + h->roff, h->rlen - h->roff, MSG_NOSIGNAL);
+	while (h->roff < h->rlen && h->e.c_wr) {
+		ssize_t n = send(h->e.cfd, h->resp + h->roff, h->rlen - h->roff, MSG_NOSIGNAL);
 		if (n == -1) {
 			if (errno == EAGAIN) {
-				h->c_wr = false;
+				h->e.c_wr = false;
 				break;
 			}
 			if (errno == EINTR)
 				continue;
-			hconn_close(h, END_CLIENT_ERROR);
+			hconn_close(h, EDGE_END_CLIENT_ERROR);
 			return -1;
 		}
 		h->roff += (uint32_t)n;
 		h->bytes_own += (uint64_t)n;
-		h->last_ms = hconn_now(h);
+		h->e.last_ms = clock_mono_ms();
 		progress = 1;
 	}
 	if (h->roff < h->rlen)
@@ -530,7 +331,7 @@ hconn_write_resp(struct hconn *h)
 	if (h->close_after) {
 		if (hconn_linger_start(h) == 0)
 			return 1;
-		hconn_close(h, (enum hconn_end)h->end_after);
+		hconn_close(h, (enum edge_end)h->end_after);
 		return -1;
 	}
 	return 1;
@@ -544,19 +345,19 @@ hconn_write_resp(struct hconn *h)
 static int
 hconn_linger_start(struct hconn *h)
 {
-	if (h->c_eof || linger_start(h->cfd) == -1)
+	if (h->c_eof || linger_start(h->e.cfd) == -1)
 		return -1;
-	hconn_preread_done(h);
-	hconn_upstream_drop(h);
+	edge_preread_done(&h->e);
+	edge_up_drop(&h->e);
 	h->ustate = HU_NONE;
 	if (h->cbuf != NULL) {
-		worker_buf_put(h->w, h->cbuf); /* nothing read from here on is a request */
+		bufpool_put(h->cbuf); /* nothing read from here on is a request */
 		h->cbuf = NULL;
 		h->clen = h->fwd = 0;
 	}
 	h->lingering = true;
-	h->linger_at = h->linger_last = hconn_now(h);
-	hconn_timer(h, linger_due(h->linger_at, h->linger_last) - h->linger_at);
+	h->linger_at = h->linger_last = clock_mono_ms();
+	edge_timer(&h->e, linger_due(h->linger_at, h->linger_last) - h->linger_at);
 	return 0;
 }
 
@@ -565,15 +366,15 @@ static void
 hconn_linger(struct hconn *h)
 {
 	uint64_t before = h->bytes_in;
-	enum linger_rc rc = linger_drain(h->cfd, &h->bytes_in);
+	enum linger_rc rc = linger_drain(h->e.cfd, &h->bytes_in);
 	if (rc == LINGER_DONE) {
-		hconn_close(h, (enum hconn_end)h->end_after);
+		hconn_close(h, (enum edge_end)h->end_after);
 		return;
 	}
 	if (h->bytes_in != before)
-		h->linger_last = hconn_now(h); /* the timer reads it when it fires */
+		h->linger_last = clock_mono_ms(); /* the timer reads it when it fires */
 	if (rc == LINGER_YIELD)
-		event_active(&h->cev, 0, 0); /* more is waiting: after the others' turn */
+		event_active(&h->e.cev, 0, 0); /* more is waiting: after the others' turn */
 }
 
 /*
@@ -711,7 +512,7 @@ hconn_rewrite_head(struct hconn *h)
 {
 	const struct http1_req *r = &h->req;
 	const uint8_t *in = h->cbuf;
-	if (h->hbuf == NULL && (h->hbuf = worker_buf_get(h->w)) == NULL)
+	if (h->hbuf == NULL && (h->hbuf = bufpool_get()) == NULL)
 		return false;
 	uint8_t *out = h->hbuf;
 	uint32_t o = 0, from = 0;
@@ -731,7 +532,7 @@ hconn_rewrite_head(struct hconn *h)
 	memcpy(out + o, in + from, r->head_len - 2 - from);
 	o += r->head_len - 2 - from;
 	char ip[INET6_ADDRSTRLEN];
-	hconn_ip_str(&h->client, ip, sizeof ip);
+	edge_ip_str(&h->client, ip, sizeof ip);
 	bool v6 = h->client.ss_family == AF_INET6;
 	/* RFC 7239 §4, §6: an IPv6 node is "[v6]", quoted because of the ':'. */
 	int n = snprintf((char *)out + o, HCONN_FWD_FIELDS,
@@ -760,53 +561,26 @@ hconn_consume_head(struct hconn *h)
 static int
 hconn_connect(struct hconn *h)
 {
-	struct upstream_rt *u = h->up;
-	hconn_upstream_drop(h);
-	for (;;) {
-		uint8_t ip[16];
-		sa_family_t fam = hconn_ip_bytes(&h->client, ip);
-		struct server_rt *s = upstream_pick(u, h->w, fam, ip, &h->tried);
-		if (s == NULL) {
-			if (h->attempts > 0)
-				log_warn("listener %s route %s: every server of upstream %s failed",
-				    h->l->conf->name, h->route->label, u->conf->name);
-			h->ustate = HU_NONE;
-			h->hlen = h->hoff = 0;
-			bool timeout = h->attempts > 0 && h->last_timeout;
-			hconn_respond(h, timeout ? 504 : 502, NULL, 0, h->head_req,
-			    true, h->attempts == 0 ? END_NO_SERVER :
-			    timeout ? END_UPSTREAM_TIMEOUT : END_UPSTREAM_FAILED);
-			return 0;
-		}
-		h->attempts++;
-		h->server = s;
-		int fd = socket(s->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd == -1) {
-			h->ustate = HU_NONE;
-			h->hlen = h->hoff = 0;
-			hconn_respond(h, 502, NULL, 0, false, true, END_NO_MEMORY);
-			return 0;
-		}
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		if (connect(fd, (const struct sockaddr *)&s->addr.ss, s->addr.len) == -1 &&
-		    errno != EINPROGRESS) {
-			log_debug("upstream %s server %s: connect: %s", u->conf->name, s->label,
-			    strerror(errno));
-			close(fd);
-			stats_add(s->stats, h->w->id, SS_CONNECT_FAILURES, 1);
-			upstream_mark_failed(s);
-			h->last_timeout = false;
-			continue;
-		}
-		h->ufd = fd;
+	uint8_t ip[16];
+	sa_family_t fam = edge_ip_bytes(&h->client, ip);
+	switch (edge_up_connect(&h->e, fam, ip, hconn_upstream_cb)) {
+	case EDGE_DIAL_PENDING:
 		h->ustate = HU_CONNECTING;
-		event_assign(&h->uev, h->w->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
-		    hconn_upstream_cb, h);
-		event_add(&h->uev, NULL);
-		hconn_timer(h, u->conf->connect_timeout_ms);
 		return 0;
+	case EDGE_DIAL_NO_SOCKET:
+		h->ustate = HU_NONE;
+		h->hlen = h->hoff = 0;
+		hconn_respond(h, 502, NULL, 0, false, true, EDGE_END_NO_MEMORY);
+		return 0;
+	case EDGE_DIAL_NONE_LEFT:
+		break;
 	}
+	h->ustate = HU_NONE;
+	h->hlen = h->hoff = 0;
+	enum edge_end end = edge_up_failure(&h->e);
+	hconn_respond(h, end == EDGE_END_UPSTREAM_TIMEOUT ? 504 : 502, NULL, 0, h->head_req, true,
+	    end);
+	return 0;
 }
 
 /* The 16 address bytes and the port of ss for a PROXY header; an IPv4 address is written
@@ -843,13 +617,13 @@ hconn_proxy_ip(const struct sockaddr_storage *ss, bool v6, uint8_t out[16], uint
 static bool
 hconn_proxy_out(struct hconn *h)
 {
-	enum conf_proxy_protocol pp = h->up->conf->proxy_protocol;
+	enum conf_proxy_protocol pp = h->e.up->conf->proxy_protocol;
 	h->pp_len = 0;
 	if (pp == CONF_PP_OFF)
 		return true;
 	if (!h->has_local) {
 		socklen_t llen = sizeof h->local;
-		if (getsockname(h->cfd, (struct sockaddr *)&h->local, &llen) == -1)
+		if (getsockname(h->e.cfd, (struct sockaddr *)&h->local, &llen) == -1)
 			return false;
 		h->has_local = true;
 	}
@@ -874,7 +648,7 @@ hconn_proxy_out(struct hconn *h)
 		};
 		len = proxy_v2_encode(hdr, sizeof hdr, &a, &t);
 	}
-	if (len <= 0 || h->hbuf == NULL || (size_t)len > WORKER_BUF_SIZE - h->hlen)
+	if (len <= 0 || h->hbuf == NULL || (size_t)len > BUFPOOL_SIZE - h->hlen)
 		return false;
 	memmove(h->hbuf + len, h->hbuf, h->hlen);
 	memcpy(h->hbuf, hdr, (size_t)len);
@@ -902,41 +676,28 @@ hconn_same_client(const struct sockaddr_storage *a, const struct sockaddr_storag
 static void
 hconn_connected(struct hconn *h)
 {
-	int err = 0;
-	socklen_t len = sizeof err;
-	if (getsockopt(h->ufd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-		err = errno;
-	if (err != 0) {
-		log_debug("upstream %s server %s: connect: %s", h->up->conf->name,
-		    h->server->label, strerror(err));
-		stats_add(h->server->stats, h->w->id, SS_CONNECT_FAILURES, 1);
-		upstream_mark_failed(h->server);
-		h->last_timeout = false;
+	if (edge_up_connected(&h->e) == -1) {
 		hconn_connect(h);
 		return;
 	}
-	stats_add(h->server->stats, h->w->id, SS_CONNECTS, 1);
-	stats_add(h->server->stats, h->w->id, SS_ACTIVE, 1);
-	__atomic_add_fetch(&h->server->active, 1, __ATOMIC_RELAXED);
-	h->counted_active = true;
 	h->ustate = HU_UP;
 	h->uanswered = 0;
-	h->last_ms = hconn_now(h);
-	hconn_timer(h, h->l->conf->idle_timeout_ms);
+	h->e.last_ms = clock_mono_ms();
+	edge_timer(&h->e, h->e.l->conf->idle_timeout_ms);
 	if (!hconn_proxy_out(h)) {
 		/* Never without the header: the upstream would take us for the client. */
 		log_warn("listener %s route %s: upstream %s: cannot build the PROXY header",
-		    h->l->conf->name, h->route->label, h->up->conf->name);
-		hconn_upstream_drop(h);
+		    h->e.l->conf->name, h->e.route->label, h->e.up->conf->name);
+		edge_up_drop(&h->e);
 		h->ustate = HU_NONE;
 		h->hlen = h->hoff = 0;
-		hconn_respond(h, 502, NULL, 0, h->head_req, true, END_PROXY_ENCODE);
+		hconn_respond(h, 502, NULL, 0, h->head_req, true, EDGE_END_PROXY_ENCODE);
 	}
 }
 
 /* Stops taking requests: the upstream finishes what it has, then the connection closes. */
 static void
-hconn_drain(struct hconn *h, enum hconn_end why)
+hconn_drain(struct hconn *h, enum edge_end why)
 {
 	h->draining = true;
 	h->end_after = (uint8_t)why;
@@ -963,8 +724,8 @@ hconn_location(struct hconn *h, const char *host, char *out, size_t cap)
 				;
 	}
 	char port[8] = "";
-	if (h->l->conf->https_port != 0 && h->l->conf->https_port != 443)
-		snprintf(port, sizeof port, ":%u", h->l->conf->https_port);
+	if (h->e.l->conf->https_port != 0 && h->e.l->conf->https_port != 443)
+		snprintf(port, sizeof port, ":%u", h->e.l->conf->https_port);
 	int n = snprintf(out, cap, "https://%s%s%.*s", host, port, p < tlen ? (int)(tlen - p) : 1,
 	    p < tlen ? (const char *)t + p : "/");
 	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
@@ -1057,11 +818,11 @@ static void
 hconn_term_done(void *arg, const struct term_result *r)
 {
 	struct hconn *h = arg;
-	h->tc = NULL;
+	h->e.tc = NULL;
 	h->bytes_in += r->bytes_in; /* it counts the handed-over bytes again: see terminate */
 	h->bytes_own += r->bytes_out;
-	h->term_end = r->end;
-	hconn_close(h, r->error ? END_TERMINATED_ERROR : END_TERMINATED);
+	h->e.term_end = r->end;
+	hconn_close(h, r->error ? EDGE_END_TERMINATED_ERROR : EDGE_END_TERMINATED);
 }
 
 /*
@@ -1074,32 +835,32 @@ static int
 hconn_terminate(struct hconn *h)
 {
 	struct term_handoff th = {
-		.fd = h->cfd,
+		.fd = h->e.cfd,
 		.pre = h->cbuf,
 		.pre_len = h->clen,
 		.peer = &h->client,
 		.sni = h->host,
 		.tls = false,
-		.idle_timeout_ms = h->l->conf->idle_timeout_ms,
-		.head_timeout_ms = h->l->conf->preread_timeout_ms,
-		.worker = h->w->id,
-		.stats = h->l->hstats,
+		.idle_timeout_ms = h->e.l->conf->idle_timeout_ms,
+		.head_timeout_ms = h->e.l->conf->preread_timeout_ms,
+		.worker = h->e.w->id,
+		.stats = h->e.l->hstats,
 		.done = hconn_term_done,
 		.arg = h,
 	};
-	event_del(&h->cev);
-	event_del(&h->tev);
-	h->cfd = -1; /* the terminator's now, even if it refuses */
+	event_del(&h->e.cev);
+	event_del(&h->e.tev);
+	h->e.cfd = -1; /* the terminator's now, even if it refuses */
 	h->state = HS_TERMINATED;
 	h->bytes_in -= h->clen; /* the terminator reports them in its bytes_in */
-	h->tc = term_accept(h->gen->term, h->w->base, &th);
+	h->e.tc = term_accept(h->e.gen->term, h->e.w->base, &th);
 	if (h->cbuf != NULL) {
-		worker_buf_put(h->w, h->cbuf); /* copied by term_accept */
+		bufpool_put(h->cbuf); /* copied by term_accept */
 		h->cbuf = NULL;
 		h->clen = 0;
 	}
-	if (h->tc == NULL) {
-		hconn_close(h, END_NO_MEMORY);
+	if (h->e.tc == NULL) {
+		hconn_close(h, EDGE_END_NO_MEMORY);
 		return -1;
 	}
 	return 0;
@@ -1117,20 +878,20 @@ hconn_request(struct hconn *h, enum http1_verdict v)
 
 	if (h->first) {
 		h->first = false;
-		hconn_preread_done(h);
-		hconn_timer(h, h->l->conf->idle_timeout_ms);
+		edge_preread_done(&h->e);
+		edge_timer(&h->e, h->e.l->conf->idle_timeout_ms);
 	}
 	h->requests++;
 	h->head_req = head_only;
-	h->last_ms = hconn_now(h);
+	h->e.last_ms = clock_mono_ms();
 
 	if (v != HTTP1_DONE || r->method == HTTP1_M_CONNECT || !r->has_host) {
 		if (h->ustate != HU_NONE) {
-			hconn_drain(h, END_BAD_REQUEST);
+			hconn_drain(h, EDGE_END_BAD_REQUEST);
 			return 0;
 		}
 		int status = v != HTTP1_DONE ? http1_verdict_status(v) : 400;
-		hconn_respond(h, status, NULL, 0, false, true, END_BAD_REQUEST);
+		hconn_respond(h, status, NULL, 0, false, true, EDGE_END_BAD_REQUEST);
 		return 0;
 	}
 
@@ -1150,20 +911,20 @@ hconn_request(struct hconn *h, enum http1_verdict v)
 	}
 	if (h->host == NULL || !hconn_target_agrees(h, hn, name, nlen, port)) {
 		if (h->ustate != HU_NONE) {
-			hconn_drain(h, END_BAD_REQUEST);
+			hconn_drain(h, EDGE_END_BAD_REQUEST);
 			return 0;
 		}
-		hconn_respond(h, 400, NULL, 0, head_only, true, END_BAD_REQUEST);
+		hconn_respond(h, 400, NULL, 0, head_only, true, EDGE_END_BAD_REQUEST);
 		return 0;
 	}
-	struct route_rt *rt = hn == HOSTNAME_OK ? gen_route(h->l, name, nlen) : NULL;
-	if (rt == NULL && h->l->conf->has_default)
-		rt = &h->l->def;
+	struct route_rt *rt = hn == HOSTNAME_OK ? gen_route(h->e.l, name, nlen) : NULL;
+	if (rt == NULL && h->e.l->conf->has_default)
+		rt = &h->e.l->def;
 
 	/* The client: the peer, or what a trusted forwarder says in X-Forwarded-For. */
 	h->client = h->peer;
-	h->trusted = h->l->conf->ntrusted_forwarders > 0 &&
-	    confval_cidrs_match(h->l->conf->trusted_forwarders, h->l->conf->ntrusted_forwarders,
+	h->trusted = h->e.l->conf->ntrusted_forwarders > 0 &&
+	    confval_cidrs_match(h->e.l->conf->trusted_forwarders, h->e.l->conf->ntrusted_forwarders,
 	    (const struct sockaddr *)&h->peer);
 	if (h->trusted)
 		hconn_xff_client(r, h->cbuf, &h->client);
@@ -1172,40 +933,40 @@ hconn_request(struct hconn *h, enum http1_verdict v)
 	bool keep = r->keep_alive && !has_body;
 	enum conf_action act = rt != NULL ? rt->conf->action : CONF_ACTION_REJECT;
 
-	if (act == CONF_ACTION_UPSTREAM && h->ustate != HU_NONE && rt->up != h->up) {
+	if (act == CONF_ACTION_UPSTREAM && h->ustate != HU_NONE && rt->up != h->e.up) {
 		log_debug("listener %s: request for route %s on a connection to upstream %s: "
-		    "closing after its responses", h->l->conf->name, rt->label, h->up->conf->name);
-		hconn_drain(h, END_ROUTE_CHANGE);
+		    "closing after its responses", h->e.l->conf->name, rt->label, h->e.up->conf->name);
+		hconn_drain(h, EDGE_END_ROUTE_CHANGE);
 		return 0;
 	}
 	if (act == CONF_ACTION_UPSTREAM && h->ustate != HU_NONE &&
-	    h->up->conf->proxy_protocol != CONF_PP_OFF &&
+	    h->e.up->conf->proxy_protocol != CONF_PP_OFF &&
 	    !hconn_same_client(&h->client, &h->up_client)) {
 		/* The PROXY header already sent names another client: never attribute this
 		 * request to it. */
 		log_debug("listener %s: request from another client on a connection to upstream "
-		    "%s with PROXY: closing after its responses", h->l->conf->name,
-		    h->up->conf->name);
-		hconn_drain(h, END_CLIENT_CHANGE);
+		    "%s with PROXY: closing after its responses", h->e.l->conf->name,
+		    h->e.up->conf->name);
+		hconn_drain(h, EDGE_END_CLIENT_CHANGE);
 		return 0;
 	}
 	if (act != CONF_ACTION_UPSTREAM && h->ustate != HU_NONE) {
 		log_debug("listener %s: request for a non-upstream route on a connection to "
-		    "upstream %s: closing after its responses", h->l->conf->name, h->up->conf->name);
-		hconn_drain(h, END_ROUTE_CHANGE);
+		    "upstream %s: closing after its responses", h->e.l->conf->name, h->e.up->conf->name);
+		hconn_drain(h, EDGE_END_ROUTE_CHANGE);
 		return 0;
 	}
-	h->route = rt;
+	h->e.route = rt;
 
 	switch (act) {
 	case CONF_ACTION_UPSTREAM:
 		if (!hconn_rewrite_head(h)) {
-			hconn_respond(h, 502, NULL, 0, head_only, true, END_NO_MEMORY);
+			hconn_respond(h, 502, NULL, 0, head_only, true, EDGE_END_NO_MEMORY);
 			return 0;
 		}
 		if (h->pend == NULL &&
 		    (h->pend = calloc(HCONN_PIPELINE_MAX, sizeof *h->pend)) == NULL) {
-			hconn_respond(h, 502, NULL, 0, head_only, true, END_NO_MEMORY);
+			hconn_respond(h, 502, NULL, 0, head_only, true, EDGE_END_NO_MEMORY);
 			return 0;
 		}
 		struct hconn_pending *p =
@@ -1228,9 +989,9 @@ hconn_request(struct hconn *h, enum http1_verdict v)
 			h->stop_after = true; /* the client said close: nothing after this request */
 		hconn_consume_head(h);
 		if (h->ustate == HU_NONE) {
-			h->up = rt->up;
-			h->attempts = 0;
-			h->tried = 0;
+			h->e.up = rt->up;
+			h->e.attempts = 0;
+			h->e.tried = 0;
 			return hconn_connect(h);
 		}
 		return 0;
@@ -1238,16 +999,16 @@ hconn_request(struct hconn *h, enum http1_verdict v)
 		char loc[HCONN_LOCATION_MAX];
 		size_t llen = hconn_location(h, h->host, loc, sizeof loc);
 		if (llen == 0) {
-			hconn_respond(h, 414, NULL, 0, head_only, true, END_BAD_REQUEST);
+			hconn_respond(h, 414, NULL, 0, head_only, true, EDGE_END_BAD_REQUEST);
 			return 0;
 		}
-		hconn_respond(h, 301, loc, llen, head_only, !keep, END_REDIRECT);
+		hconn_respond(h, 301, loc, llen, head_only, !keep, EDGE_END_REDIRECT);
 		break;
 	}
 	case CONF_ACTION_SITE:
 		return hconn_terminate(h);
 	default:
-		hconn_respond(h, 404, NULL, 0, head_only, !keep, END_NO_ROUTE);
+		hconn_respond(h, 404, NULL, 0, head_only, !keep, EDGE_END_NO_ROUTE);
 		break;
 	}
 	if (keep)
@@ -1289,9 +1050,9 @@ hconn_process(struct hconn *h)
 					h->body = HB_NONE;
 				} else if (cv != HTTP1_CHUNK_MORE) {
 					/* Out of sync: the upstream gets what was framed, then the end. */
-					log_debug("listener %s: chunked body: %s", h->l->conf->name,
+					log_debug("listener %s: chunked body: %s", h->e.l->conf->name,
 					    http1_chunk_verdict_str(cv));
-					hconn_drain(h, END_BAD_BODY);
+					hconn_drain(h, EDGE_END_BAD_BODY);
 					break;
 				}
 			}
@@ -1307,7 +1068,7 @@ hconn_process(struct hconn *h)
 			break;
 		if (h->stop_after) {
 			/* The client said close: the upstream's answers are relayed, then the end. */
-			hconn_drain(h, END_DONE);
+			hconn_drain(h, EDGE_END_DONE);
 			break;
 		}
 		if (h->clen == 0 || h->upgrade_wait || h->pcount == HCONN_PIPELINE_MAX)
@@ -1325,11 +1086,11 @@ hconn_process(struct hconn *h)
 	if (h->c_eof && !progress && !h->draining && h->resp == NULL && !h->close_after &&
 	    h->fwd == 0 && h->hlen == 0 && !h->upgrade_wait && h->pcount < HCONN_PIPELINE_MAX) {
 		hconn_drain(h, (h->clen == 0 && h->body == HB_NONE) || h->body == HB_TUNNEL ?
-		    END_DONE : END_CLIENT_CLOSED);
+		    EDGE_END_DONE : EDGE_END_CLIENT_CLOSED);
 		progress = 1;
 	}
 	if (h->draining && h->ustate == HU_NONE && h->resp == NULL) {
-		hconn_close(h, (enum hconn_end)h->end_after);
+		hconn_close(h, (enum edge_end)h->end_after);
 		return -1;
 	}
 	return progress;
@@ -1340,22 +1101,22 @@ static int
 hconn_read_client(struct hconn *h)
 {
 	int progress = 0;
-	if (h->c_eof || h->draining || h->close_after || !h->c_rd)
+	if (h->c_eof || h->draining || h->close_after || !h->e.c_rd)
 		return 0;
-	if (h->cbuf == NULL && (h->cbuf = worker_buf_get(h->w)) == NULL) {
-		hconn_close(h, END_NO_MEMORY);
+	if (h->cbuf == NULL && (h->cbuf = bufpool_get()) == NULL) {
+		hconn_close(h, EDGE_END_NO_MEMORY);
 		return -1;
 	}
-	while (h->c_rd && h->clen < WORKER_BUF_SIZE) {
-		ssize_t n = recv(h->cfd, h->cbuf + h->clen, WORKER_BUF_SIZE - h->clen, 0);
+	while (h->e.c_rd && h->clen < BUFPOOL_SIZE) {
+		ssize_t n = recv(h->e.cfd, h->cbuf + h->clen, BUFPOOL_SIZE - h->clen, 0);
 		if (n == -1) {
 			if (errno == EAGAIN) {
-				h->c_rd = false;
+				h->e.c_rd = false;
 				break;
 			}
 			if (errno == EINTR)
 				continue;
-			hconn_close(h, h->state == HS_PROXY ? END_PROXY_CLOSED : END_CLIENT_ERROR);
+			hconn_close(h, h->state == HS_PROXY ? EDGE_END_PROXY_CLOSED : EDGE_END_CLIENT_ERROR);
 			return -1;
 		}
 		if (n == 0) {
@@ -1365,7 +1126,7 @@ hconn_read_client(struct hconn *h)
 		}
 		h->clen += (uint32_t)n;
 		h->bytes_in += (uint64_t)n;
-		h->last_ms = hconn_now(h);
+		h->e.last_ms = clock_mono_ms();
 		progress = 1;
 	}
 	hconn_cbuf_trim(h);
@@ -1382,28 +1143,16 @@ hconn_proxy_step(struct hconn *h)
 	bool proxied = false;
 	enum pp_in_rc rc = h->clen == 0 ? PP_IN_MORE :
 	    pp_in_step(&h->pp, h->cbuf, h->clen, &hdr, &src, &dst, &proxied);
-	switch (rc) {
-	case PP_IN_MORE:
-		if (h->c_eof) {
-			stats_add(h->l->stats, h->w->id, SL_PROXY_CLOSED, 1);
-			hconn_close(h, END_PROXY_CLOSED);
-			return -1;
-		}
-		return 0;
-	case PP_IN_MISSING:
-		stats_add(h->l->stats, h->w->id, SL_PROXY_MISSING, 1);
-		hconn_close(h, END_PROXY_MISSING);
+	if (rc == PP_IN_MORE) {
+		if (!h->c_eof)
+			return 0;
+		edge_count(&h->e, SL_PROXY_CLOSED);
+		hconn_close(h, EDGE_END_PROXY_CLOSED);
 		return -1;
-	case PP_IN_INVALID:
-		stats_add(h->l->stats, h->w->id, SL_PROXY_INVALID, 1);
-		hconn_close(h, END_PROXY_INVALID);
+	}
+	if (rc != PP_IN_DONE) {
+		hconn_close(h, edge_proxy_refused(&h->e, rc));
 		return -1;
-	case PP_IN_UNSUPPORTED:
-		stats_add(h->l->stats, h->w->id, SL_PROXY_UNSUPPORTED, 1);
-		hconn_close(h, END_PROXY_UNSUPPORTED);
-		return -1;
-	case PP_IN_DONE:
-		break;
 	}
 	memmove(h->cbuf, h->cbuf + hdr, h->clen - hdr);
 	h->clen -= (uint32_t)hdr;
@@ -1413,13 +1162,11 @@ hconn_proxy_step(struct hconn *h)
 		h->local = dst;
 		h->has_local = true;
 		/* Now the real client is known: it is the one the per-IP caps apply to. */
-		if (hconn_admit(h) == -1)
+		if (!edge_admit(&h->e, &h->peer))
 			return -1;
 	}
 	h->state = HS_HTTP;
-	uint64_t spent = hconn_now(h) - h->start_ms;
-	uint64_t limit = h->l->conf->preread_timeout_ms;
-	hconn_timer(h, limit > spent ? limit - spent : 1);
+	edge_preread_timer(&h->e);
 	hconn_cbuf_trim(h);
 	return 0;
 }
@@ -1432,7 +1179,7 @@ hconn_flush_up(struct hconn *h)
 	int progress = 0;
 	if (h->ustate != HU_UP)
 		return 0;
-	while ((h->hoff < h->hlen || h->fwd > 0) && h->u_wr) {
+	while ((h->hoff < h->hlen || h->fwd > 0) && h->e.u_wr) {
 		struct iovec iov[2];
 		int n = 0;
 		if (h->hoff < h->hlen) {
@@ -1444,15 +1191,15 @@ hconn_flush_up(struct hconn *h)
 			iov[n++].iov_len = h->fwd;
 		}
 		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
-		ssize_t sent = sendmsg(h->ufd, &mh, MSG_NOSIGNAL);
+		ssize_t sent = sendmsg(h->e.ufd, &mh, MSG_NOSIGNAL);
 		if (sent == -1) {
 			if (errno == EAGAIN) {
-				h->u_wr = false;
+				h->e.u_wr = false;
 				break;
 			}
 			if (errno == EINTR)
 				continue;
-			hconn_close(h, END_UPSTREAM_ERROR);
+			hconn_close(h, EDGE_END_UPSTREAM_ERROR);
 			return -1;
 		}
 		size_t left = (size_t)sent;
@@ -1466,21 +1213,21 @@ hconn_flush_up(struct hconn *h)
 			h->clen -= (uint32_t)left;
 			h->fwd -= (uint32_t)left;
 		}
-		h->last_ms = hconn_now(h);
+		h->e.last_ms = clock_mono_ms();
 		progress = 1;
 	}
 	if (h->pp_len > 0 && h->hoff >= h->pp_len) {
-		h->pp_sent = (uint8_t)h->up->conf->proxy_protocol; /* the log says what went out */
+		h->e.pp_sent = (uint8_t)h->e.up->conf->proxy_protocol; /* the log says what went out */
 		h->pp_len = 0;
 	}
 	if (h->hlen > 0 && h->hoff == h->hlen) {
-		worker_buf_put(h->w, h->hbuf);
+		bufpool_put(h->hbuf);
 		h->hbuf = NULL;
 		h->hlen = h->hoff = 0;
 	}
 	hconn_cbuf_trim(h);
 	if (h->draining && !h->ushut && h->hlen == 0 && h->fwd == 0) {
-		shutdown(h->ufd, SHUT_WR); /* it finishes the responses it owes, then closes */
+		shutdown(h->e.ufd, SHUT_WR); /* it finishes the responses it owes, then closes */
 		h->ushut = true;
 		progress = 1;
 	}
@@ -1506,15 +1253,15 @@ hconn_resp_done(struct hconn *h)
  * connection ends. Returns 0 when h lives on (the 502 is queued), -1 when it was closed.
  */
 static int
-hconn_bad_response(struct hconn *h, const char *why, enum hconn_end end)
+hconn_bad_response(struct hconn *h, const char *why, enum edge_end end)
 {
-	log_debug("listener %s upstream %s server %s: %s", h->l->conf->name, h->up->conf->name,
-	    h->server->label, why);
+	log_debug("listener %s upstream %s server %s: %s", h->e.l->conf->name, h->e.up->conf->name,
+	    h->e.server->label, why);
 	if (h->rstate != RS_HEAD || h->pcount == 0 || h->down.blen > 0 || h->down.inpipe > 0) {
 		hconn_close(h, end);
 		return -1;
 	}
-	hconn_upstream_drop(h);
+	edge_up_drop(&h->e);
 	h->ustate = HU_NONE;
 	h->hlen = h->hoff = 0;
 	h->ulen = h->uready = 0;
@@ -1533,10 +1280,10 @@ hconn_resp_head(struct hconn *h)
 {
 	const struct http1_resp *r = &h->uresp;
 	if (h->pcount == 0)
-		return hconn_bad_response(h, "a response no request asked for", END_BAD_RESPONSE);
+		return hconn_bad_response(h, "a response no request asked for", EDGE_END_BAD_RESPONSE);
 	struct hconn_pending *p = &h->pend[h->phead];
 	if (r->status == 101 && !p->upgrade)
-		return hconn_bad_response(h, "101 to a request without Upgrade", END_BAD_RESPONSE);
+		return hconn_bad_response(h, "101 to a request without Upgrade", EDGE_END_BAD_RESPONSE);
 	h->uready = r->head_len;
 	p->bytes_out += r->head_len;
 	if (r->status < 200 && r->status != 101) {
@@ -1544,7 +1291,7 @@ hconn_resp_head(struct hconn *h)
 		return 0;
 	}
 	p->status = r->status;
-	stats_add(h->l->hstats, h->w->id, stats_http_status_field(r->status), 1);
+	stats_add(h->e.l->hstats, h->e.w->id, stats_http_status_field(r->status), 1);
 	if (r->status == 101) {
 		h->upgrade_wait = false;
 		h->body = HB_TUNNEL; /* the client's bytes go upstream raw from here on */
@@ -1557,7 +1304,7 @@ hconn_resp_head(struct hconn *h)
 		h->upgrade_wait = false; /* refused: what follows is parsed as a request again */
 	enum http1_resp_body b = http1_resp_body(r, p->head, false);
 	if ((!r->keep_alive || b == HTTP1_BODY_CLOSE) && !h->draining)
-		hconn_drain(h, END_DONE); /* the upstream closes after this one: take no more */
+		hconn_drain(h, EDGE_END_DONE); /* the upstream closes after this one: take no more */
 	switch (b) {
 	case HTTP1_BODY_NONE:
 		hconn_resp_done(h);
@@ -1584,7 +1331,7 @@ hconn_resp_head(struct hconn *h)
 static int
 hconn_up_eof(struct hconn *h)
 {
-	enum hconn_end done = h->draining ? (enum hconn_end)h->end_after : END_DONE;
+	enum edge_end done = h->draining ? (enum edge_end)h->end_after : EDGE_END_DONE;
 	if (h->rstate == RS_CLOSE && h->pcount > 0)
 		hconn_resp_done(h); /* a body delimited by the close */
 	if (h->rstate == RS_CLOSE || h->rstate == RS_TUNNEL ||
@@ -1593,15 +1340,15 @@ hconn_up_eof(struct hconn *h)
 		return -1;
 	}
 	if (h->rstate == RS_HEAD && h->ulen > 0)
-		return hconn_bad_response(h, "closed inside a response head", END_BAD_RESPONSE);
+		return hconn_bad_response(h, "closed inside a response head", EDGE_END_BAD_RESPONSE);
 	if (h->rstate == RS_HEAD && h->uanswered > 0 && h->pend[h->phead].bytes_out == 0) {
 		/* A reused connection closed by the upstream as a request went out (its keep-alive
 		 * ran out): close without an answer, as it did, so the client retries. */
-		hconn_close(h, END_UPSTREAM_ERROR);
+		hconn_close(h, EDGE_END_UPSTREAM_ERROR);
 		return -1;
 	}
 	return hconn_bad_response(h, h->rstate == RS_HEAD ? "closed before answering" :
-	    "closed inside a response body", END_UPSTREAM_ERROR);
+	    "closed inside a response body", EDGE_END_UPSTREAM_ERROR);
 }
 
 /* Body bytes of the current response that may go socket to socket (splice for bulk). */
@@ -1638,24 +1385,24 @@ hconn_down(struct hconn *h)
 		struct hconn_pending *p = h->pcount > 0 ? &h->pend[h->phead] : NULL;
 		/* 1. What is framed goes first. */
 		if (h->uready > 0) {
-			if (!h->c_wr)
+			if (!h->e.c_wr)
 				return progress;
-			ssize_t n = send(h->cfd, h->ubuf, h->uready, MSG_NOSIGNAL);
+			ssize_t n = send(h->e.cfd, h->ubuf, h->uready, MSG_NOSIGNAL);
 			if (n == -1) {
 				if (errno == EAGAIN) {
-					h->c_wr = false;
+					h->e.c_wr = false;
 					return progress;
 				}
 				if (errno == EINTR)
 					continue;
-				hconn_close(h, END_CLIENT_ERROR);
+				hconn_close(h, EDGE_END_CLIENT_ERROR);
 				return -1;
 			}
 			memmove(h->ubuf, h->ubuf + n, h->ulen - (uint32_t)n);
 			h->ulen -= (uint32_t)n;
 			h->uready -= (uint32_t)n;
 			h->bytes_down += (uint64_t)n;
-			h->last_ms = hconn_now(h);
+			h->e.last_ms = clock_mono_ms();
 			progress = 1;
 			continue;
 		}
@@ -1663,7 +1410,7 @@ hconn_down(struct hconn *h)
 		if (!busy && h->ulen == 0 && h->pcount == 0 && h->rstate == RS_HEAD && h->draining &&
 		    h->hlen == 0 && h->fwd == 0) {
 			/* Every response owed is out and nothing more will be asked. */
-			hconn_close(h, (enum hconn_end)h->end_after);
+			hconn_close(h, (enum edge_end)h->end_after);
 			return -1;
 		}
 		/* 2. A body run with nothing buffered: socket to socket, never past its end. */
@@ -1671,7 +1418,7 @@ hconn_down(struct hconn *h)
 		if (h->ulen == 0 && (busy || run > 0)) {
 			uint64_t before = h->down.bytes;
 			h->down.limit = run;
-			enum relay_rc rc = relay_pump(h->w, &h->down, h->ufd, &h->u_rd, h->cfd, &h->c_wr,
+			enum relay_rc rc = relay_pump(h->e.w, &h->down, h->e.ufd, &h->e.u_rd, h->e.cfd, &h->e.c_wr,
 			    true);
 			uint64_t moved = h->down.bytes - before;
 			if (moved > 0) {
@@ -1681,15 +1428,15 @@ hconn_down(struct hconn *h)
 					h->rbody_left -= moved;
 				else if (h->rstate == RS_CHUNKED)
 					http1_chunk_skip(&h->rchunk, moved);
-				h->last_ms = hconn_now(h);
+				h->e.last_ms = clock_mono_ms();
 				progress = 1;
 			}
 			switch (rc) {
 			case RELAY_ERR_SRC:
-				hconn_close(h, END_UPSTREAM_ERROR);
+				hconn_close(h, EDGE_END_UPSTREAM_ERROR);
 				return -1;
 			case RELAY_ERR_DST:
-				hconn_close(h, END_CLIENT_ERROR);
+				hconn_close(h, EDGE_END_CLIENT_ERROR);
 				return -1;
 			case RELAY_DONE:
 				return hconn_up_eof(h) == -1 ? -1 : 1;
@@ -1711,7 +1458,7 @@ hconn_down(struct hconn *h)
 			case RS_HEAD: {
 				if (h->pcount == 0)
 					return hconn_bad_response(h, "bytes no request asked for",
-					    END_BAD_RESPONSE) == -1 ? -1 : 1;
+					    EDGE_END_BAD_RESPONSE) == -1 ? -1 : 1;
 				enum http1_resp_verdict v = http1_resp_feed(&h->uresp, h->ubuf, h->ulen);
 				if (v == HTTP1_RESP_DONE) {
 					if (hconn_resp_head(h) == -1)
@@ -1721,7 +1468,7 @@ hconn_down(struct hconn *h)
 				}
 				if (v != HTTP1_RESP_MORE)
 					return hconn_bad_response(h, http1_resp_verdict_str(v),
-					    END_BAD_RESPONSE) == -1 ? -1 : 1;
+					    EDGE_END_BAD_RESPONSE) == -1 ? -1 : 1;
 				break; /* read on */
 			}
 			case RS_LENGTH:
@@ -1737,8 +1484,8 @@ hconn_down(struct hconn *h)
 				    &used);
 				if (cv != HTTP1_CHUNK_DONE && cv != HTTP1_CHUNK_MORE) {
 					log_debug("listener %s: chunked response body: %s",
-					    h->l->conf->name, http1_chunk_verdict_str(cv));
-					hconn_close(h, END_BAD_RESPONSE);
+					    h->e.l->conf->name, http1_chunk_verdict_str(cv));
+					hconn_close(h, EDGE_END_BAD_RESPONSE);
 					return -1;
 				}
 				h->uready = (uint32_t)used;
@@ -1755,26 +1502,26 @@ hconn_down(struct hconn *h)
 			}
 		}
 		/* 4. Read: a head (or chunk lines) into ubuf. */
-		if (!h->u_rd)
+		if (!h->e.u_rd)
 			return progress;
-		if (h->ubuf == NULL && (h->ubuf = worker_buf_get(h->w)) == NULL) {
-			hconn_close(h, END_NO_MEMORY);
+		if (h->ubuf == NULL && (h->ubuf = bufpool_get()) == NULL) {
+			hconn_close(h, EDGE_END_NO_MEMORY);
 			return -1;
 		}
-		if (h->ulen == WORKER_BUF_SIZE)
-			return hconn_bad_response(h, "response head too large", END_BAD_RESPONSE) == -1 ?
+		if (h->ulen == BUFPOOL_SIZE)
+			return hconn_bad_response(h, "response head too large", EDGE_END_BAD_RESPONSE) == -1 ?
 			    -1 : 1; /* unreachable: the parser stops at HTTP1_RESP_HEAD_MAX */
-		ssize_t n = recv(h->ufd, h->ubuf + h->ulen, WORKER_BUF_SIZE - h->ulen, 0);
+		ssize_t n = recv(h->e.ufd, h->ubuf + h->ulen, BUFPOOL_SIZE - h->ulen, 0);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN) {
-				hconn_close(h, END_UPSTREAM_ERROR);
+				hconn_close(h, EDGE_END_UPSTREAM_ERROR);
 				return -1;
 			}
-			h->u_rd = false;
+			h->e.u_rd = false;
 			if (h->ulen == 0) {
-				worker_buf_put(h->w, h->ubuf); /* an idle connection holds no buffer */
+				bufpool_put(h->ubuf); /* an idle connection holds no buffer */
 				h->ubuf = NULL;
 			}
 			return progress;
@@ -1782,7 +1529,7 @@ hconn_down(struct hconn *h)
 		if (n == 0)
 			return hconn_up_eof(h) == -1 ? -1 : 1;
 		h->ulen += (uint32_t)n;
-		h->last_ms = hconn_now(h);
+		h->e.last_ms = clock_mono_ms();
 		progress = 1;
 	}
 	return 1;
@@ -1792,6 +1539,8 @@ hconn_down(struct hconn *h)
 static void
 hconn_drive(struct hconn *h)
 {
+	if (h->e.closed)
+		return; /* closed by an earlier step of this callback: only the memory is left */
 	for (int round = 0; round < HCONN_ROUNDS; round++) {
 		int progress = 0, rc;
 		if (h->lingering) {
@@ -1809,7 +1558,7 @@ hconn_drive(struct hconn *h)
 				return;
 		}
 		if (h->ustate == HU_CONNECTING) {
-			if (!h->u_wr && !h->u_rd)
+			if (!h->e.u_wr && !h->e.u_rd)
 				return;
 			hconn_connected(h);
 		}
@@ -1840,7 +1589,7 @@ hconn_drive(struct hconn *h)
 		if (!progress)
 			return;
 	}
-	event_active(&h->cev, 0, 0); /* yield to other connections, then go on */
+	event_active(&h->e.cev, 0, 0); /* yield to other connections, then go on */
 }
 
 /* Timer: PROXY and first-head deadlines, connect timeout (fail over), idle timeout. */
@@ -1851,38 +1600,34 @@ hconn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (h->lingering) {
-		uint64_t now = hconn_now(h), due = linger_due(h->linger_at, h->linger_last);
+		uint64_t now = clock_mono_ms(), due = linger_due(h->linger_at, h->linger_last);
 		if (now < due)
-			hconn_timer(h, due - now); /* bytes came since it was armed */
+			edge_timer(&h->e, due - now); /* bytes came since it was armed */
 		else
-			hconn_close(h, (enum hconn_end)h->end_after);
+			hconn_close(h, (enum edge_end)h->end_after);
 		return;
 	}
 	if (h->state == HS_PROXY) {
-		stats_add(h->l->stats, h->w->id, SL_PROXY_TIMEOUT, 1);
-		hconn_close(h, END_PROXY_TIMEOUT);
+		edge_count(&h->e, SL_PROXY_TIMEOUT);
+		hconn_close(h, EDGE_END_PROXY_TIMEOUT);
 		return;
 	}
 	if (h->ustate == HU_CONNECTING) {
-		log_debug("upstream %s server %s: connect timed out", h->up->conf->name,
-		    h->server->label);
-		stats_add(h->server->stats, h->w->id, SS_CONNECT_TIMEOUTS, 1);
-		upstream_mark_failed(h->server);
-		h->last_timeout = true;
+		edge_up_timed_out(&h->e);
 		hconn_connect(h);
 		hconn_drive(h);
 		return;
 	}
-	uint64_t now = hconn_now(h);
-	uint64_t limit = h->first ? h->l->conf->preread_timeout_ms : h->l->conf->idle_timeout_ms;
-	uint64_t since = h->first ? h->start_ms : h->last_ms;
+	uint64_t now = clock_mono_ms();
+	uint64_t limit = h->first ? h->e.l->conf->preread_timeout_ms : h->e.l->conf->idle_timeout_ms;
+	uint64_t since = h->first ? h->e.start_ms : h->e.last_ms;
 	if (now - since < limit) {
-		hconn_timer(h, limit - (now - since));
+		edge_timer(&h->e, limit - (now - since));
 		return;
 	}
 	/* A head that did not finish in time, like silence, is closed without an answer: nginx
 	 * sends no 408 either, and the decoy must not differ from it. */
-	hconn_close(h, h->first ? END_PREREAD_TIMEOUT : END_IDLE);
+	hconn_close(h, h->first ? EDGE_END_PREREAD_TIMEOUT : EDGE_END_IDLE);
 }
 
 /* Readiness on the client socket. */
@@ -1891,12 +1636,7 @@ hconn_client_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct hconn *h = arg;
 	(void)fd;
-	if (what & EV_READ)
-		h->c_rd = true;
-	if (what & EV_WRITE)
-		h->c_wr = true;
-	if (what & EV_CLOSED)
-		h->c_rd = true;
+	edge_ready(&h->e, what, true);
 	hconn_drive(h);
 }
 
@@ -1906,81 +1646,30 @@ hconn_upstream_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct hconn *h = arg;
 	(void)fd;
-	if (what & EV_READ)
-		h->u_rd = true;
-	if (what & EV_WRITE)
-		h->u_wr = true;
-	if (what & EV_CLOSED) {
-		h->u_rd = true;
+	if (edge_ready(&h->e, what, false))
 		h->down.src_hup = true;
-	}
 	hconn_drive(h);
 }
 
 void
 hconn_accept(struct worker *w, struct listener_rt *l, int fd, const struct sockaddr_storage *peer)
 {
-	const struct conf_listener *cl = l->conf;
-	struct hconn *h = calloc(1, sizeof *h);
-	if (h == NULL) {
-		close(fd);
-		__atomic_sub_fetch(&worker_conns_total, 1, __ATOMIC_RELAXED);
+	struct hconn *h = (struct hconn *)edge_new(sizeof *h, w, l, fd, hconn_close_edge,
+	    hconn_client_cb, hconn_timer_cb);
+	if (h == NULL)
 		return;
-	}
-	h->w = w;
-	h->gen = w->gen;
-	h->l = l;
-	h->cfd = fd;
-	h->ufd = -1;
 	h->first = true;
 	h->peer = h->client = *peer;
 	pp_in_init(&h->pp);
 	http1_req_init(&h->req);
 	relay_init(&h->down);
 	http1_resp_init(&h->uresp);
-	h->start_ms = h->last_ms = hconn_now(h);
 
-	TAILQ_INSERT_TAIL(&w->hconns, h, link);
-	w->nconns++;
-	h->gen->wconns[w->id]++;
-	stats_add(l->stats, w->id, SL_ACCEPTED, 1);
-	stats_add(l->stats, w->id, SL_ACTIVE, 1);
-	stats_add(l->stats, w->id, SL_PREREAD, 1);
-	h->preread_counted = true;
-
-	event_assign(&h->cev, w->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
-	    hconn_client_cb, h);
-	event_assign(&h->tev, w->base, -1, 0, hconn_timer_cb, h);
-	event_add(&h->cev, NULL);
-
-	if (cl->nproxy_from > 0 &&
-	    confval_cidrs_match(cl->proxy_from, cl->nproxy_from, (const struct sockaddr *)peer)) {
-		h->state = HS_PROXY;
-		hconn_timer(h, cl->proxy_protocol_timeout_ms);
-	} else {
-		if (hconn_admit(h) == -1)
-			return;
-		h->state = HS_HTTP;
-		hconn_timer(h, cl->preread_timeout_ms);
-	}
+	int rc = edge_start(&h->e, peer);
+	if (rc == -1)
+		return;
+	h->state = rc == 1 ? HS_PROXY : HS_HTTP;
 	/* Listening sockets may defer accept until data arrives, so try to read at once. */
-	h->c_rd = true;
+	h->e.c_rd = true;
 	hconn_drive(h);
-}
-
-void
-hconn_drain_all(struct worker *w)
-{
-	struct hconn *h;
-	TAILQ_FOREACH(h, &w->hconns, link)
-		if (h->state == HS_TERMINATED && h->tc != NULL)
-			term_drain(h->tc);
-}
-
-void
-hconn_close_all(struct worker *w)
-{
-	struct hconn *h;
-	while ((h = TAILQ_FIRST(&w->hconns)) != NULL)
-		hconn_close(h, END_SHUTDOWN);
 }

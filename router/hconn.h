@@ -5,7 +5,7 @@
  * when the upstream wants it, a PROXY header first (keep-alive and pipelining on one upstream
  * connection, responses framed and matched to their requests), answered with a 301 to
  * https, or handed to the terminator's site. One access-log line per request and one at
- * close. The struct is private to hconn.c.
+ * close. The struct is private to hconn.c; what it shares with conn.c is router/edge.h.
  */
 #ifndef SY_ROUTER_HCONN_H
 #define SY_ROUTER_HCONN_H
@@ -19,11 +19,5 @@ struct worker;
 /* Takes ownership of fd, accepted on http listener l of the worker's current generation. */
 void hconn_accept(struct worker *w, struct listener_rt *l, int fd,
     const struct sockaddr_storage *peer);
-
-/* Shutdown has begun: connections handed to the terminator end at their next idle moment. */
-void hconn_drain_all(struct worker *w);
-
-/* Closes every http connection of the worker (drain deadline passed, loop ending). */
-void hconn_close_all(struct worker *w);
 
 #endif

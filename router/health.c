@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/dial.h"
 #include "core/log.h"
 
 struct probe {
@@ -83,10 +84,7 @@ health_io_cb(evutil_socket_t fd, short what, void *arg)
 		health_end_probe(p, false, "timeout");
 		return;
 	}
-	int err = 0;
-	socklen_t len = sizeof err;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-		err = errno;
+	int err = dial_result(fd);
 	health_end_probe(p, err == 0, err == 0 ? "ok" : strerror(err));
 }
 
@@ -97,13 +95,8 @@ health_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct probe *p = arg;
 	(void)fd;
 	(void)what;
-	p->fd = socket(p->s->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (p->fd == -1) {
-		health_end_probe(p, false, strerror(errno));
-		return;
-	}
-	if (connect(p->fd, (const struct sockaddr *)&p->s->addr.ss, p->s->addr.len) == -1 &&
-	    errno != EINPROGRESS) {
+	if (dial_start((const struct sockaddr *)&p->s->addr.ss, p->s->addr.len, &p->fd) !=
+	    DIAL_PENDING) {
 		health_end_probe(p, false, strerror(errno));
 		return;
 	}

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/bufpool.h"
 #include "router/worker.h"
 
 void
@@ -38,7 +39,7 @@ relay_release(struct worker *w, struct relay_dir *d)
 		d->inpipe = 0;
 	}
 	if (d->buf != NULL) {
-		worker_buf_put(w, d->buf);
+		bufpool_put(d->buf);
 		d->buf = NULL;
 		d->boff = d->blen = 0;
 	}
@@ -148,7 +149,7 @@ relay_copy(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst
 				*dst_wr = false;
 				return RELAY_WAIT;
 			}
-			worker_buf_put(w, d->buf);
+			bufpool_put(d->buf);
 			d->buf = NULL;
 			d->boff = 0;
 			if (d->bulk && w->splice)
@@ -161,14 +162,14 @@ relay_copy(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst
 			return RELAY_LIMIT;
 		if (!*src_rd)
 			return RELAY_WAIT;
-		if (d->buf == NULL && (d->buf = worker_buf_get(w)) == NULL)
+		if (d->buf == NULL && (d->buf = bufpool_get()) == NULL)
 			return RELAY_ERR_SRC;
 		size_t want = d->limit < RELAY_CHUNK ? (size_t)d->limit : RELAY_CHUNK;
 		ssize_t n = recv(src, d->buf, want, 0);
 		if (n == -1) {
 			if (errno == EAGAIN) {
 				*src_rd = false;
-				worker_buf_put(w, d->buf);
+				bufpool_put(d->buf);
 				d->buf = NULL;
 				return RELAY_WAIT;
 			}
@@ -178,7 +179,7 @@ relay_copy(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst
 		}
 		if (n == 0) {
 			d->eof = true;
-			worker_buf_put(w, d->buf);
+			bufpool_put(d->buf);
 			d->buf = NULL;
 			continue;
 		}

@@ -1,6 +1,6 @@
 /*
  * Worker threads (see worker.h): accepting, switching generations on reload, draining on
- * stop, and the per-worker buffer and pipe pools. Runs only on its own thread except
+ * stop, and the per-worker pipe pool (buffers: core/bufpool). Runs only on its own thread except
  * worker_init and the two worker_post_* calls, which only set atomics and activate an event.
  */
 #include "router/worker.h"
@@ -14,31 +14,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/bufpool.h"
 #include "core/log.h"
 #include "router/conn.h"
+#include "router/edge.h"
 #include "router/hconn.h"
 
 uint32_t worker_conns_total;
 uint32_t worker_exited;
 struct event *worker_exit_ev;
-
-uint8_t *
-worker_buf_get(struct worker *w)
-{
-	if (w->nbufs > 0)
-		return w->bufs[--w->nbufs];
-	return malloc(WORKER_BUF_SIZE);
-}
-
-void
-worker_buf_put(struct worker *w, uint8_t *b)
-{
-	if (w->nbufs < WORKER_BUFS_KEEP) {
-		w->bufs[w->nbufs++] = b;
-		return;
-	}
-	free(b);
-}
 
 int
 worker_pipe_get(struct worker *w, int p[2])
@@ -118,18 +102,25 @@ worker_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			}
 			return;
 		}
-		uint32_t total = __atomic_add_fetch(&worker_conns_total, 1, __ATOMIC_RELAXED);
-		if (total > w->gen->conf->process.max_connections) {
-			__atomic_sub_fetch(&worker_conns_total, 1, __ATOMIC_RELAXED);
-			stats_add(l->stats, w->id, SL_REJECT_MAXCONN, 1);
-			close(fd);
-			continue;
-		}
-		if (l->conf->kind == CONF_LISTENER_HTTP)
-			hconn_accept(w, l, fd, &peer);
-		else
-			conn_accept(w, l, fd, &peer);
+		worker_adopt(w, l, fd, &peer);
 	}
+}
+
+bool
+worker_adopt(struct worker *w, struct listener_rt *l, int fd, const struct sockaddr_storage *peer)
+{
+	uint32_t total = __atomic_add_fetch(&worker_conns_total, 1, __ATOMIC_RELAXED);
+	if (total > w->gen->conf->process.max_connections) {
+		__atomic_sub_fetch(&worker_conns_total, 1, __ATOMIC_RELAXED);
+		stats_add(l->stats, w->id, SL_REJECT_MAXCONN, 1);
+		close(fd);
+		return false;
+	}
+	if (l->conf->kind == CONF_LISTENER_HTTP)
+		hconn_accept(w, l, fd, peer);
+	else
+		conn_accept(w, l, fd, peer);
+	return true;
 }
 
 /* Creates (not adds) accept events for every socket of g. */
@@ -203,7 +194,7 @@ worker_switch(struct worker *w, struct gen *g)
 		worker_accepting(w, true);
 	if (old->wconns[w->id] == 0)
 		gen_unref(old);
-	/* else the last connection on old drops this worker's reference (conn_close) */
+	/* else the last connection on old drops this worker's reference (edge_close) */
 }
 
 /* Drain deadline passed: close what is left and leave the loop. */
@@ -215,8 +206,7 @@ worker_drain_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (w->nconns > 0)
 		log_info("worker %u: shutdown_timeout reached, closing %zu connections", w->id, w->nconns);
-	conn_close_all(w);
-	hconn_close_all(w);
+	edge_close_all(w);
 	event_base_loopbreak(w->base);
 }
 
@@ -250,8 +240,7 @@ worker_msg_cb(evutil_socket_t fd, short what, void *arg)
 		uint64_t ms = w->gen->conf->process.shutdown_timeout_ms;
 		struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
 		event_add(w->drain, &tv);
-		conn_drain_all(w); /* idle keep-alive connections need not wait for the deadline */
-		hconn_drain_all(w);
+		edge_drain_all(w); /* idle keep-alive connections need not wait for the deadline */
 	}
 }
 
@@ -263,12 +252,9 @@ worker_init(struct worker *w, unsigned id, struct gen *g, struct stats_entry *ps
 	w->pstats = pstats;
 	w->rnd = 2463534242u ^ (id * 2654435761u);
 	w->splice = getenv("SWITCHYARD_RELAY") == NULL || strcmp(getenv("SWITCHYARD_RELAY"), "copy") != 0;
-	TAILQ_INIT(&w->conns);
-	TAILQ_INIT(&w->hconns);
 	w->pipes = calloc(2 * WORKER_PIPES_KEEP, sizeof *w->pipes);
-	w->bufs = calloc(WORKER_BUFS_KEEP, sizeof *w->bufs);
 	struct event_config *cfg = event_config_new();
-	if (cfg == NULL || w->pipes == NULL || w->bufs == NULL)
+	if (cfg == NULL || w->pipes == NULL)
 		return -1;
 	event_config_require_features(cfg, EV_FEATURE_ET | EV_FEATURE_O1 | EV_FEATURE_EARLY_CLOSE);
 	/* libevent's default coarse clock can expire a timeout a tick (1-4 ms) early; timeouts
@@ -281,13 +267,41 @@ worker_init(struct worker *w, unsigned id, struct gen *g, struct stats_entry *ps
 	w->msg = event_new(w->base, -1, 0, worker_msg_cb, w);
 	w->backoff = evtimer_new(w->base, worker_backoff_cb, w);
 	w->drain = evtimer_new(w->base, worker_drain_cb, w);
-	if (w->msg == NULL || w->backoff == NULL || w->drain == NULL)
+	if (w->msg == NULL || w->backoff == NULL || w->drain == NULL || edge_worker_init(w) == -1)
 		return -1;
 	gen_ref(g);
 	w->gen = g;
 	worker_listen_on(w, g);
 	worker_accepting(w, true);
 	return 0;
+}
+
+void
+worker_fini(struct worker *w)
+{
+	worker_accepting(w, false);
+	worker_listen_off(w);
+	edge_close_all(w);
+	edge_reap(w); /* the loop that would run the deferred free has ended */
+	bufpool_drain(); /* the pool is this thread's: its storage ends with the thread */
+	event_free(w->msg);
+	event_free(w->backoff);
+	event_free(w->drain);
+	event_free(w->reap);
+	event_base_free(w->base);
+	w->base = NULL;
+	for (size_t i = 0; i < w->npipes; i++) {
+		close(w->pipes[2 * i]);
+		close(w->pipes[2 * i + 1]);
+	}
+	free(w->pipes);
+	w->pipes = NULL;
+	w->npipes = 0;
+	struct gen *g = __atomic_exchange_n(&w->pending, NULL, __ATOMIC_ACQ_REL);
+	if (g != NULL)
+		gen_unref(g);
+	gen_unref(w->gen);
+	w->gen = NULL;
 }
 
 void *
@@ -298,8 +312,9 @@ worker_main(void *arg)
 	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	worker_accepting(w, false);
 	worker_listen_off(w);
-	conn_close_all(w);
-	hconn_close_all(w);
+	edge_close_all(w);
+	edge_reap(w); /* the loop that would run the deferred free has ended */
+	bufpool_drain(); /* the pool is this thread's: its storage ends with the thread */
 	__atomic_add_fetch(&worker_exited, 1, __ATOMIC_ACQ_REL);
 	if (worker_exit_ev != NULL)
 		event_active(worker_exit_ev, 0, 0); /* thread-safe: evthread_use_pthreads */

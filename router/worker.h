@@ -1,7 +1,8 @@
 /*
  * A worker: one thread, one libevent loop, its own SO_REUSEPORT accept sockets, its own
- * connections, pools and counters. Nothing on its data path takes a lock; the main thread
- * talks to it only through the atomics below and one event it activates.
+ * connections, pipe pool and counters (buffers come from core/bufpool, per thread). Nothing
+ * on its data path takes a lock; the main thread talks to it only through the atomics below
+ * and one event it activates.
  */
 #ifndef SY_ROUTER_WORKER_H
 #define SY_ROUTER_WORKER_H
@@ -10,17 +11,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include "router/gen.h"
 
 #define WORKER_PIPES_KEEP 64  /* empty splice pipes kept for reuse per worker */
-#define WORKER_BUFS_KEEP  64  /* free copy/pre-read buffers kept per worker */
-#define WORKER_BUF_SIZE   (64u * 1024 + 2048) /* fits max_hello (64k cap) plus record slack */
 #define WORKER_ACCEPTS_PER_WAKE 1
 #define WORKER_BACKOFF_MS 100 /* accept pause after EMFILE/ENFILE */
 
-struct conn;
-struct hconn;
+struct edge;
 struct event;
 struct event_base;
 
@@ -45,13 +44,12 @@ struct worker {
 	struct event       *backoff;    /* accepting paused after EMFILE */
 	struct event       *drain;      /* shutdown deadline */
 	bool                draining;
-	TAILQ_HEAD(, conn)  conns;
-	TAILQ_HEAD(, hconn) hconns;     /* plain-HTTP connections (router/hconn.c) */
-	size_t              nconns;     /* both kinds */
+	TAILQ_HEAD(, edge)  edges;      /* open connections of both kinds (router/edge.h) */
+	TAILQ_HEAD(, edge)  dead;       /* closed ones whose memory reap frees */
+	struct event       *reap;       /* deferred free: active while dead is not empty */
+	size_t              nconns;     /* in edges */
 	int                *pipes;      /* free pipe pairs: [2 * npipes] */
 	size_t              npipes;
-	uint8_t           **bufs;       /* free buffers of WORKER_BUF_SIZE */
-	size_t              nbufs;
 	bool                splice;     /* false: read/write copy relay */
 	uint32_t            rnd;        /* xorshift state for balance: random */
 	struct stats_entry *pstats;     /* process entry */
@@ -71,6 +69,21 @@ extern struct event *worker_exit_ev;
 /* Sets up a worker's loop and accept events on g (main thread, before the thread starts). */
 int worker_init(struct worker *w, unsigned id, struct gen *g, struct stats_entry *pstats);
 
+/*
+ * Hands fd (a connected, non-blocking socket) to l's connection kind as if the worker had
+ * accepted it from peer: process.max_connections applies. False when refused (fd closed).
+ * The accept path, and the seam for harnesses that bring their own socket (socketpair).
+ */
+bool worker_adopt(struct worker *w, struct listener_rt *l, int fd,
+    const struct sockaddr_storage *peer);
+
+/*
+ * Tears a worker down on its own thread once its loop no longer runs: closes its
+ * connections, frees them, its pooled buffers and pipes, its events and loop, and drops
+ * its generation references. For tests and harnesses (the daemon exits instead).
+ */
+void worker_fini(struct worker *w);
+
 /* Thread body: runs the loop until drained. */
 void *worker_main(void *arg);
 
@@ -80,16 +93,12 @@ void worker_post_gen(struct worker *w, struct gen *g);
 /* From the main thread: stop accepting, drain for shutdown_ms, then leave the loop. */
 void worker_post_stop(struct worker *w);
 
-/* Buffer pool: a WORKER_BUF_SIZE buffer, or NULL when out of memory. */
-uint8_t *worker_buf_get(struct worker *w);
-void worker_buf_put(struct worker *w, uint8_t *b);
-
 /* Pipe pool for splice: fills p[2]; -1 when none can be made. */
 int worker_pipe_get(struct worker *w, int p[2]);
 /* Returns an EMPTY pipe to the pool (or closes it). */
 void worker_pipe_put(struct worker *w, int p[2]);
 
-/* Called by conn when a connection closes: drain bookkeeping. */
+/* Called by edge_close when a connection closes: drain bookkeeping. */
 void worker_conn_closed(struct worker *w);
 
 #endif

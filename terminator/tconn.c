@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/bufpool.h"
 #include "core/linger.h"
 #include "core/stats.h"
 #include "proto/hostname.h"
@@ -48,6 +49,7 @@
 #define TCONN_OUT_MAX      (TCONN_CHUNK + SITE_HEAD_MAX) /* largest response buffer */
 #define TCONN_BODY_MAX     (1024u * 1024)          /* request body we skip; more: 413 */
 #define TCONN_KEEPALIVE_MS 75000u                  /* idle between requests, at most */
+_Static_assert(TCONN_OUT_MAX <= BUFPOOL_SIZE, "a response buffer comes from core/bufpool");
 
 enum tconn_state { TC_HANDSHAKE, TC_READ, TC_WRITE, TC_SHUTDOWN, TC_LINGER };
 
@@ -120,7 +122,7 @@ tconn_bio_read(BIO *b, char *buf, size_t len, size_t *got)
 		memcpy(buf, c->pre + c->pre_off, n);
 		c->pre_off += n;
 		if (c->pre_off == c->pre_len) {
-			free(c->pre);
+			bufpool_put(c->pre);
 			c->pre = NULL;
 			c->pre_len = c->pre_off = 0;
 		}
@@ -305,9 +307,9 @@ tconn_free(struct term_conn *c)
 	close(c->fd);
 	if (c->ffd != -1)
 		close(c->ffd);
-	free(c->pre);
+	bufpool_put(c->pre);
 	tconn_in_free(c);
-	free(c->out);
+	bufpool_put(c->out);
 	free(c->sni);
 	free(c);
 }
@@ -432,12 +434,13 @@ tconn_respond(struct term_conn *c)
 	c->requests++;
 	c->last_status = r->status;
 	tconn_count(c, stats_http_status_field(r->status));
-	/* Sized to the response (capped), and freed when it is out: an idle keep-alive
-	 * connection holds no output buffer. */
+	/* A pool buffer (no allocation per response), used up to the response's size (capped)
+	 * and given back when it is out: an idle keep-alive connection holds no output buffer. */
 	size_t need = r->head_len + r->body_len + (r->fd != -1 ? r->len : 0);
 	c->out_cap = need < TCONN_OUT_MAX ? need : TCONN_OUT_MAX;
-	free(c->out);
-	if ((c->out = malloc(c->out_cap)) == NULL) {
+	if (c->out == NULL)
+		c->out = bufpool_get();
+	if (c->out == NULL) {
 		if (r->fd != -1)
 			close(r->fd);
 		r->fd = -1;
@@ -514,7 +517,7 @@ tconn_response_done(struct term_conn *c)
 		close(c->ffd);
 		c->ffd = -1;
 	}
-	free(c->out);
+	bufpool_put(c->out);
 	c->out = NULL;
 	c->out_cap = c->out_len = c->out_off = 0;
 	if (c->rq->resp.close) {
@@ -912,7 +915,8 @@ term_accept(struct term *t, struct event_base *base, const struct term_handoff *
 		if (ctx == NULL || (c->ssl = SSL_new(ctx)) == NULL)
 			goto fail_c;
 		if (h->pre_len > 0) {
-			if ((c->pre = malloc(h->pre_len)) == NULL)
+			/* The router's bytes come from its pool buffer: they fit one of ours. */
+			if (h->pre_len > BUFPOOL_SIZE || (c->pre = bufpool_get()) == NULL)
 				goto fail_c;
 			memcpy(c->pre, h->pre, h->pre_len);
 			c->pre_len = h->pre_len;

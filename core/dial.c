@@ -1,0 +1,41 @@
+/*
+ * Non-blocking TCP connects (see dial.h): the system calls and their error checks, once.
+ */
+#include "core/dial.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+/* socket(2), TCP_NODELAY, connect(2); EINPROGRESS is the normal non-blocking answer. */
+enum dial_rc
+dial_start(const struct sockaddr *sa, socklen_t len, int *fd)
+{
+	*fd = -1;
+	int s = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s == -1)
+		return DIAL_NO_SOCKET;
+	int one = 1;
+	/* Best effort: a socket without it still works, only slower for small records. */
+	(void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (connect(s, sa, len) == -1 && errno != EINPROGRESS) {
+		int e = errno;
+		close(s);
+		errno = e;
+		return DIAL_REFUSED;
+	}
+	*fd = s;
+	return DIAL_PENDING;
+}
+
+/* SO_ERROR holds the connect's outcome (connect(2), EINPROGRESS). */
+int
+dial_result(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof err;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		return errno;
+	return err;
+}

@@ -1,0 +1,31 @@
+/*
+ * Outbound TCP connects that never block the loop: the router's upstream connections (with
+ * failover, router/edge.c), its health checks, and the VPN's outbound flows. A connect is
+ * started here and finishes on the socket's first writability, when dial_result says how it
+ * went; the caller owns the timer (the timeout) and the choice of the next address to try.
+ * No event loop, no logging, no allocation.
+ */
+#ifndef SY_CORE_DIAL_H
+#define SY_CORE_DIAL_H
+
+#include <sys/socket.h>
+
+/*
+ * Results of dial_start.
+ *
+ *   DIAL_PENDING    *fd is a non-blocking socket whose connect is in progress (or done):
+ *                   wait until it is writable, then ask dial_result
+ *   DIAL_REFUSED    the connect failed at once (errno says why: ECONNREFUSED on loopback,
+ *                   ENETUNREACH...): this address cannot be used now, another may
+ *   DIAL_NO_SOCKET  no socket could be made (errno: EMFILE, ENOBUFS...): no address can
+ */
+enum dial_rc { DIAL_PENDING, DIAL_REFUSED, DIAL_NO_SOCKET };
+
+/* Starts a connect to sa (len bytes) from a non-blocking, close-on-exec TCP socket with
+ * TCP_NODELAY (relayed small records must not wait for Nagle). *fd is -1 unless PENDING. */
+enum dial_rc dial_start(const struct sockaddr *sa, socklen_t len, int *fd);
+
+/* How a pending connect ended, once fd is writable: 0 connected, else the errno. */
+int dial_result(int fd);
+
+#endif
