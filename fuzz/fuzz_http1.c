@@ -29,7 +29,7 @@ fail(const char *why)
 static void
 in_head(const struct http1_req *r, struct http1_view v, const char *what)
 {
-	if (v.off > r->head_len || v.len > r->head_len - v.off)
+	if (!feed_in_head(r->head_len, v))
 		fail(what);
 }
 
@@ -52,16 +52,9 @@ check_done(const struct http1_req *r, const uint8_t *buf, size_t n)
 		fail("1.1 without host");
 	if (r->chunked && r->has_cl)
 		fail("chunked with content-length");
-	for (unsigned i = 0; i < r->nfields; i++) {
-		struct http1_view nm = r->fields[i].name, v = r->fields[i].value;
-		in_head(r, nm, "name view");
-		in_head(r, v, "value view");
-		if (nm.len == 0 || buf[nm.off + nm.len] != ':')
-			fail("name");
-		if (v.len > 0 && (buf[v.off] == ' ' || buf[v.off] == '\t' ||
-		    buf[v.off + v.len - 1] == ' ' || buf[v.off + v.len - 1] == '\t'))
-			fail("value not trimmed");
-	}
+	const char *wrong = feed_fields_wrong(buf, r->head_len, r->fields, r->nfields);
+	if (wrong != NULL)
+		fail(wrong);
 }
 
 /* One input: every feeding must agree; DONE results must be sane; then the next head. */

@@ -32,7 +32,7 @@ fail(const char *why)
 static void
 in_head(const struct http1_resp *r, struct http1_view v, const char *what)
 {
-	if (v.off > r->head_len || v.len > r->head_len - v.off)
+	if (!feed_in_head(r->head_len, v))
 		fail(what);
 }
 
@@ -87,15 +87,11 @@ check_done(const struct http1_resp *r, const uint8_t *buf, size_t n)
 		fail("transfer-encoding in 1.0");
 	if (r->keep_alive && r->conn_close)
 		fail("keep-alive with close");
+	const char *wrong = feed_fields_wrong(buf, r->head_len, r->fields, r->nfields);
+	if (wrong != NULL)
+		fail(wrong);
 	for (unsigned i = 0; i < r->nfields; i++) {
-		struct http1_view nm = r->fields[i].name, v = r->fields[i].value;
-		in_head(r, nm, "name view");
-		in_head(r, v, "value view");
-		if (nm.len == 0 || buf[nm.off + nm.len] != ':')
-			fail("name");
-		if (v.len > 0 && (buf[v.off] == ' ' || buf[v.off] == '\t' ||
-		    buf[v.off + v.len - 1] == ' ' || buf[v.off + v.len - 1] == '\t'))
-			fail("value not trimmed");
+		struct http1_view v = r->fields[i].value;
 		for (uint32_t j = 0; j < v.len; j++) {
 			uint8_t c = buf[v.off + j];
 			if ((c < 0x20 && c != '\t') || c == 0x7f)

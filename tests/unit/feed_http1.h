@@ -54,6 +54,35 @@ feed_field(const char *s, const struct http1_field *f, unsigned n, const char *n
 	return none;
 }
 
+/* True when view v lies inside the first head_len bytes. */
+static inline bool
+feed_in_head(uint32_t head_len, struct http1_view v)
+{
+	return v.off <= head_len && v.len <= head_len - v.off;
+}
+
+/* The first thing wrong with the n fields of a DONE head of head_len bytes in buf (a view
+ * outside the head, a name empty or not ended by ':', a value not trimmed), or NULL. */
+static inline const char *
+feed_fields_wrong(const uint8_t *buf, uint32_t head_len, const struct http1_field *f,
+    unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct http1_view nm = f[i].name, v = f[i].value;
+
+		if (!feed_in_head(head_len, nm))
+			return "name view";
+		if (!feed_in_head(head_len, v))
+			return "value view";
+		if (nm.len == 0 || buf[nm.off + nm.len] != ':')
+			return "name";
+		if (v.len > 0 && (buf[v.off] == ' ' || buf[v.off] == '\t' ||
+		    buf[v.off + v.len - 1] == ' ' || buf[v.off + v.len - 1] == '\t'))
+			return "value not trimmed";
+	}
+	return NULL;
+}
+
 /* feed_parser.init for requests. */
 static inline void
 feed_req_init(void *st)
