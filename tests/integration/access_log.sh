@@ -18,6 +18,7 @@ IP=127.0.44.1
 IP2=127.0.44.2
 FLEET="python3 $SY_DIR/sy_fleet.py"
 PEER="python3 $SY_DIR/sy_peer.py"
+# metric PORT KEY: lib.sh's sy_metric, on the admin listener at $IP.
 metric() { sy_metric "$1" "$2" "$IP"; }
 # line_for CLIENT_OUTPUT: the access line of the connection site_client printed as "port=N ...".
 line_for() {
