@@ -62,7 +62,8 @@ http {
 # body (Content-Length or chunked, decoded) and the client port of its connection; a path
 # starting with /echo is answered with the request head exactly as it arrived.
 cat >"$T/shabe.py" <<'EOF'
-import hashlib, socket, sys, threading
+import hashlib, socket, sys
+from sy_peer import serve_threads
 def serve(c):
     c.settimeout(20)
     f = c.makefile("rb")
@@ -131,21 +132,15 @@ def serve(c):
         if hdrs.get("connection", "").lower() == "close":
             break
     c.close()
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(16)
-print("listening", flush=True)
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
+serve_threads(int(sys.argv[1]), serve)
 EOF
 sy_start shabe python3 "$T/shabe.py" "$PS"
 
 # A pipelining backend: it answers nothing until no byte came for 0.7 s (or the end came),
 # then prints how many request heads it got in that batch ("batch N") and answers each.
 cat >"$T/plb.py" <<'EOF'
-import socket, sys, threading
+import socket, sys
+from sy_peer import serve_threads
 def serve(c):
     c.settimeout(0.7)
     buf = b""
@@ -165,14 +160,7 @@ def serve(c):
             break
         buf += r
     c.close()
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(16)
-print("listening", flush=True)
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
+serve_threads(int(sys.argv[1]), serve)
 EOF
 sy_start plb python3 "$T/plb.py" "$PL"
 
@@ -198,29 +186,6 @@ time.sleep(300)
 EOF
 sy_start hole python3 "$T/hole.py" "$PB"
 
-# raw.py PORT BIND FILE [WAIT]: sends FILE's bytes from BIND, prints what comes back until the
-# server closes or WAIT seconds (default 3) pass without a byte.
-cat >"$T/raw.py" <<'EOF'
-import socket, sys
-s = socket.socket()
-s.bind((sys.argv[2], 0))
-s.connect(("127.0.0.1", int(sys.argv[1])))
-s.sendall(open(sys.argv[3], "rb").read())
-s.settimeout(float(sys.argv[4]) if len(sys.argv) > 4 else 3.0)
-out = b""
-try:
-    while True:
-        b = s.recv(65536)
-        if not b:
-            out += b"<EOF>"
-            break
-        out += b
-except socket.timeout:
-    out += b"<TIMEOUT>"
-except ConnectionResetError:
-    out += b"<RESET>"
-sys.stdout.write(out.decode("latin1"))
-EOF
 
 cat >"$T/sy.yaml" <<EOF
 process: {workers: 1}
@@ -284,8 +249,8 @@ sy_switchyard sy "$T/sy.yaml" || sy_bad "switchyard did not start: $(cat "$T/sy.
 
 # req NAME BYTES: writes a request file $T/NAME from printf-style BYTES.
 req() { printf "$2" >"$T/$1"; }
-# raw PORT BIND NAME [WAIT]: raw.py on request file NAME.
-raw() { python3 "$T/raw.py" "$1" "$2" "$T/$3" ${4:+"$4"}; }
+# raw PORT BIND NAME [WAIT]: lib.sh's sy_raw on request file NAME.
+raw() { sy_raw "$1" "$2" "$T/$3" ${4:+"$4"}; }
 # status TEXT: the status code of the first response in TEXT.
 status() { printf '%s' "$1" | head -n 1 | cut -d' ' -f2; }
 # ngxlog URI: nginx's log line for the request URI (the last one).
