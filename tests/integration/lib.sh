@@ -14,8 +14,10 @@
 : "${SY_SOURCE_DIR:?run under ctest, or set SY_SOURCE_DIR}"
 SY_DIR=$(cd "$(dirname "$0")" && pwd) # tests/integration: the python helpers
 # Inline python in a scenario may import the helpers (from sy_peer import serve_threads).
+# No __pycache__ is written into the source tree.
 PYTHONPATH=$SY_DIR${PYTHONPATH:+:$PYTHONPATH}
-export PYTHONPATH
+PYTHONDONTWRITEBYTECODE=1
+export PYTHONPATH PYTHONDONTWRITEBYTECODE
 
 # python3 may be a version-manager shim that costs a second per call under load; put the
 # real interpreter first on PATH (helpers below call it in loops).
