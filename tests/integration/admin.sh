@@ -101,10 +101,8 @@ sleep 1
 kill -0 "$SYPID" 2>/dev/null && sy_ok || sy_bad "exited while a session was open"
 echo "close 0" >>"$T/hold.ctl"
 sy_wait_log hold '^close 0 done' || sy_bad "held session did not close"
-sy_wait_gone "$SYPID"
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-wait "$SYPID"
-rc=$?
+sy_exit_ms "$SYPID" "$t0"
+rc=$SY_RC ms=$SY_MS
 echo "exited $rc after $ms ms (shutdown_timeout 20s)"
 [ "$rc" = 0 ] && [ "$ms" -lt 6000 ] && sy_ok || sy_bad "exit after the last session: rc=$rc after $ms ms"
 curl -s -m 2 "http://$IP:$ADM/healthz" >/dev/null && sy_bad "admin still answers after exit" || sy_ok

@@ -217,6 +217,15 @@ sy_wait_gone() {
 	! kill -0 "$1" 2>/dev/null
 }
 
+# sy_exit_ms PID T0: sy_wait_gone, then reaps PID: its exit status in $SY_RC and the ms from
+# T0 (date +%s%N) to its exit in $SY_MS.
+sy_exit_ms() {
+	sy_wait_gone "$1"
+	SY_MS=$(( ($(date +%s%N) - $2) / 1000000 ))
+	wait "$1"
+	SY_RC=$?
+}
+
 # sy_stop_clean NAME [PATTERN]: SIGTERM to NAME, then two checks: exit status 0, and no line
 # of its log matching PATTERN (grep -E; default sanitizer reports, which show leaks at exit).
 sy_stop_clean() {

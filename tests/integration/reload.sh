@@ -168,10 +168,8 @@ case "$r" in "ERR connect ConnectionRefusedError"*) sy_ok ;; *) sy_bad "new conn
 echo_held "after SIGTERM"
 echo "close 0" >>"$T/hold.ctl"
 sy_wait_log hold '^close 0 done' || sy_bad "held session did not close"
-sy_wait_gone "$SYPID"
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-wait "$SYPID"
-rc=$?
+sy_exit_ms "$SYPID" "$t0"
+rc=$SY_RC ms=$SY_MS
 echo "SIGTERM: exited $rc after $ms ms (shutdown_timeout 2s)"
 [ "$rc" = 0 ] && sy_ok || sy_bad "exit status after SIGTERM: $rc"
 [ "$ms" -ge 1500 ] && [ "$ms" -le 4000 ] && sy_ok || sy_bad "exit $ms ms after SIGTERM, want about 2000"
@@ -194,10 +192,8 @@ echo "echo 0" >>"$T/hold3.ctl"
 echo "close 0" >>"$T/hold3.ctl"
 sy_wait_log hold3 '^close 0 done' || sy_bad "third held session did not close"
 grep -q '^echo 0 ok' "$T/hold3.log" && sy_ok || sy_bad "relay after SIGTERM (third): $(cat "$T/hold3.log")"
-sy_wait_gone "$P3"
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-wait "$P3"
-rc=$?
+sy_exit_ms "$P3" "$t0"
+rc=$SY_RC ms=$SY_MS
 echo "SIGTERM with connections finishing: exited $rc after $ms ms (shutdown_timeout 20s)"
 [ "$rc" = 0 ] && [ "$ms" -lt 3000 ] && sy_ok || sy_bad "drain did not end when the last connection closed: rc=$rc $ms ms"
 echo quit >>"$T/hold3.ctl"

@@ -108,10 +108,8 @@ e=$(grep -c '^echo [0-9]* ok' "$T/hold.log")
 echo "after SIGTERM: $e of 20 held sessions still relay"
 [ "$e" = 20 ] && sy_ok || sy_bad "only $e of 20 sessions relayed after SIGTERM"
 echo "close all" >>"$T/hold.ctl"
-sy_wait_gone "$PID"
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-wait "$PID"
-rc=$?
+sy_exit_ms "$PID" "$t0"
+rc=$SY_RC ms=$SY_MS
 echo "two: exited $rc $ms ms after SIGTERM (shutdown_timeout 20s)"
 [ "$rc" = 0 ] && [ "$ms" -lt 5000 ] && sy_ok || sy_bad "two: exit rc=$rc after $ms ms"
 [ "$(ss -Hltn src "$IP:$PORT" | wc -l)" = 0 ] && sy_ok || sy_bad "listening sockets left after exit"
