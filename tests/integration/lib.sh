@@ -9,6 +9,9 @@
 #   sy_skip "why": a part that cannot run here (no IPv6 on lo, no promtool, ...); the rest
 #   still runs, and the scenario then exits 77, which ctest reports as skipped, never passed.
 #   A scenario that cannot run at all: sy_skip "why"; sy_done; exit $?
+#   Shared steps (one comment each below): sy_hold (held connections via sy_fleet.py),
+#   sy_stop_clean / sy_exit_ms / sy_wait_gone / sy_run_to_exit (stopping and exit status),
+#   sy_metric / sy_wait_metric (admin /metrics), sy_fds (open descriptors), sy_raw (raw bytes).
 
 : "${SWITCHYARD:?run under ctest, or set SWITCHYARD to the binary}"
 : "${SY_SOURCE_DIR:?run under ctest, or set SY_SOURCE_DIR}"
