@@ -6,12 +6,14 @@
  * input-chosen offset; any difference in verdict or in a result aborts. On DONE the
  * results are checked against the bytes and against http1_resp_body, and the next
  * response (after the head, plus the body when its length is known) is parsed as the
- * router would. It must never print anything on the happy path.
+ * router would. The feedings and the comparison are tests/unit/feed_http1.h, shared
+ * with the unit tests. It must never print anything on the happy path.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "feed_http1.h"
 #include "proto/http1_resp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -26,84 +28,11 @@ fail(const char *why)
 	abort();
 }
 
-/* Feeds buf growing one byte per call, from a fresh copy each time. */
-static void
-feed_bytes(struct http1_resp *r, const uint8_t *buf, size_t n)
-{
-	http1_resp_init(r);
-	for (size_t k = 1; k <= n; k++) {
-		uint8_t *copy = malloc(k);
-		if (copy == NULL)
-			fail("malloc");
-		memcpy(copy, buf, k);
-		enum http1_resp_verdict v = http1_resp_feed(r, copy, k);
-		free(copy);
-		if (v != HTTP1_RESP_MORE)
-			break;
-	}
-}
-
-/* Feeds buf growing by sizes taken from pat in turn (1..mod each). */
-static void
-feed_pattern(struct http1_resp *r, const uint8_t *buf, size_t n, const uint8_t *pat,
-    size_t npat, unsigned mod)
-{
-	size_t len = 0, i = 0;
-
-	http1_resp_init(r);
-	while (len < n) {
-		size_t k = npat > 0 ? 1 + pat[i++ % npat] % mod : n;
-		len = k > n - len ? n : len + k;
-		if (http1_resp_feed(r, buf, len) != HTTP1_RESP_MORE)
-			break;
-	}
-}
-
-/* Feeds buf in two calls: cut bytes, then all n. */
-static void
-feed_split(struct http1_resp *r, const uint8_t *buf, size_t n, size_t cut)
-{
-	http1_resp_init(r);
-	http1_resp_feed(r, buf, cut);
-	http1_resp_feed(r, buf, n);
-}
-
-/* True when two views are equal. */
-static int
-view_eq(struct http1_view a, struct http1_view b)
-{
-	return a.off == b.off && a.len == b.len;
-}
-
-/* Aborts unless two runs agree on the verdict and, on DONE, on every result. */
-static void
-compare(const struct http1_resp *a, const struct http1_resp *b, const char *what)
-{
-	if (a->verdict != b->verdict)
-		fail(what);
-	if (a->verdict != HTTP1_RESP_DONE)
-		return;
-	if (a->head_len != b->head_len || a->status != b->status ||
-	    a->version_minor != b->version_minor || !view_eq(a->reason, b->reason) ||
-	    a->nfields != b->nfields || a->has_cl != b->has_cl ||
-	    a->content_length != b->content_length || a->chunked != b->chunked ||
-	    a->te_present != b->te_present || a->conn_close != b->conn_close ||
-	    a->conn_keep_alive != b->conn_keep_alive || a->conn_upgrade != b->conn_upgrade ||
-	    a->has_upgrade != b->has_upgrade || a->upgrade_websocket != b->upgrade_websocket ||
-	    a->keep_alive != b->keep_alive)
-		fail(what);
-	for (unsigned i = 0; i < a->nfields; i++) {
-		if (!view_eq(a->fields[i].name, b->fields[i].name) ||
-		    !view_eq(a->fields[i].value, b->fields[i].value))
-			fail(what);
-	}
-}
-
 /* Aborts unless v lies inside the head. */
 static void
 in_head(const struct http1_resp *r, struct http1_view v, const char *what)
 {
-	if (v.off > r->head_len || v.len > r->head_len - v.off)
+	if (!feed_in_head(r->head_len, v))
 		fail(what);
 }
 
@@ -158,15 +87,11 @@ check_done(const struct http1_resp *r, const uint8_t *buf, size_t n)
 		fail("transfer-encoding in 1.0");
 	if (r->keep_alive && r->conn_close)
 		fail("keep-alive with close");
+	const char *wrong = feed_fields_wrong(buf, r->head_len, r->fields, r->nfields);
+	if (wrong != NULL)
+		fail(wrong);
 	for (unsigned i = 0; i < r->nfields; i++) {
-		struct http1_view nm = r->fields[i].name, v = r->fields[i].value;
-		in_head(r, nm, "name view");
-		in_head(r, v, "value view");
-		if (nm.len == 0 || buf[nm.off + nm.len] != ':')
-			fail("name");
-		if (v.len > 0 && (buf[v.off] == ' ' || buf[v.off] == '\t' ||
-		    buf[v.off + v.len - 1] == ' ' || buf[v.off + v.len - 1] == '\t'))
-			fail("value not trimmed");
+		struct http1_view v = r->fields[i].value;
 		for (uint32_t j = 0; j < v.len; j++) {
 			uint8_t c = buf[v.off + j];
 			if ((c < 0x20 && c != '\t') || c == 0x7f)
@@ -181,19 +106,11 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct http1_resp whole, other;
-	size_t cut = size > 0 ? (size_t)data[0] * 131 % (size + 1) : 0;
+	const struct feed_parser *p = feed_http1_resp();
+	const char *differs = feed_fuzz(p, &whole, &other, data, size);
 
-	feed_pattern(&whole, data, size, NULL, 0, 1);
-	feed_bytes(&other, data, size);
-	compare(&whole, &other, "byte-at-a-time differs");
-	feed_pattern(&other, data, size, data, size < 8 ? size : 8, 17);
-	compare(&whole, &other, "input-pattern chunks differ");
-	feed_pattern(&other, data + size / 2, 0, NULL, 0, 1); /* empty feed is harmless */
-	feed_pattern(&other, data, size, data + size / 2, size - size / 2 < 4 ?
-	    size - size / 2 : 4, 257);
-	compare(&whole, &other, "large chunks differ");
-	feed_split(&other, data, size, cut);
-	compare(&whole, &other, "split differs");
+	if (differs != NULL)
+		fail(differs);
 
 	if (whole.verdict == HTTP1_RESP_MORE && size >= HTTP1_RESP_HEAD_MAX)
 		fail("MORE past the head limit");
@@ -214,7 +131,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else if (b != HTTP1_BODY_NONE || r->status == 101) {
 			break;
 		}
-		feed_pattern(&other, data + off, size - off, NULL, 0, 1);
+		feed_pattern(p, &other, data + off, size - off, NULL, 0, 1);
 		if (other.verdict != HTTP1_RESP_DONE)
 			break;
 		check_done(&other, data + off, size - off);

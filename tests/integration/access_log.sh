@@ -16,28 +16,16 @@
 sy_setup
 IP=127.0.44.1
 IP2=127.0.44.2
-FLEET="python3 $(dirname "$0")/sy_fleet.py"
-# stop_clean NAME: SIGTERM; the exit status must be 0 and the log free of errors and
-# sanitizer reports (leaks show up at exit).
-stop_clean() {
-	sp=$(cat "$T/$1.pid")
-	kill -TERM "$sp"
-	i=0
-	while kill -0 "$sp" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-	wait "$sp"
-	src=$?
-	[ "$src" = 0 ] && sy_ok || sy_bad "$1: exit status $src after SIGTERM"
-	grep -E '^[0-9T:.-]+Z error |Sanitizer|runtime error' "$T/$1.log" && sy_bad "$1: errors or sanitizer reports in its log" || sy_ok
-}
-PEER="python3 $(dirname "$0")/sy_peer.py"
-metric() {
-	curl -s --max-time 5 "http://$IP:$1/metrics" | awk -v k="$2" '$1 == k { print $2; found = 1 } END { if (!found) print 0 }'
-}
-# line_for CLIENT_PORT: the access line of the connection from that source port.
+FLEET="python3 $SY_DIR/sy_fleet.py"
+PEER="python3 $SY_DIR/sy_peer.py"
+# metric PORT KEY: lib.sh's sy_metric, on the admin listener at $IP.
+metric() { sy_metric "$1" "$2" "$IP"; }
+# line_for CLIENT_OUTPUT: the access line of the connection site_client printed as "port=N ...".
 line_for() {
+	lp=$(echo "$1" | sed -n 's/port=\([0-9]*\).*/\1/p')
 	i=0
 	while [ $i -lt 100 ]; do
-		l=$(grep " client=[0-9.]*:$1 " "$T/access.log")
+		l=$(grep " client=[0-9.]*:$lp " "$T/access.log")
 		[ -n "$l" ] && { echo "$l"; return 0; }
 		sleep 0.05
 		i=$((i + 1))
@@ -86,52 +74,56 @@ grep -qF "info listener web (http) on $IP:$PH: 0 route(s) and a default" "$T/sy.
 	sy_bad "web's address not named: $(grep 'listener web' "$T/sy.log")"
 grep -qF "info admin on $IP:$ADM" "$T/sy.log" && sy_ok || sy_bad "admin address not named"
 
-# tls_client PORT ALPNS HOLD: a TLS client of a.test from a fixed source port: handshake
-# offering ALPNS, GET /, read the answer, hold HOLD seconds, close. Prints "port=N alpn=X".
-tls_client() {
+# site_client PORT ALPNS|plain HOLD: a client of the site from its own source port: TLS to
+# a.test offering ALPNS (or plain HTTP to web.test), GET /, read the answer, hold HOLD
+# seconds, close. Prints "port=N alpn=X answered=True|False" (alpn=- on plain HTTP).
+site_client() {
 	python3 - "$IP" "$1" "$2" "$3" "$T/a.crt" <<'EOF'
 import socket, ssl, sys, time
 ip, port, alpns, hold, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), sys.argv[5]
-ctx = ssl.create_default_context(cafile=ca)
-ctx.set_alpn_protocols(alpns.split(","))
-raw = socket.create_connection((ip, port), timeout=10)
-s = ctx.wrap_socket(raw, server_hostname="a.test")
-s.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
+s = socket.create_connection((ip, port), timeout=10)
+host = b"web.test"
+if alpns != "plain":
+	ctx = ssl.create_default_context(cafile=ca)
+	ctx.set_alpn_protocols(alpns.split(","))
+	s = ctx.wrap_socket(s, server_hostname="a.test")
+	host = b"a.test"
+s.sendall(b"GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % host)
 got = b""
 while b"hello site" not in got:
 	d = s.recv(4096)
 	if not d:
 		break
 	got += d
-print("port=%d alpn=%s answered=%s" % (s.getsockname()[1], s.selected_alpn_protocol(), b"hello site" in got))
+alpn = "-" if alpns == "plain" else s.selected_alpn_protocol()
+print("port=%d alpn=%s answered=%s" % (s.getsockname()[1], alpn, b"hello site" in got))
 sys.stdout.flush()
 time.sleep(hold)
-try:
-	s.unwrap()  # close_notify: a clean end
-except (OSError, ssl.SSLError):
-	pass
+if alpns != "plain":
+	try:
+		s.unwrap()  # close_notify: a clean end
+	except (OSError, ssl.SSLError):
+		pass
 s.close()
 EOF
 }
 
 # --- ALPN: negotiated by the terminator, never the first offered.
-r=$(tls_client "$PT" h2,http/1.1 0)
+r=$(site_client "$PT" h2,http/1.1 0)
 echo "terminated, h2,http/1.1 offered: $r"
-l=$(line_for "$(echo "$r" | sed -n 's/port=\([0-9]*\).*/\1/p')")
+l=$(line_for "$r")
 echo "  $l"
 echo "$l" | grep -q ' sni=a.test alpn=http/1.1 route=a.test .* end=done alpn_offered=h2,http/1.1$' && sy_ok ||
 	sy_bad "terminated h2,http/1.1: access line $l"
-r=$(tls_client "$PT" h2 0)
+r=$(site_client "$PT" h2 0)
 echo "terminated, only h2 offered: $r"
 case "$r" in *"alpn=None answered=True") sy_ok ;; *) sy_bad "terminator negotiated h2? $r" ;; esac
-l=$(line_for "$(echo "$r" | sed -n 's/port=\([0-9]*\).*/\1/p')")
+l=$(line_for "$r")
 echo "  $l"
 echo "$l" | grep -q ' sni=a.test alpn=- route=a.test .* alpn_offered=h2$' && sy_ok ||
 	sy_bad "terminated, nothing negotiated, logs an ALPN: $l"
 $PEER hello --sni p.test --alpn h2,http/1.1 --out "$T/p.bin"
-: >"$T/pt.ctl"
-sy_start pt $FLEET hold --connect "$IP:$PT" --srcs 127.0.0.10 --hello "$T/p.bin" --ctl "$T/pt.ctl"
-sy_wait_log pt '^ready' || sy_bad "passthrough client did not start"
+sy_hold pt '' --connect "$IP:$PT" --srcs 127.0.0.10 --hello "$T/p.bin" || sy_bad "passthrough client did not start"
 grep -q '^ready n=1 ok=1 failed=0 answers=A ' "$T/pt.log" && sy_ok || sy_bad "passthrough not served: $(cat "$T/pt.log")"
 echo "close 0" >>"$T/pt.ctl"
 sy_wait_log access 'client=127\.0\.0\.10:[0-9]+ listener=edge sni=p.test' || true
@@ -142,28 +134,13 @@ echo "$l" | grep -q ' sni=p.test alpn=- route=p.test upstream=a .* alpn_offered=
 echo quit >>"$T/pt.ctl"
 
 # --- ms of terminated connections: held 1.5 s after the answer.
-r=$(tls_client "$PT" http/1.1 1.5)
-l=$(line_for "$(echo "$r" | sed -n 's/port=\([0-9]*\).*/\1/p')")
+r=$(site_client "$PT" http/1.1 1.5)
+l=$(line_for "$r")
 echo "terminated, held 1.5 s: $l"
 ms=$(ms_of "$l")
 [ -n "$ms" ] && [ "$ms" -ge 1400 ] && sy_ok || sy_bad "terminated connection held 1.5 s logs ms=$ms"
-sport=$(python3 - "$IP" "$PH" <<'EOF'
-import socket, sys, time
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
-s.sendall(b"GET / HTTP/1.1\r\nHost: web.test\r\n\r\n")
-got = b""
-while b"hello site" not in got:
-	d = s.recv(4096)
-	if not d:
-		break
-	got += d
-print(s.getsockname()[1])
-sys.stdout.flush()
-time.sleep(1.5)
-s.close()
-EOF
-)
-l=$(line_for "$sport")
+r=$(site_client "$PH" plain 1.5)
+l=$(line_for "$r")
 echo "site over plain HTTP, held 1.5 s: $l"
 ms=$(ms_of "$l")
 [ -n "$ms" ] && [ "$ms" -ge 1400 ] && sy_ok || sy_bad "site connection held 1.5 s logs ms=$ms"
@@ -179,13 +156,11 @@ r=$($FLEET conn --connect "$IP:$PT" --src 127.0.0.9 --hello "$T/p.bin")
 [ "$r" = A ] && sy_ok || sy_bad "passthrough from 127.0.0.9: $r"
 c=$(curl -s --max-time 5 --interface 127.0.0.10 "http://$IP:$PH/")
 sy_wait_log access 'client=127\.0\.0\.10:[0-9]+ listener=web ' && sy_ok || sy_bad "127.0.0.10 not logged"
-i=0
-while [ "$(metric "$ADM" "$KW")" != $((w0 + 2)) ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-[ "$(metric "$ADM" "$KW")" = $((w0 + 2)) ] && sy_ok || sy_bad "web connections counted: $(metric "$ADM" "$KW"), want $((w0 + 2))"
+sy_wait_metric "$ADM" "$KW" $((w0 + 2)) 100 "$IP" && sy_ok || sy_bad "web connections counted: $(metric "$ADM" "$KW"), want $((w0 + 2))"
 [ "$(metric "$ADM" "$KE")" = $((e0 + 1)) ] && sy_ok || sy_bad "edge connections counted: $(metric "$ADM" "$KE"), want $((e0 + 1))"
 grep -q 'client=127\.0\.0\.9:' "$T/access.log" && sy_bad "skip_from source logged: $(grep 'client=127\.0\.0\.9:' "$T/access.log")" || sy_ok
 
-stop_clean sy
+sy_stop_clean sy '^[0-9T:.-]+Z error |Sanitizer|runtime error'
 
 # --- -t: servers per upstream at N (64) and N+1 (65).
 for n in 64 65; do

@@ -14,7 +14,7 @@
 . "$(dirname "$0")/lib.sh"
 sy_setup
 IP=127.0.48.1
-FLEET="python3 $(dirname "$0")/sy_fleet.py"
+FLEET="python3 $SY_DIR/sy_fleet.py"
 PA=$(sy_port) L=$(sy_port) ADM=$(sy_port)
 sy_start beA $FLEET backend --listen "$IP:$PA" --id A
 sy_wait_log beA listening || sy_bad "backend did not start"
@@ -66,21 +66,19 @@ reload() {
 }
 conf stderr; reload
 conf "\"$T/access.log\""; reload
-fd0=$(ls "/proc/$SYPID/fd" | wc -l)
+fd0=$(sy_fds "$SYPID")
 for r in 1 2 3 4 5; do
 	conf stderr; reload
 	conf "\"$T/access.log\""; reload
 done
 reload; reload; reload; reload
-fd1=$(ls "/proc/$SYPID/fd" | wc -l)
+fd1=$(sy_fds "$SYPID")
 echo "descriptors: $fd0 after the first round, $fd1 after 14 more reloads"
 [ "$fd1" = "$fd0" ] && sy_ok || sy_bad "descriptors grew across reloads: $fd0 -> $fd1: $(ls -l "/proc/$SYPID/fd" | grep access.log | wc -l) on access.log"
 [ "$(grep -c 'in force' "$T/sy.log")" = 16 ] && sy_ok || sy_bad "not 16 reloads: $(grep -c 'in force' "$T/sy.log")"
 
 # --- Draining answers health checks.
-: >"$T/hold.ctl"
-sy_start hold $FLEET hold --connect "$IP:$L" --sni a.test --ctl "$T/hold.ctl" --max-time 40
-sy_wait_log hold '^ready n=1 ok=1 failed=0 answers=A ' || sy_bad "held session did not start: $(cat "$T/hold.log")"
+sy_hold hold ' n=1 ok=1 failed=0 answers=A ' --connect "$IP:$L" --sni a.test --max-time 40 || sy_bad "held session did not start: $(cat "$T/hold.log")"
 grep -q 'end=' "$T/access.log" && sy_bad "access log has a line before any close" || sy_ok
 [ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$IP:$ADM/healthz")" = 200 ] && sy_ok || sy_bad "/healthz before SIGTERM"
 t0=$(date +%s%N)
@@ -103,11 +101,8 @@ sleep 1
 kill -0 "$SYPID" 2>/dev/null && sy_ok || sy_bad "exited while a session was open"
 echo "close 0" >>"$T/hold.ctl"
 sy_wait_log hold '^close 0 done' || sy_bad "held session did not close"
-i=0
-while kill -0 "$SYPID" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-wait "$SYPID"
-rc=$?
+sy_exit_ms "$SYPID" "$t0"
+rc=$SY_RC ms=$SY_MS
 echo "exited $rc after $ms ms (shutdown_timeout 20s)"
 [ "$rc" = 0 ] && [ "$ms" -lt 6000 ] && sy_ok || sy_bad "exit after the last session: rc=$rc after $ms ms"
 curl -s -m 2 "http://$IP:$ADM/healthz" >/dev/null && sy_bad "admin still answers after exit" || sy_ok

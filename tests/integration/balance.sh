@@ -35,11 +35,10 @@ sy_setup
 # another test's client could take such a port as its source port (or another switchyard,
 # binding with SO_REUSEPORT, could share it silently) before it is bound here.
 IP=127.0.41.1
-# metric PORT KEY: one value from the admin listener on $IP (0 when absent), bounded in time.
-metric() {
-	curl -s --max-time 5 "http://$IP:$1/metrics" | awk -v k="$2" '$1 == k { print $2; found = 1 } END { if (!found) print 0 }'
-}
-FLEET="python3 $(dirname "$0")/sy_fleet.py"
+# metric PORT KEY, wait_metric PORT KEY VALUE: lib.sh's, on the admin listener at $IP.
+metric() { sy_metric "$1" "$2" "$IP"; }
+wait_metric() { sy_wait_metric "$1" "$2" "$3" 100 "$IP"; }
+FLEET="python3 $SY_DIR/sy_fleet.py"
 
 PA=$(sy_port) PB=$(sy_port) PC=$(sy_port) PD=$(sy_port) PBH=$(sy_port) PREF=$(sy_port)
 PADM=$(sy_port)
@@ -83,18 +82,6 @@ EOF
 } >"$T/sy.yaml"
 sy_switchyard sy "$T/sy.yaml" || { sy_bad "switchyard did not start: $(tail -5 "$T/sy.log")"; sy_done; exit 1; }
 
-# stop_clean NAME: SIGTERM, then the exit status must be 0 and the log free of sanitizer
-# reports (under -DSWITCHYARD_SANITIZE=ON leaks and errors at exit show up here).
-stop_clean() {
-	sp=$(cat "$T/$1.pid")
-	kill -TERM "$sp"
-	i=0
-	while kill -0 "$sp" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-	wait "$sp"
-	src=$?
-	[ "$src" = 0 ] && sy_ok || sy_bad "$1: exit status $src after SIGTERM"
-	grep -qE 'Sanitizer|runtime error' "$T/$1.log" && sy_bad "$1: sanitizer report: $(grep -m1 -E 'Sanitizer|runtime error' "$T/$1.log")" || sy_ok
-}
 # conns PORT N [ARGS]: N sequential connections, one answer per line on stdout.
 conns() {
 	p=$1 n=$2
@@ -103,16 +90,6 @@ conns() {
 }
 # count FILE ID: lines whose first word is ID.
 count() { awk -v id="$2" '$1 == id { n++ } END { print n + 0 }' "$1"; }
-# wait_metric PORT KEY VALUE: waits (5 s at most) until the metric has VALUE.
-wait_metric() {
-	i=0
-	while [ $i -lt 100 ]; do
-		[ "$(metric "$1" "$2")" = "$3" ] && return 0
-		sleep 0.05
-		i=$((i + 1))
-	done
-	return 1
-}
 srv() { printf 'upstream="%s",server="%s:%s"' "$1" "$IP" "$2"; }
 
 # --- round_robin, one worker: exactly even.
@@ -146,9 +123,7 @@ echo "source: 20 sources over $spread server(s): $(sort "$T/src.all" | uniq -c |
 [ "$spread" -ge 2 ] && sy_ok || sy_bad "source balance: 20 sources all on one server"
 
 # --- least_conn: two held connections, then the rest go to the idle server.
-: >"$T/lc.ctl"
-sy_start lchold $FLEET hold --connect "$IP:$L_LC" --per-src 2 --ctl "$T/lc.ctl"
-sy_wait_log lchold '^ready' || sy_bad "least_conn holders did not start"
+sy_hold lchold '' --connect "$IP:$L_LC" --per-src 2 || sy_bad "least_conn holders did not start"
 held=$(sed -n 's/^ready .* answers=\([^ ]*\) .*/\1/p' "$T/lchold.log")
 h1=${held%,*} h2=${held#*,}
 third=$(printf 'A\nB\nC\n' | grep -v -e "^$h1\$" -e "^$h2\$")
@@ -162,8 +137,8 @@ if [ "$h1" != "$h2" ] && [ -n "$third" ] && [ "$(echo "$third" | wc -l)" = 1 ]; 
 else
 	sy_bad "least_conn: the two held connections went to '$h1' and '$h2'"
 fi
-echo "close all" >>"$T/lc.ctl"
-echo quit >>"$T/lc.ctl"
+echo "close all" >>"$T/lchold.ctl"
+echo quit >>"$T/lchold.ctl"
 
 # --- connect timeout, then failover; the timed-out server is then skipped.
 KTO="switchyard_upstream_connect_failures_total{$(srv up_to "$PBH"),reason=\"timeout\"}"
@@ -242,6 +217,6 @@ for v in "$a" "$b" "$c"; do
 done
 
 grep -E '^[0-9T:.-]+Z error ' "$T/sy.log" && sy_bad "error lines in switchyard's log" || sy_ok
-stop_clean sy
-stop_clean sy2
+sy_stop_clean sy
+sy_stop_clean sy2
 sy_done

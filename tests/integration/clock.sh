@@ -16,7 +16,7 @@ command -v cc >/dev/null || { echo "no C compiler for the shim: skipped"; exit 7
 cc -shared -fPIC -O2 -o "$T/clockjump.so" "$(dirname "$0")/clockjump.c" ||
 	{ sy_bad "the shim does not build"; sy_done; exit 1; }
 IP=127.0.47.1
-FLEET="python3 $(dirname "$0")/sy_fleet.py"
+FLEET="python3 $SY_DIR/sy_fleet.py"
 PA=$(sy_port) L=$(sy_port)
 sy_start beA $FLEET backend --listen "$IP:$PA" --id A
 sy_wait_log beA listening || sy_bad "backend did not start"
@@ -39,9 +39,7 @@ ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
 SY_CLOCKJUMP_AFTER_MS=1500 SY_CLOCKJUMP_S=3600 LD_PRELOAD="$T/clockjump.so" \
 	sy_switchyard sy "$T/sy.yaml" || sy_bad "switchyard did not start"
 
-: >"$T/hold.ctl"
-sy_start hold $FLEET hold --connect "$IP:$L" --sni a.test --ctl "$T/hold.ctl" --max-time 40
-sy_wait_log hold '^ready n=1 ok=1 ' || sy_bad "session did not start: $(cat "$T/hold.log")"
+sy_hold hold ' n=1 ok=1 ' --connect "$IP:$L" --sni a.test --max-time 40 || sy_bad "session did not start: $(cat "$T/hold.log")"
 # Echo at 4 s and at 11 s after the session opened: each gap is under idle_timeout (10 s),
 # and the first idle timer (at 10 s) fires after the step became visible (libevent adds the
 # wall offset it re-reads every 5 s) while the last activity was before it.
@@ -64,9 +62,7 @@ case "$line" in *end=done*) sy_ok ;; *) sy_bad "first session's end: $line" ;; e
 [ -n "$ms" ] && [ "$ms" -lt 60000 ] && [ "$ms" -ge 10000 ] && sy_ok || sy_bad "first session's duration: $line"
 
 # After the step, idle_timeout still ends an idle session (between 9.5 and 13 s).
-: >"$T/hold2.ctl"
-sy_start hold2 $FLEET hold --connect "$IP:$L" --sni a.test --ctl "$T/hold2.ctl" --max-time 25
-sy_wait_log hold2 '^ready n=1 ok=1 ' || sy_bad "second session did not start"
+sy_hold hold2 ' n=1 ok=1 ' --connect "$IP:$L" --sni a.test --max-time 25 || sy_bad "second session did not start"
 sy_wait_log hold2 '^allclosed' 400 && sy_ok || sy_bad "idle session not closed by idle_timeout"
 t=$(sed -n 's/^allclosed .*t=\([0-9.]*\).*/\1/p' "$T/hold2.log")
 python3 -c "import sys; t=float(sys.argv[1]); sys.exit(0 if 9.5 <= t <= 13 else 1)" "${t:-0}" &&

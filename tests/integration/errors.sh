@@ -231,8 +231,7 @@ sleep 1
 pid=$(cat "$T/sy.pid")
 t1=$(date +%s%N)
 kill -TERM "$pid"
-i=0
-while kill -0 "$pid" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+sy_wait_gone "$pid"
 t2=$(date +%s%N)
 kill -0 "$pid" 2>/dev/null && sy_bad "switchyard still running 10 s after SIGTERM" || sy_ok
 ms=$(( (t2 - t1) / 1000000 ))

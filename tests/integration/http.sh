@@ -62,7 +62,8 @@ http {
 # body (Content-Length or chunked, decoded) and the client port of its connection; a path
 # starting with /echo is answered with the request head exactly as it arrived.
 cat >"$T/shabe.py" <<'EOF'
-import hashlib, socket, sys, threading
+import hashlib, socket, sys
+from sy_peer import serve_threads
 def serve(c):
     c.settimeout(20)
     f = c.makefile("rb")
@@ -131,21 +132,15 @@ def serve(c):
         if hdrs.get("connection", "").lower() == "close":
             break
     c.close()
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(16)
-print("listening", flush=True)
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
+serve_threads(int(sys.argv[1]), serve)
 EOF
 sy_start shabe python3 "$T/shabe.py" "$PS"
 
 # A pipelining backend: it answers nothing until no byte came for 0.7 s (or the end came),
 # then prints how many request heads it got in that batch ("batch N") and answers each.
 cat >"$T/plb.py" <<'EOF'
-import socket, sys, threading
+import socket, sys
+from sy_peer import serve_threads
 def serve(c):
     c.settimeout(0.7)
     buf = b""
@@ -165,14 +160,7 @@ def serve(c):
             break
         buf += r
     c.close()
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-s.listen(16)
-print("listening", flush=True)
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
+serve_threads(int(sys.argv[1]), serve)
 EOF
 sy_start plb python3 "$T/plb.py" "$PL"
 
@@ -198,29 +186,6 @@ time.sleep(300)
 EOF
 sy_start hole python3 "$T/hole.py" "$PB"
 
-# raw.py PORT BIND FILE [WAIT]: sends FILE's bytes from BIND, prints what comes back until the
-# server closes or WAIT seconds (default 3) pass without a byte.
-cat >"$T/raw.py" <<'EOF'
-import socket, sys
-s = socket.socket()
-s.bind((sys.argv[2], 0))
-s.connect(("127.0.0.1", int(sys.argv[1])))
-s.sendall(open(sys.argv[3], "rb").read())
-s.settimeout(float(sys.argv[4]) if len(sys.argv) > 4 else 3.0)
-out = b""
-try:
-    while True:
-        b = s.recv(65536)
-        if not b:
-            out += b"<EOF>"
-            break
-        out += b
-except socket.timeout:
-    out += b"<TIMEOUT>"
-except ConnectionResetError:
-    out += b"<RESET>"
-sys.stdout.write(out.decode("latin1"))
-EOF
 
 cat >"$T/sy.yaml" <<EOF
 process: {workers: 1}
@@ -284,10 +249,16 @@ sy_switchyard sy "$T/sy.yaml" || sy_bad "switchyard did not start: $(cat "$T/sy.
 
 # req NAME BYTES: writes a request file $T/NAME from printf-style BYTES.
 req() { printf "$2" >"$T/$1"; }
-# raw PORT BIND NAME [WAIT]: raw.py on request file NAME.
-raw() { python3 "$T/raw.py" "$1" "$2" "$T/$3" ${4:+"$4"}; }
+# raw PORT BIND NAME [WAIT]: lib.sh's sy_raw on request file NAME.
+raw() { sy_raw "$1" "$2" "$T/$3" ${4:+"$4"}; }
 # status TEXT: the status code of the first response in TEXT.
 status() { printf '%s' "$1" | head -n 1 | cut -d' ' -f2; }
+# raw_status NAME WANT WHAT: raw from 127.0.0.7 to the web listener on request file NAME (its
+# answer in $out); checks that the first status is WANT.
+raw_status() {
+	out=$(raw "$P1" 127.0.0.7 "$1")
+	sy_check "$3 -> $2 ($(status "$out"))" test "$(status "$out")" = "$2"
+}
 # ngxlog URI: nginx's log line for the request URI (the last one).
 ngxlog() { grep "|$1|" "$T/ngx/access.log" | tail -n 1; }
 # has TEXT PATTERN: passes when TEXT contains PATTERN (fixed string).
@@ -332,14 +303,11 @@ done
 
 # --- absolute-form targets: the authority must agree with Host ---
 req absx 'GET http://other.test/absx HTTP/1.1\r\nHost: up.test\r\n\r\n'
-out=$(raw "$P1" 127.0.0.7 absx)
-sy_check "absolute-form naming another host -> 400 ($(status "$out"))" test "$(status "$out")" = 400
+raw_status absx 400 "absolute-form naming another host"
 req absp 'GET http://up.test:8080/absp HTTP/1.1\r\nHost: up.test\r\n\r\n'
-out=$(raw "$P1" 127.0.0.7 absp)
-sy_check "absolute-form with another port -> 400 ($(status "$out"))" test "$(status "$out")" = 400
+raw_status absp 400 "absolute-form with another port"
 req absu 'GET http://x@up.test/absu HTTP/1.1\r\nHost: up.test\r\n\r\n'
-out=$(raw "$P1" 127.0.0.7 absu)
-sy_check "absolute-form with userinfo -> 400 ($(status "$out"))" test "$(status "$out")" = 400
+raw_status absu 400 "absolute-form with userinfo"
 req absok 'GET HTTP://Up.Test:80/absok HTTP/1.1\r\nHost: up.test\r\nConnection: close\r\n\r\n'
 out=$(raw "$P1" 127.0.0.7 absok)
 has "$out" "nginx-ok /absok" && sy_ok || sy_bad "absolute-form that agrees is forwarded ($out)"
@@ -411,22 +379,18 @@ sy_check "no route -> 404" test "$(status "$out")" = 404
 has "$out" "Server: nginx" && grep -q '<title>404 Not Found</title>' "$T/404.html" && sy_ok ||
 	sy_bad "404 looks like nginx ($out)"
 req bad 'GET / HTTP/1.1\r\nHost: up.test\r\nBad Header\r\n\r\n'
-out=$(raw "$P1" 127.0.0.7 bad)
-sy_check "bad head -> 400 ($(status "$out"))" test "$(status "$out")" = 400
+raw_status bad 400 "bad head"
 has "$out" "Connection: close" && has "$out" "<EOF>" && sy_ok || sy_bad "400 closes ($out)"
 req nohost 'GET / HTTP/1.0\r\n\r\n'
 out=$(raw "$P1" 127.0.0.7 nohost)
 sy_check "missing Host -> 400" test "$(status "$out")" = 400
 { printf 'GET / HTTP/1.1\r\nHost: up.test\r\nX-Big: '; head -c 17000 /dev/zero | tr '\0' a; printf '\r\n\r\n'; } >"$T/big"
-out=$(raw "$P1" 127.0.0.7 big)
-sy_check "huge head -> 400 ($(status "$out"))" test "$(status "$out")" = 400
+raw_status big 400 "huge head"
 has "$out" "Request Header Or Cookie Too Large" && sy_ok || sy_bad "huge head: not nginx's page ($out)"
 { printf 'GET /'; head -c 9000 /dev/zero | tr '\0' u; printf ' HTTP/1.1\r\nHost: up.test\r\n\r\n'; } >"$T/longuri"
-out=$(raw "$P1" 127.0.0.7 longuri)
-sy_check "long URI -> 414 ($(status "$out"))" test "$(status "$out")" = 414
+raw_status longuri 414 "long URI"
 req h2 'GET / HTTP/2.0\r\nHost: up.test\r\n\r\n'
-out=$(raw "$P1" 127.0.0.7 h2)
-sy_check "HTTP/2.0 -> 505 ($(status "$out"))" test "$(status "$out")" = 505
+raw_status h2 505 "HTTP/2.0"
 req slow 'GET / HTTP/1.1\r\nHost: up'
 out=$(raw "$P1" 127.0.0.7 slow 5)
 sy_check "stalled head -> closed with nothing ($out)" test "$out" = "<EOF>"
@@ -491,8 +455,7 @@ out=$(raw "$P1" 127.0.0.7 hints)
 has "$out" "103 Early Hints" && has "$out" "hinted" && [ "$(printf '%s' "$out" | grep -o 'HTTP/1.1 200' | wc -l)" = 2 ] &&
 	sy_ok || sy_bad "103 passed on, then the response, then the next ($out)"
 req badresp 'GET /bad-resp HTTP/1.1\r\nHost: sha.test\r\n\r\n'
-out=$(raw "$P1" 127.0.0.7 badresp)
-sy_check "malformed upstream head (bare LF) -> 502 ($(status "$out"))" test "$(status "$out")" = 502
+raw_status badresp 502 "malformed upstream head (bare LF)"
 ! has "$out" "200 OK" && has "$out" "<EOF>" && sy_ok || sy_bad "nothing of the bad head reaches the client ($out)"
 
 # --- large response bodies (Content-Length, chunked) and a request after each, one connection ---
@@ -521,8 +484,7 @@ sy_check "the request after them on the same connection ($(cat "$T/big3"))" \
 # one (its keep-alive ran out as the request went) the client is closed without an answer,
 # so that it retries ---
 req drop1 'GET /drop HTTP/1.1\r\nHost: sha.test\r\n\r\n'
-out=$(raw "$P1" 127.0.0.7 drop1)
-sy_check "closed before answering a first request -> 502 ($(status "$out"))" test "$(status "$out")" = 502
+raw_status drop1 502 "closed before answering a first request"
 req drop2 'GET /echo-first HTTP/1.1\r\nHost: sha.test\r\n\r\nGET /drop HTTP/1.1\r\nHost: sha.test\r\n\r\n'
 out=$(raw "$P1" 127.0.0.7 drop2)
 has "$out" "GET /echo-first" && ! has "$out" "502" && has "$out" "<EOF>" && sy_ok ||

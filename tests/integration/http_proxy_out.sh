@@ -40,9 +40,8 @@ http {
 # An HTTP backend behind PROXY v2: decodes the header (sy_peer.parse_ppv2), then answers each
 # request head on the connection with one JSON line: the header and what followed it.
 cat >"$T/pyv2.py" <<EOF
-import json, socket, sys, threading
-sys.path.insert(0, "$(dirname "$0")")
-from sy_peer import parse_ppv2
+import json
+from sy_peer import parse_ppv2, serve_threads
 def serve(c):
     c.settimeout(10)
     buf = b""
@@ -60,40 +59,10 @@ def serve(c):
     out = (json.dumps(d, sort_keys=True) + "\n").encode()
     c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(out) + out)
     c.close()
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("127.0.0.1", $PY))
-s.listen(16)
-print("listening", flush=True)
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
+serve_threads($PY, serve)
 EOF
 sy_start pyv2 python3 "$T/pyv2.py"
 
-# raw.py PORT BIND FILE: sends FILE's bytes from BIND, prints what comes back until the server
-# closes or 3 s pass without a byte.
-cat >"$T/raw.py" <<'EOF'
-import socket, sys
-s = socket.socket()
-s.bind((sys.argv[2], 0))
-s.connect(("127.0.0.1", int(sys.argv[1])))
-s.sendall(open(sys.argv[3], "rb").read())
-s.settimeout(3.0)
-out = b""
-try:
-    while True:
-        b = s.recv(65536)
-        if not b:
-            out += b"<EOF>"
-            break
-        out += b
-except socket.timeout:
-    out += b"<TIMEOUT>"
-except ConnectionResetError:
-    out += b"<RESET>"
-sys.stdout.write(out.decode("latin1"))
-EOF
 
 cat >"$T/sy.yaml" <<EOF
 process: {workers: 1}
@@ -126,7 +95,7 @@ sy_wait_log pyv2 listening || sy_bad "v2 backend did not start"
 sy_switchyard sy "$T/sy.yaml" || sy_bad "switchyard did not start: $(cat "$T/sy.log")"
 
 req() { printf "$2" >"$T/$1"; }
-raw() { python3 "$T/raw.py" "$1" "$2" "$T/$3"; }
+raw() { sy_raw "$1" "$2" "$T/$3"; }
 ngxlog() { grep "|$1|" "$T/ngx/access.log" | tail -n 1; }
 has() { printf '%s' "$1" | grep -qF -- "$2"; }
 

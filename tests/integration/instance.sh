@@ -17,7 +17,7 @@
 . "$(dirname "$0")/lib.sh"
 sy_setup
 IP=127.0.49.1
-FLEET="python3 $(dirname "$0")/sy_fleet.py"
+FLEET="python3 $SY_DIR/sy_fleet.py"
 PA=$(sy_port) L=$(sy_port) L2=$(sy_port) L3=$(sy_port) ADM=$(sy_port)
 sy_start beA $FLEET backend --listen "$IP:$PA" --id A
 sy_wait_log beA listening || sy_bad "backend did not start"
@@ -54,17 +54,9 @@ P1=$(cat "$T/one.pid")
 
 # A second instance on the same address.
 conf "$T/two.yaml" "" "$IP:$L"
-"$SWITCHYARD" -c "$T/two.yaml" >"$T/two.log" 2>&1 &
-P2=$!
-SY_PIDS="$SY_PIDS $P2"
-i=0
-while kill -0 "$P2" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-if kill -0 "$P2" 2>/dev/null; then
+sy_run_to_exit two "$SWITCHYARD" -c "$T/two.yaml" ||
 	sy_bad "a second switchyard on $IP:$L is running: $(tail -3 "$T/two.log")"
-	kill "$P2"
-fi
-wait "$P2"
-rc=$?
+rc=$SY_RC
 echo "second instance: exit $rc: $(grep error "$T/two.log")"
 [ "$rc" = 1 ] && sy_ok || sy_bad "second instance exit status $rc"
 grep -qF "cannot listen on $IP:$L: another process listens on it (bind: Address already in use)" "$T/two.log" &&
@@ -92,17 +84,9 @@ print('listening', flush=True)
 time.sleep(60)"
 	sy_wait_log "py$rp" listening || sy_bad "python listener $rp"
 	conf "$T/py.yaml" "" "$IP:$P"
-	"$SWITCHYARD" -c "$T/py.yaml" >"$T/py.log" 2>&1 &
-	P3=$!
-	SY_PIDS="$SY_PIDS $P3"
-	i=0
-	while kill -0 "$P3" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-	if kill -0 "$P3" 2>/dev/null; then
+	sy_run_to_exit py "$SWITCHYARD" -c "$T/py.yaml" ||
 		sy_bad "switchyard started on the address of a python listener (SO_REUSEPORT=$rp)"
-		kill "$P3"
-	fi
-	wait "$P3"
-	rc=$?
+	rc=$SY_RC
 	[ "$rc" = 1 ] && grep -qF "cannot listen on $IP:$P: another process listens on it" "$T/py.log" &&
 		sy_ok || sy_bad "python listener SO_REUSEPORT=$rp: exit $rc: $(cat "$T/py.log")"
 	[ "$rp" = 1 ] && PHELD=$P

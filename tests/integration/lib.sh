@@ -9,9 +9,18 @@
 #   sy_skip "why": a part that cannot run here (no IPv6 on lo, no promtool, ...); the rest
 #   still runs, and the scenario then exits 77, which ctest reports as skipped, never passed.
 #   A scenario that cannot run at all: sy_skip "why"; sy_done; exit $?
+#   Shared steps (one comment each below): sy_hold (held connections via sy_fleet.py),
+#   sy_stop_clean / sy_exit_ms / sy_wait_gone / sy_run_to_exit (stopping and exit status),
+#   sy_metric / sy_wait_metric (admin /metrics), sy_fds (open descriptors), sy_raw (raw bytes).
 
 : "${SWITCHYARD:?run under ctest, or set SWITCHYARD to the binary}"
 : "${SY_SOURCE_DIR:?run under ctest, or set SY_SOURCE_DIR}"
+SY_DIR=$(cd "$(dirname "$0")" && pwd) # tests/integration: the python helpers
+# Inline python in a scenario may import the helpers (from sy_peer import serve_threads).
+# No __pycache__ is written into the source tree.
+PYTHONPATH=$SY_DIR${PYTHONPATH:+:$PYTHONPATH}
+PYTHONDONTWRITEBYTECODE=1
+export PYTHONPATH PYTHONDONTWRITEBYTECODE
 
 # python3 may be a version-manager shim that costs a second per call under load; put the
 # real interpreter first on PATH (helpers below call it in loops).
@@ -185,7 +194,105 @@ sy_haproxy() {
 	sy_start "$name" haproxy -db -f "$T/$name.cfg"
 }
 
-# sy_metric PORT NAME_WITH_LABELS: prints one metric value from the admin listener (0 if absent).
+# sy_metric PORT NAME_WITH_LABELS [HOST]: one metric value from the admin listener on HOST
+# (127.0.0.1) (0 if absent).
 sy_metric() {
-	curl -s -m 5 "http://127.0.0.1:$1/metrics" | awk -v k="$2" '$1 == k { print $2; found=1 } END { if (!found) print 0 }'
+	curl -s -m 5 "http://${3:-127.0.0.1}:$1/metrics" | awk -v k="$2" '$1 == k { print $2; found=1 } END { if (!found) print 0 }'
+}
+
+# sy_wait_metric PORT NAME_WITH_LABELS VALUE [TRIES] [HOST]: waits (50 ms steps, 100 tries)
+# until sy_metric gives VALUE; says what it last was when it never did.
+sy_wait_metric() {
+	sy_w=0
+	while [ $sy_w -lt "${4:-100}" ]; do
+		[ "$(sy_metric "$1" "$2" "$5")" = "$3" ] && return 0
+		sleep 0.05
+		sy_w=$((sy_w + 1))
+	done
+	echo "metric $2 is $(sy_metric "$1" "$2" "$5"), want $3" >&2
+	return 1
+}
+
+# sy_wait_gone PID [TRIES]: waits (50 ms steps, 200 tries) until PID has exited; fails if not.
+sy_wait_gone() {
+	sy_w=0
+	while kill -0 "$1" 2>/dev/null && [ $sy_w -lt "${2:-200}" ]; do sleep 0.05; sy_w=$((sy_w + 1)); done
+	! kill -0 "$1" 2>/dev/null
+}
+
+# sy_exit_ms PID T0: sy_wait_gone, then reaps PID: its exit status in $SY_RC and the ms from
+# T0 (date +%s%N) to its exit in $SY_MS.
+sy_exit_ms() {
+	sy_wait_gone "$1"
+	SY_MS=$(( ($(date +%s%N) - $2) / 1000000 ))
+	wait "$1"
+	SY_RC=$?
+}
+
+# sy_stop_clean NAME [PATTERN]: SIGTERM to NAME, then two checks: exit status 0, and no line
+# of its log matching PATTERN (grep -E; default sanitizer reports, which show leaks at exit).
+sy_stop_clean() {
+	sy_sp=$(cat "$T/$1.pid")
+	kill -TERM "$sy_sp"
+	sy_wait_gone "$sy_sp"
+	wait "$sy_sp"
+	sy_rc=$?
+	[ "$sy_rc" = 0 ] && sy_ok || sy_bad "$1: exit status $sy_rc after SIGTERM"
+	sy_pat=${2:-Sanitizer|runtime error}
+	if grep -qE "$sy_pat" "$T/$1.log"; then
+		sy_bad "$1: '$sy_pat' in its log: $(grep -m1 -E "$sy_pat" "$T/$1.log")"
+	else
+		sy_ok
+	fi
+}
+
+# sy_run_to_exit NAME CMD...: runs CMD like sy_start and waits (5 s) for it to exit; fails,
+# after a TERM, when it still runs. Its exit status is then in $SY_RC.
+sy_run_to_exit() {
+	sy_start "$@"
+	sy_rp=$pid
+	sy_gone=0
+	sy_wait_gone "$sy_rp" 100 || { kill "$sy_rp"; sy_gone=1; }
+	wait "$sy_rp"
+	SY_RC=$?
+	[ "$sy_gone" = 0 ]
+}
+
+# sy_hold NAME READY ARGS...: sy_fleet.py hold ARGS as NAME, driven by lines appended to
+# $T/NAME.ctl; waits until its log has a line starting "ready" + READY (a regex).
+sy_hold() {
+	sy_hn=$1 sy_ready=$2
+	shift 2
+	: >"$T/$sy_hn.ctl"
+	sy_start "$sy_hn" python3 "$SY_DIR/sy_fleet.py" hold "$@" --ctl "$T/$sy_hn.ctl"
+	sy_wait_log "$sy_hn" "^ready$sy_ready"
+}
+
+# sy_fds PID: how many descriptors PID has open.
+sy_fds() { ls "/proc/$1/fd" | wc -l; }
+
+# sy_raw PORT BIND FILE [WAIT]: sends FILE's bytes from address BIND to 127.0.0.1:PORT and
+# prints what comes back, then <EOF>, <RESET> or <TIMEOUT> (WAIT s without a byte, 3).
+sy_raw() {
+	python3 - "$@" <<'EOF'
+import socket, sys
+s = socket.socket()
+s.bind((sys.argv[2], 0))
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.sendall(open(sys.argv[3], "rb").read())
+s.settimeout(float(sys.argv[4]) if len(sys.argv) > 4 else 3.0)
+out = b""
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            out += b"<EOF>"
+            break
+        out += b
+except socket.timeout:
+    out += b"<TIMEOUT>"
+except ConnectionResetError:
+    out += b"<RESET>"
+sys.stdout.write(out.decode("latin1"))
+EOF
 }

@@ -30,11 +30,10 @@ sy_setup
 # another test's client could take such a port as its source port (or another switchyard,
 # binding with SO_REUSEPORT, could share it silently) before it is bound here.
 IP=127.0.42.1
-# metric PORT KEY: one value from the admin listener on $IP (0 when absent), bounded in time.
-metric() {
-	curl -s --max-time 5 "http://$IP:$1/metrics" | awk -v k="$2" '$1 == k { print $2; found = 1 } END { if (!found) print 0 }'
-}
-FLEET="python3 $(dirname "$0")/sy_fleet.py"
+# metric PORT KEY, wait_metric PORT KEY VALUE [TRIES]: lib.sh's, on the admin listener at $IP.
+metric() { sy_metric "$1" "$2" "$IP"; }
+wait_metric() { sy_wait_metric "$1" "$2" "$3" "${4:-100}" "$IP"; }
+FLEET="python3 $SY_DIR/sy_fleet.py"
 
 PA=$(sy_port) PN=$(sy_port)
 ADM1=$(sy_port) L_MC=$(sy_port)
@@ -50,29 +49,6 @@ http {
 sy_wait_log beA listening || sy_bad "backend A did not start"
 sy_wait_port "$PN" "$IP" || sy_bad "nginx did not start: $(cat "$T/ngx/error.log")"
 
-# stop_clean NAME: SIGTERM, then the exit status must be 0 and the log free of sanitizer
-# reports (under -DSWITCHYARD_SANITIZE=ON leaks and errors at exit show up here).
-stop_clean() {
-	sp=$(cat "$T/$1.pid")
-	kill -TERM "$sp"
-	i=0
-	while kill -0 "$sp" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-	wait "$sp"
-	src=$?
-	[ "$src" = 0 ] && sy_ok || sy_bad "$1: exit status $src after SIGTERM"
-	grep -qE 'Sanitizer|runtime error' "$T/$1.log" && sy_bad "$1: sanitizer report: $(grep -m1 -E 'Sanitizer|runtime error' "$T/$1.log")" || sy_ok
-}
-# wait_metric ADMIN KEY VALUE [TRIES]: waits until the metric has VALUE (50 ms steps).
-wait_metric() {
-	i=0
-	while [ $i -lt "${4:-100}" ]; do
-		[ "$(metric "$1" "$2")" = "$3" ] && return 0
-		sleep 0.05
-		i=$((i + 1))
-	done
-	echo "metric $2 is $(metric "$1" "$2"), want $3" >&2
-	return 1
-}
 # conn PORT ARGS...: one connection, its answer (or ERR ...) on stdout.
 conn() {
 	p=$1
@@ -96,9 +72,7 @@ upstreams:
   a: {servers: ["$IP:$PA"]}
 EOF
 sy_switchyard mc "$T/mc.yaml" || sy_bad "switchyard (max_connections) did not start: $(tail -3 "$T/mc.log")"
-: >"$T/mc.ctl"
-sy_start mchold $FLEET hold --connect "$IP:$L_MC" --per-src 5 --ctl "$T/mc.ctl"
-sy_wait_log mchold '^ready' || sy_bad "holders did not start"
+sy_hold mchold '' --connect "$IP:$L_MC" --per-src 5 || sy_bad "holders did not start"
 grep -q '^ready n=5 ok=5 ' "$T/mchold.log" && sy_ok || sy_bad "5 connections under max_connections 5 not all served: $(cat "$T/mchold.log")"
 KMC='switchyard_limit_rejects_total{listener="mc",limit="max_connections"}'
 r=$(conn "$L_MC" --time)
@@ -107,14 +81,14 @@ case "$r" in ERR*) sy_ok ;; *) sy_bad "6th connection over max_connections 5 was
 t=${r#*t=}
 awk -v t="$t" 'BEGIN { exit !(t < 1.0) }' && sy_ok || sy_bad "6th connection not closed at once ($t s)"
 [ "$(metric "$ADM1" "$KMC")" = 1 ] && sy_ok || sy_bad "max_connections reject not counted: $(metric "$ADM1" "$KMC")"
-echo "close 0" >>"$T/mc.ctl"
+echo "close 0" >>"$T/mchold.ctl"
 wait_metric "$ADM1" 'switchyard_active_connections{listener="mc"}' 4 && sy_ok || sy_bad "held connection did not close"
 r=$(conn "$L_MC")
 echo "max_connections: 5th connection after one closed: $r"
 served "$r" && sy_ok || sy_bad "connection not served at N = max_connections: $r"
 [ "$(metric "$ADM1" "$KMC")" = 1 ] && sy_ok || sy_bad "reject counter moved at N"
-echo quit >>"$T/mc.ctl"
-stop_clean mc
+echo quit >>"$T/mchold.ctl"
+sy_stop_clean mc
 
 # --- max_preread_per_ip and slowloris (one process, two listeners). Ports are taken just
 # before use: a free port left unused for long may become some client's source port.
@@ -144,10 +118,7 @@ upstreams:
   ngx: {servers: ["$IP:$PN"]}
 EOF
 sy_switchyard pip "$T/pip.yaml" || sy_bad "switchyard (pre-read limits) did not start: $(tail -3 "$T/pip.log")"
-: >"$T/pip.ctl"
-sy_start piphold $FLEET hold --connect "$IP:$L_PIP" --srcs 127.0.0.5 --per-src 3 --send partial \
-	--ctl "$T/pip.ctl"
-sy_wait_log piphold '^ready' || sy_bad "pre-read holders did not start"
+sy_hold piphold '' --connect "$IP:$L_PIP" --srcs 127.0.0.5 --per-src 3 --send partial || sy_bad "pre-read holders did not start"
 grep -q '^ready n=3 ok=3 ' "$T/piphold.log" && sy_ok || sy_bad "holders: $(cat "$T/piphold.log")"
 wait_metric "$ADM2" 'switchyard_preread_connections{listener="pip"}' 3 && sy_ok || sy_bad "3 held not in pre-read"
 KPIP='switchyard_limit_rejects_total{listener="pip",limit="max_preread_per_ip"}'
@@ -158,20 +129,18 @@ case "$r" in ERR*) sy_ok ;; *) sy_bad "N+1th pre-read connection from one IP was
 r=$(conn "$L_PIP" --src 127.0.0.6)
 echo "max_preread_per_ip 3: from 127.0.0.6 meanwhile: $r"
 served "$r" && sy_ok || sy_bad "another source was refused: $r"
-echo "send 0" >>"$T/pip.ctl"
+echo "send 0" >>"$T/piphold.ctl"
 sy_wait_log piphold '^sent 0 A' || sy_bad "completing a held hello was not served: $(tail -2 "$T/piphold.log")"
 wait_metric "$ADM2" 'switchyard_preread_connections{listener="pip"}' 2 && sy_ok || sy_bad "routed connection still counted in pre-read"
 r=$(conn "$L_PIP" --src 127.0.0.5)
 echo "max_preread_per_ip 3: 127.0.0.5 with 2 in pre-read: $r"
 served "$r" && sy_ok || sy_bad "connection at N = max_preread_per_ip refused: $r"
 [ "$(metric "$ADM2" "$KPIP")" = 1 ] && sy_ok || sy_bad "per-IP reject counter moved at N"
-echo quit >>"$T/pip.ctl"
+echo quit >>"$T/piphold.ctl"
 
 # Slowloris: 1,000 half-sent hellos from 50 sources.
-: >"$T/slow.ctl"
-sy_start slowhold $FLEET hold --connect "$IP:$L_SLOW" --srcs 127.0.0.10-59 --per-src 20 \
-	--send partial --ctl "$T/slow.ctl" --max-time 40
-sy_wait_log slowhold '^ready' 200 || sy_bad "slowloris holders did not start"
+sy_hold slowhold '' --connect "$IP:$L_SLOW" --srcs 127.0.0.10-59 --per-src 20 \
+	--send partial --max-time 40 || sy_bad "slowloris holders did not start"
 grep '^ready' "$T/slowhold.log"
 grep -q '^ready n=1000 ok=1000 ' "$T/slowhold.log" && sy_ok || sy_bad "1000 slow connections not all open"
 KPRE='switchyard_preread_connections{listener="slow"}'
@@ -189,8 +158,8 @@ grep '^allclosed' "$T/slowhold.log"
 wait_metric "$ADM2" "$KPRE" 0 && sy_ok || sy_bad "pre-read gauge not back to 0"
 KTO='switchyard_hello_failures_total{listener="slow",reason="timeout"}'
 [ "$(metric "$ADM2" "$KTO")" = 1000 ] && sy_ok || sy_bad "pre-read timeouts counted: $(metric "$ADM2" "$KTO")"
-echo quit >>"$T/slow.ctl"
-stop_clean pip
+echo quit >>"$T/slowhold.ctl"
+sy_stop_clean pip
 
 # --- EMFILE backoff: hard limit 64 descriptors.
 ADM3=$(sy_port) L_EMF=$(sy_port)
@@ -212,10 +181,8 @@ EOF
 sy_start emf sh -c 'ulimit -Sn 64 && ulimit -Hn 64 && exec "$0" -c "$1"' "$SWITCHYARD" "$T/emf.yaml"
 sy_wait_log emf 'generation 1\)' 100 || sy_bad "switchyard (EMFILE) did not start: $(tail -3 "$T/emf.log")"
 grep -q 'open-file limit: 64$' "$T/emf.log" && sy_ok || sy_bad "limit not 64: $(grep open-file "$T/emf.log")"
-: >"$T/emf.ctl"
-sy_start emfhold $FLEET hold --connect "$IP:$L_EMF" --srcs 127.0.0.70-72 --per-src 30 \
-	--send partial --ctl "$T/emf.ctl"
-sy_wait_log emfhold '^ready' || sy_bad "EMFILE holders did not start"
+sy_hold emfhold '' --connect "$IP:$L_EMF" --srcs 127.0.0.70-72 --per-src 30 \
+	--send partial || sy_bad "EMFILE holders did not start"
 sy_wait_log emf 'accept: Too many open files; pausing accepts' && sy_ok || sy_bad "no EMFILE in the log"
 # An admin request made now cannot be accepted; it must not make the main thread spin on its
 # readable listener (measured: CPU ticks of the main thread over 1 s, busy = about 100 per
@@ -229,7 +196,7 @@ c1=$(awk '{ print $14 + $15 }' "/proc/$EP/task/$EP/stat")
 hz=$(getconf CLK_TCK)
 echo "EMFILE: main thread CPU over 1 s with an admin request waiting: $((c1 - c0)) ticks (of $hz)"
 [ $((c1 - c0)) -lt $((hz * 3 / 10)) ] && sy_ok || sy_bad "main thread busy ($((c1 - c0)) of $hz ticks) while an admin request waits under EMFILE"
-echo "close all" >>"$T/emf.ctl"
+echo "close all" >>"$T/emfhold.ctl"
 sy_wait_log emfhold '^close 89 done' || sy_bad "holders did not close"
 CP=$(cat "$T/emfcurl.pid")
 wait "$CP"
@@ -246,7 +213,7 @@ echo "EMFILE: accept_backoffs_total=$b accept_errors_total=$e"
 [ "$b" -gt 0 ] && sy_ok || sy_bad "switchyard_accept_backoffs_total is $b"
 [ "$e" -gt 0 ] && sy_ok || sy_bad "switchyard_accept_errors_total is $e"
 kill -0 "$(cat "$T/emf.pid")" && sy_ok || sy_bad "switchyard died under EMFILE"
-echo quit >>"$T/emf.ctl"
-stop_clean emf
+echo quit >>"$T/emfhold.ctl"
+sy_stop_clean emf
 
 sy_done

@@ -22,34 +22,10 @@
 sy_setup
 # Our own loopback address (see limits.sh): ports from sy_port stay ours.
 IP=127.0.43.1
-# metric PORT KEY: one value from the admin listener on $IP (0 when absent), bounded in time.
-metric() {
-	curl -s --max-time 5 "http://$IP:$1/metrics" | awk -v k="$2" '$1 == k { print $2; found = 1 } END { if (!found) print 0 }'
-}
-# wait_metric ADMIN KEY VALUE: waits until the metric has VALUE (50 ms steps, 5 s).
-wait_metric() {
-	i=0
-	while [ $i -lt 100 ]; do
-		[ "$(metric "$1" "$2")" = "$3" ] && return 0
-		sleep 0.05
-		i=$((i + 1))
-	done
-	echo "metric $2 is $(metric "$1" "$2"), want $3" >&2
-	return 1
-}
-FLEET="python3 $(dirname "$0")/sy_fleet.py"
-# stop_clean NAME: SIGTERM; the exit status must be 0 and the log free of errors and
-# sanitizer reports (leaks show up at exit).
-stop_clean() {
-	sp=$(cat "$T/$1.pid")
-	kill -TERM "$sp"
-	i=0
-	while kill -0 "$sp" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-	wait "$sp"
-	src=$?
-	[ "$src" = 0 ] && sy_ok || sy_bad "$1: exit status $src after SIGTERM"
-	grep -E '^[0-9T:.-]+Z error |Sanitizer|runtime error' "$T/$1.log" && sy_bad "$1: errors or sanitizer reports in its log" || sy_ok
-}
+# metric PORT KEY, wait_metric PORT KEY VALUE: lib.sh's, on the admin listener at $IP.
+metric() { sy_metric "$1" "$2" "$IP"; }
+wait_metric() { sy_wait_metric "$1" "$2" "$3" 100 "$IP"; }
+FLEET="python3 $SY_DIR/sy_fleet.py"
 conn() {
 	p=$1
 	shift
@@ -123,13 +99,9 @@ sy_switchyard sy "$T/sy.yaml" || sy_bad "switchyard did not start: $(tail -3 "$T
 : >"$T/access.log"
 
 # --- max_preread_per_ip is per listener, and its refusal is its own.
-: >"$T/h1.ctl"
-: >"$T/h2.ctl"
-sy_start h1 $FLEET hold --connect "$IP:$L1" --srcs 127.0.0.5 --per-src 2 --send partial --ctl "$T/h1.ctl"
-sy_wait_log h1 '^ready' || sy_bad "holders on one did not start"
+sy_hold h1 '' --connect "$IP:$L1" --srcs 127.0.0.5 --per-src 2 --send partial || sy_bad "holders on one did not start"
 wait_metric "$ADM" 'switchyard_preread_connections{listener="one"}' 2 && sy_ok || sy_bad "2 not in pre-read on one"
-sy_start h2 $FLEET hold --connect "$IP:$L2" --srcs 127.0.0.5 --per-src 2 --send partial --ctl "$T/h2.ctl"
-sy_wait_log h2 '^ready' || sy_bad "holders on two did not start"
+sy_hold h2 '' --connect "$IP:$L2" --srcs 127.0.0.5 --per-src 2 --send partial || sy_bad "holders on two did not start"
 wait_metric "$ADM" 'switchyard_preread_connections{listener="two"}' 2 && sy_ok ||
 	sy_bad "2 from 127.0.0.5 on listener two not held while 2 are held on one (cap shared by listeners?)"
 [ "$(metric "$ADM" 'switchyard_limit_rejects_total{listener="two",limit="max_preread_per_ip"}')" = 0 ] && sy_ok ||
@@ -148,10 +120,8 @@ echo quit >>"$T/h2.ctl"
 
 # The same refusal on a kind: http listener (max_preread_per_ip: 1).
 printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' >"$T/get.bin"
-: >"$T/hq.ctl"
-sy_start hq $FLEET hold --connect "$IP:$LHQ" --srcs 127.0.0.5 --per-src 1 --hello "$T/get.bin" \
-	--send partial --ctl "$T/hq.ctl"
-sy_wait_log hq '^ready' || sy_bad "holder on hpre did not start"
+sy_hold hq '' --connect "$IP:$LHQ" --srcs 127.0.0.5 --per-src 1 --hello "$T/get.bin" \
+	--send partial || sy_bad "holder on hpre did not start"
 wait_metric "$ADM" 'switchyard_preread_connections{listener="hpre"}' 1 && sy_ok || sy_bad "1 not in pre-read on hpre"
 r=$(http_from 127.0.0.5 "$LHQ")
 echo "http max_preread_per_ip 1: 2nd from 127.0.0.5: $r"
@@ -163,9 +133,7 @@ k='switchyard_connections_total{listener="hpre",route="default",result="rejected
 echo quit >>"$T/hq.ctl"
 
 # --- max_connections_per_ip: 3 on a tls listener, relayed connections held open.
-: >"$T/hc.ctl"
-sy_start hc $FLEET hold --connect "$IP:$LC" --srcs 127.0.0.5 --per-src 3 --ctl "$T/hc.ctl"
-sy_wait_log hc '^ready' || sy_bad "holders on cap did not start"
+sy_hold hc '' --connect "$IP:$LC" --srcs 127.0.0.5 --per-src 3 || sy_bad "holders on cap did not start"
 grep -q '^ready n=3 ok=3 failed=0 answers=A,A,A ' "$T/hc.log" && sy_ok || sy_bad "3 at N not all served: $(cat "$T/hc.log")"
 KC='switchyard_limit_rejects_total{listener="cap",limit="max_connections_per_ip"}'
 r=$(conn "$LC" --src 127.0.0.5 --time)
@@ -192,9 +160,7 @@ $FLEET hello --sni www.example.com --out "$T/hello.bin"
 pp() { printf 'PROXY TCP4 %s %s %s 443\r\n' "$1" "$IP" "$2"; }
 { pp 198.51.100.7 1111; cat "$T/hello.bin"; } >"$T/pp7.bin"
 { pp 198.51.100.8 2222; cat "$T/hello.bin"; } >"$T/pp8.bin"
-: >"$T/hp.ctl"
-sy_start hp $FLEET hold --connect "$IP:$LP" --srcs 127.0.0.20 --per-src 2 --hello "$T/pp7.bin" --ctl "$T/hp.ctl"
-sy_wait_log hp '^ready' || sy_bad "PROXY holders did not start"
+sy_hold hp '' --connect "$IP:$LP" --srcs 127.0.0.20 --per-src 2 --hello "$T/pp7.bin" || sy_bad "PROXY holders did not start"
 grep -q '^ready n=2 ok=2 failed=0 answers=A,A ' "$T/hp.log" && sy_ok || sy_bad "2 at N behind PROXY not served: $(cat "$T/hp.log")"
 r=$(conn "$LP" --src 127.0.0.20 --hello "$T/pp7.bin")
 echo "max_connections_per_ip 2 after PROXY: 3rd for 198.51.100.7: $r"
@@ -207,10 +173,8 @@ case "$r" in A*) sy_ok ;; *) sy_bad "another PROXY client from the same peer ref
 echo quit >>"$T/hp.ctl"
 
 # --- max_connections_per_ip: 2 on kind: http, at accept and after PROXY in.
-: >"$T/hh.ctl"
-sy_start hh $FLEET hold --connect "$IP:$LH" --srcs 127.0.0.5 --per-src 2 --hello "$T/get.bin" \
-	--send partial --ctl "$T/hh.ctl"
-sy_wait_log hh '^ready' || sy_bad "http holders did not start"
+sy_hold hh '' --connect "$IP:$LH" --srcs 127.0.0.5 --per-src 2 --hello "$T/get.bin" \
+	--send partial || sy_bad "http holders did not start"
 wait_metric "$ADM" 'switchyard_active_connections{listener="hcap"}' 2 && sy_ok || sy_bad "2 http connections not open"
 r=$(http_from 127.0.0.5 "$LH")
 echo "http max_connections_per_ip 2: 3rd from 127.0.0.5: $r"
@@ -231,9 +195,7 @@ echo quit >>"$T/hh.ctl"
 
 { pp 198.51.100.7 1111; cat "$T/get.bin"; } >"$T/hpp7.bin"
 { pp 198.51.100.8 2222; cat "$T/get.bin"; } >"$T/hpp8.bin"
-: >"$T/hhp.ctl"
-sy_start hhp $FLEET hold --connect "$IP:$LHP" --srcs 127.0.0.20 --per-src 2 --hello "$T/hpp7.bin" --ctl "$T/hhp.ctl"
-sy_wait_log hhp '^ready' || sy_bad "http PROXY holders did not start"
+sy_hold hhp '' --connect "$IP:$LHP" --srcs 127.0.0.20 --per-src 2 --hello "$T/hpp7.bin" || sy_bad "http PROXY holders did not start"
 grep -q '^ready n=2 ok=2 failed=0 answers=HTTP/1.1/301/Moved/Permanently,HTTP/1.1/301/Moved/Permanently ' "$T/hhp.log" &&
 	sy_ok || sy_bad "2 http at N behind PROXY not answered: $(cat "$T/hhp.log")"
 r=$(conn "$LHP" --src 127.0.0.20 --hello "$T/hpp7.bin")
@@ -246,5 +208,5 @@ echo "http max_connections_per_ip 2 after PROXY: 198.51.100.8 from the same peer
 case "$r" in "HTTP/1.1 301"*) sy_ok ;; *) sy_bad "another http PROXY client from the same peer refused: $r" ;; esac
 echo quit >>"$T/hhp.ctl"
 
-stop_clean sy
+sy_stop_clean sy '^[0-9T:.-]+Z error |Sanitizer|runtime error'
 sy_done

@@ -31,7 +31,7 @@ IP=127.0.43.1
 metric() {
 	curl -s --max-time 5 "http://$IP:$1/metrics" | awk -v k="$2" '$1 == k { print $2; found = 1 } END { if (!found) print 0 }'
 }
-FLEET="python3 $(dirname "$0")/sy_fleet.py"
+FLEET="python3 $SY_DIR/sy_fleet.py"
 
 PA=$(sy_port) PB=$(sy_port) ADM=$(sy_port) L1=$(sy_port)
 sy_start beA $FLEET backend --listen "$IP:$PA" --id A
@@ -83,9 +83,7 @@ r=$(conn "$L1")
 [ "$(m "$GEN")" = 1 ] && [ "$(m "$ROK")" = 0 ] && sy_ok || sy_bad "generation metrics at start"
 
 # An established session on generation 1.
-: >"$T/hold.ctl"
-sy_start hold $FLEET hold --connect "$IP:$L1" --sni a.test --ctl "$T/hold.ctl" --max-time 55
-sy_wait_log hold '^ready n=1 ok=1 failed=0 answers=A ' || sy_bad "held session not on A: $(cat "$T/hold.log")"
+sy_hold hold ' n=1 ok=1 failed=0 answers=A ' --connect "$IP:$L1" --sni a.test --max-time 55 || sy_bad "held session not on A: $(cat "$T/hold.log")"
 # echo_held TAG: the held session still relays (one more "echo 0 ok" line in its log).
 echo_held() {
 	n0=$(grep -c '^echo 0 ok' "$T/hold.log")
@@ -160,9 +158,7 @@ r=$(conn "$L1")
 [ "$(m "$GEN")" = 24 ] && [ "$(m "$ROK")" = 23 ] && sy_ok || sy_bad "final metrics: gen=$(m "$GEN") ok=$(m "$ROK")"
 
 # --- SIGTERM: refuse new, keep relaying, close the rest at shutdown_timeout, exit 0.
-: >"$T/hold2.ctl"
-sy_start hold2 $FLEET hold --connect "$IP:$L1" --sni a.test --ctl "$T/hold2.ctl" --max-time 30
-sy_wait_log hold2 '^ready n=1 ok=1 ' || sy_bad "second held session did not start"
+sy_hold hold2 ' n=1 ok=1 ' --connect "$IP:$L1" --sni a.test --max-time 30 || sy_bad "second held session did not start"
 t0=$(date +%s%N)
 kill -TERM "$SYPID"
 sy_wait_log sy 'signal 15: stopping' 40 || sy_bad "SIGTERM not logged"
@@ -172,11 +168,8 @@ case "$r" in "ERR connect ConnectionRefusedError"*) sy_ok ;; *) sy_bad "new conn
 echo_held "after SIGTERM"
 echo "close 0" >>"$T/hold.ctl"
 sy_wait_log hold '^close 0 done' || sy_bad "held session did not close"
-i=0
-while kill -0 "$SYPID" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-wait "$SYPID"
-rc=$?
+sy_exit_ms "$SYPID" "$t0"
+rc=$SY_RC ms=$SY_MS
 echo "SIGTERM: exited $rc after $ms ms (shutdown_timeout 2s)"
 [ "$rc" = 0 ] && sy_ok || sy_bad "exit status after SIGTERM: $rc"
 [ "$ms" -ge 1500 ] && [ "$ms" -le 4000 ] && sy_ok || sy_bad "exit $ms ms after SIGTERM, want about 2000"
@@ -190,9 +183,7 @@ echo quit >>"$T/hold2.ctl"
 L3=$(sy_port)
 sed "s/shutdown_timeout: 2s/shutdown_timeout: 20s/; s/$IP:$L1/$IP:$L3/" "$T/sy.yaml" >"$T/sy3.yaml"
 sy_switchyard sy3 "$T/sy3.yaml" || sy_bad "third switchyard did not start: $(tail -3 "$T/sy3.log")"
-: >"$T/hold3.ctl"
-sy_start hold3 $FLEET hold --connect "$IP:$L3" --sni a.test --ctl "$T/hold3.ctl" --max-time 30
-sy_wait_log hold3 '^ready n=1 ok=1 ' || sy_bad "third held session did not start"
+sy_hold hold3 ' n=1 ok=1 ' --connect "$IP:$L3" --sni a.test --max-time 30 || sy_bad "third held session did not start"
 P3=$(cat "$T/sy3.pid")
 t0=$(date +%s%N)
 kill -TERM "$P3"
@@ -201,11 +192,8 @@ echo "echo 0" >>"$T/hold3.ctl"
 echo "close 0" >>"$T/hold3.ctl"
 sy_wait_log hold3 '^close 0 done' || sy_bad "third held session did not close"
 grep -q '^echo 0 ok' "$T/hold3.log" && sy_ok || sy_bad "relay after SIGTERM (third): $(cat "$T/hold3.log")"
-i=0
-while kill -0 "$P3" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-wait "$P3"
-rc=$?
+sy_exit_ms "$P3" "$t0"
+rc=$SY_RC ms=$SY_MS
 echo "SIGTERM with connections finishing: exited $rc after $ms ms (shutdown_timeout 20s)"
 [ "$rc" = 0 ] && [ "$ms" -lt 3000 ] && sy_ok || sy_bad "drain did not end when the last connection closed: rc=$rc $ms ms"
 echo quit >>"$T/hold3.ctl"

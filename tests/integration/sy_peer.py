@@ -307,6 +307,20 @@ def recv_to_eof(c, limit):
 	return buf
 
 
+def serve_threads(port, serve):
+	"""Listens on 127.0.0.1:port, prints "listening", then runs serve(conn) in a thread per
+	connection until the scenario stops the process by its pid (the backends written inline
+	in the *.sh files)."""
+	s = socket.socket()
+	s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	s.bind(("127.0.0.1", port))
+	s.listen(16)
+	print("listening", flush=True)
+	while True:
+		c, _ = s.accept()
+		threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+
 class Backend:
 	"""One listening socket, a thread per connection, a counter for saved files."""
 

@@ -10,41 +10,27 @@ and the second send fails. Prints one line:
 "send=ok|<error> answers=N first=<status line> end=eof|reset|timeout after=ok|<error>".
 A server that closes over unread bytes resets the connection: the send fails, or the read
 does, and the answer may be lost; one that lingers lets the send finish and then ends with
-EOF after its one answer, and still takes bytes after it.
+EOF after its one answer, and still takes bytes after it. Connecting and reading are
+sy_answer.py's.
 """
-import socket
 import ssl
 import sys
 import time
+
+from sy_answer import connect, read
 
 
 def main():
 	port, mode, host, path = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 	body = open(path, "rb").read()
-	s = socket.create_connection(("127.0.0.1", port), timeout=20)
-	if mode == "tls":
-		ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-		ctx.check_hostname = False
-		ctx.verify_mode = ssl.CERT_NONE
-		s = ctx.wrap_socket(s, server_hostname=host)
+	s = connect("127.0.0.1", port, mode, host, 20)
 	head = b"POST / HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n" % (host.encode(), len(body))
 	sent = "ok"
 	try:
 		s.sendall(head + body)
 	except (OSError, ssl.SSLError) as e:
 		sent = type(e).__name__
-	buf, end = b"", "timeout"
-	try:
-		while True:
-			b = s.recv(65536)
-			if not b:
-				end = "eof"
-				break
-			buf += b
-	except socket.timeout:
-		end = "timeout"
-	except (ConnectionResetError, ssl.SSLError):
-		end = "reset"
+	buf, end = read(s)
 	after = "ok"
 	try:
 		s.send(b"x")

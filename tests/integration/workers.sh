@@ -21,7 +21,7 @@ sy_setup
 # another test's client could take such a port as its source port (or another switchyard,
 # binding with SO_REUSEPORT, could share it silently) before it is bound here.
 IP=127.0.44.1
-FLEET="python3 $(dirname "$0")/sy_fleet.py"
+FLEET="python3 $SY_DIR/sy_fleet.py"
 
 PA=$(sy_port) PB=$(sy_port)
 sy_start beA $FLEET backend --listen "$IP:$PA" --id A
@@ -90,9 +90,7 @@ run() {
 
 # --- workers: 2, then stop with sessions on both workers.
 run two 2 2
-: >"$T/hold.ctl"
-sy_start hold $FLEET hold --connect "$IP:$PORT" --sni a.test --per-src 20 --ctl "$T/hold.ctl" --max-time 40
-sy_wait_log hold '^ready' || sy_bad "holders did not start"
+sy_hold hold '' --connect "$IP:$PORT" --sni a.test --per-src 20 --max-time 40 || sy_bad "holders did not start"
 hw=$(sed -n 's/^ready .*answers=\([^ ]*\) .*/\1/p' "$T/hold.log" | tr ',' '\n' | grep -o 'w=[0-9]*' | sort -u | wc -l)
 echo "held 20 sessions over $hw worker(s): $(grep '^ready' "$T/hold.log" | cut -c1-80)"
 grep -q '^ready n=20 ok=20 ' "$T/hold.log" && sy_ok || sy_bad "20 held sessions not all served"
@@ -110,11 +108,8 @@ e=$(grep -c '^echo [0-9]* ok' "$T/hold.log")
 echo "after SIGTERM: $e of 20 held sessions still relay"
 [ "$e" = 20 ] && sy_ok || sy_bad "only $e of 20 sessions relayed after SIGTERM"
 echo "close all" >>"$T/hold.ctl"
-i=0
-while kill -0 "$PID" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-wait "$PID"
-rc=$?
+sy_exit_ms "$PID" "$t0"
+rc=$SY_RC ms=$SY_MS
 echo "two: exited $rc $ms ms after SIGTERM (shutdown_timeout 20s)"
 [ "$rc" = 0 ] && [ "$ms" -lt 5000 ] && sy_ok || sy_bad "two: exit rc=$rc after $ms ms"
 [ "$(ss -Hltn src "$IP:$PORT" | wc -l)" = 0 ] && sy_ok || sy_bad "listening sockets left after exit"
@@ -123,8 +118,7 @@ echo quit >>"$T/hold.ctl"
 # --- workers: auto.
 run auto auto "$NCPU"
 kill -TERM "$PID"
-i=0
-while kill -0 "$PID" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+sy_wait_gone "$PID" 100
 wait "$PID"
 rc=$?
 [ "$rc" = 0 ] && sy_ok || sy_bad "auto: exit status $rc after SIGTERM"

@@ -12,105 +12,18 @@
 #include <string.h>
 
 #include "check.h"
+#include "feed_check.h"
+#include "feed_http1.h"
 #include "proto/http1.h"
-
-/* Feeds buf whole. */
-static void
-run_whole(struct http1_req *r, const uint8_t *buf, size_t n)
-{
-	http1_req_init(r);
-	http1_req_feed(r, buf, n);
-}
-
-/* Feeds buf as it would grow one byte per read, each time from a fresh copy. */
-static void
-run_bytes(struct http1_req *r, const uint8_t *buf, size_t n)
-{
-	http1_req_init(r);
-	for (size_t k = 1; k <= n; k++) {
-		uint8_t *copy = malloc(k);
-		if (copy == NULL)
-			abort();
-		memcpy(copy, buf, k);
-		enum http1_verdict v = http1_req_feed(r, copy, k);
-		free(copy);
-		if (v != HTTP1_MORE)
-			break;
-	}
-}
-
-/* Feeds buf in two calls: the first k bytes, then all n. */
-static void
-run_split(struct http1_req *r, const uint8_t *buf, size_t n, size_t k)
-{
-	http1_req_init(r);
-	http1_req_feed(r, buf, k);
-	http1_req_feed(r, buf, n);
-}
-
-/* True when two views are equal. */
-static bool
-view_eq(struct http1_view a, struct http1_view b)
-{
-	return a.off == b.off && a.len == b.len;
-}
-
-/* True when two runs agree on everything the verdict makes meaningful. */
-static bool
-same(const struct http1_req *a, const struct http1_req *b)
-{
-	if (a->verdict != b->verdict)
-		return false;
-	if (a->verdict != HTTP1_DONE)
-		return true;
-	if (a->head_len != b->head_len || a->method != b->method ||
-	    !view_eq(a->method_name, b->method_name) || !view_eq(a->target, b->target) ||
-	    a->version_minor != b->version_minor || a->nfields != b->nfields ||
-	    a->has_host != b->has_host || !view_eq(a->host, b->host) ||
-	    a->has_cl != b->has_cl || a->content_length != b->content_length ||
-	    a->chunked != b->chunked || a->conn_close != b->conn_close ||
-	    a->conn_keep_alive != b->conn_keep_alive || a->conn_upgrade != b->conn_upgrade ||
-	    a->upgrade_websocket != b->upgrade_websocket ||
-	    a->expect_continue != b->expect_continue || a->keep_alive != b->keep_alive)
-		return false;
-	for (unsigned i = 0; i < a->nfields; i++) {
-		if (!view_eq(a->fields[i].name, b->fields[i].name) ||
-		    !view_eq(a->fields[i].value, b->fields[i].value))
-			return false;
-	}
-	return true;
-}
 
 static struct http1_req whole_r, other_r;
 
-/*
- * Runs one vector whole, byte by byte and split at every offset; checks that all agree
- * and that the verdict is want. Returns the whole run's state (static storage).
- */
+/* Runs one vector whole, byte by byte and split at every offset (feed_check.h); returns
+ * the whole run's state (static storage). */
 static const struct http1_req *
 expect_n(const char *name, const void *text, size_t n, enum http1_verdict want)
 {
-	const uint8_t *buf = text;
-	uint8_t *exact = malloc(n ? n : 1);
-
-	if (exact == NULL)
-		abort();
-	memcpy(exact, buf, n);
-	run_whole(&whole_r, exact, n);
-	CHECKF(whole_r.verdict == want, "%s: verdict %s, want %s", name,
-	    http1_verdict_str(whole_r.verdict), http1_verdict_str(want));
-	run_bytes(&other_r, exact, n);
-	CHECKF(same(&whole_r, &other_r), "%s: byte-at-a-time differs (%s)", name,
-	    http1_verdict_str(other_r.verdict));
-	for (size_t k = 0; k <= n; k++) {
-		run_split(&other_r, exact, n, k);
-		if (!same(&whole_r, &other_r)) {
-			CHECKF(0, "%s: split at %zu differs (%s)", name, k,
-			    http1_verdict_str(other_r.verdict));
-			break;
-		}
-	}
-	free(exact);
+	feed_expect(feed_http1_req(), &whole_r, &other_r, name, text, n, (int)want);
 	return &whole_r;
 }
 
@@ -121,24 +34,11 @@ expect(const char *name, const char *text, enum http1_verdict want)
 	return expect_n(name, text, strlen(text), want);
 }
 
-/* True when view v of the string s equals want exactly. */
-static bool
-view_is(const char *s, struct http1_view v, const char *want)
-{
-	return v.len == strlen(want) && memcmp(s + v.off, want, v.len) == 0;
-}
-
-/* The value of the first field named name (case-insensitive), or NULL view. */
+/* The value of the first field named name (case-insensitive), or a NULL view. */
 static struct http1_view
 field(const char *s, const struct http1_req *r, const char *name)
 {
-	struct http1_view none = { UINT32_MAX, 0 };
-
-	for (unsigned i = 0; i < r->nfields; i++) {
-		if (http1_view_ieq((const uint8_t *)s, r->fields[i].name, name))
-			return r->fields[i].value;
-	}
-	return none;
+	return feed_field(s, r->fields, r->nfields, name);
 }
 
 /* A simple GET: every result view and the 1.1 keep-alive default. */
@@ -151,13 +51,13 @@ test_simple_get(void)
 
 	CHECK(r->head_len == strlen(s));
 	CHECK(r->method == HTTP1_M_GET);
-	CHECK(view_is(s, r->method_name, "GET"));
-	CHECK(view_is(s, r->target, "/index.html?q=1"));
+	CHECK(feed_view_is(s, r->method_name, "GET"));
+	CHECK(feed_view_is(s, r->target, "/index.html?q=1"));
 	CHECK(r->version_minor == 1);
 	CHECK(r->nfields == 3);
-	CHECK(view_is(s, r->fields[1].name, "User-Agent"));
-	CHECK(view_is(s, r->fields[1].value, "curl/8.5.0"));
-	CHECK(r->has_host && view_is(s, r->host, "example.com"));
+	CHECK(feed_view_is(s, r->fields[1].name, "User-Agent"));
+	CHECK(feed_view_is(s, r->fields[1].value, "curl/8.5.0"));
+	CHECK(r->has_host && feed_view_is(s, r->host, "example.com"));
 	CHECK(!r->has_cl && !r->chunked);
 	CHECK(r->keep_alive && !r->conn_close);
 	CHECK(!r->upgrade_websocket && !r->expect_continue);
@@ -211,8 +111,8 @@ test_websocket(void)
 
 	r = expect("websocket", s, HTTP1_DONE);
 	CHECK(r->upgrade_websocket && r->conn_upgrade && r->keep_alive);
-	CHECK(view_is(s, field(s, r, "sec-websocket-key"), "dGhlIHNhbXBsZSBub25jZQ=="));
-	CHECK(view_is(s, field(s, r, "sec-websocket-protocol"), "chat, superchat"));
+	CHECK(feed_view_is(s, field(s, r, "sec-websocket-key"), "dGhlIHNhbXBsZSBub25jZQ=="));
+	CHECK(feed_view_is(s, field(s, r, "sec-websocket-protocol"), "chat, superchat"));
 	r = expect("websocket list", s2, HTTP1_DONE);
 	CHECK(r->upgrade_websocket && r->conn_upgrade && r->conn_keep_alive);
 }
@@ -256,12 +156,12 @@ test_values(void)
 	const struct http1_req *r = expect("values", s, HTTP1_DONE);
 
 	CHECK(r->nfields == 6);
-	CHECK(view_is(s, r->host, "example.com"));
-	CHECK(view_is(s, field(s, r, "x-empty"), ""));
-	CHECK(view_is(s, field(s, r, "x-sp"), ""));
-	CHECK(view_is(s, field(s, r, "x-in"), "a  b\tc"));
-	CHECK(view_is(s, field(s, r, "x-obs"), "caf\xc3\xa9"));
-	CHECK(view_is(s, field(s, r, "x-odd"), "\"q\\,\";x=(1)"));
+	CHECK(feed_view_is(s, r->host, "example.com"));
+	CHECK(feed_view_is(s, field(s, r, "x-empty"), ""));
+	CHECK(feed_view_is(s, field(s, r, "x-sp"), ""));
+	CHECK(feed_view_is(s, field(s, r, "x-in"), "a  b\tc"));
+	CHECK(feed_view_is(s, field(s, r, "x-obs"), "caf\xc3\xa9"));
+	CHECK(feed_view_is(s, field(s, r, "x-odd"), "\"q\\,\";x=(1)"));
 }
 
 /* Methods, request-target forms, versions and the documented leniencies. */
@@ -299,7 +199,7 @@ test_request_line(void)
 		if (want != HTTP1_DONE)
 			continue;
 		CHECKF(r->method == v[i].m, "%s", v[i].s);
-		CHECKF(view_is(v[i].s, r->target, v[i].target), "%s", v[i].s);
+		CHECKF(feed_view_is(v[i].s, r->target, v[i].target), "%s", v[i].s);
 		CHECKF(r->version_minor == v[i].minor, "%s", v[i].s);
 		CHECK(r->head_len == strlen(v[i].s));
 	}
@@ -322,7 +222,7 @@ test_host(void)
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		snprintf(s, sizeof s, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", ok[i]);
 		const struct http1_req *r = expect(s, s, HTTP1_DONE);
-		CHECKF(r->has_host && view_is(s, r->host, ok[i]), "%s", ok[i]);
+		CHECKF(r->has_host && feed_view_is(s, r->host, ok[i]), "%s", ok[i]);
 	}
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		snprintf(s, sizeof s, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", bad[i]);
@@ -555,7 +455,7 @@ test_pipeline(void)
 
 	http1_req_init(&r);
 	CHECK(http1_req_feed(&r, (const uint8_t *)s, n) == HTTP1_DONE);
-	CHECK(r.head_len == strlen(a) && view_is(s, r.target, "/one") && r.keep_alive);
+	CHECK(r.head_len == strlen(a) && feed_view_is(s, r.target, "/one") && r.keep_alive);
 	/* sticky: more bytes change nothing */
 	CHECK(http1_req_feed(&r, (const uint8_t *)s, n) == HTTP1_DONE);
 	CHECK(r.head_len == strlen(a));
@@ -563,8 +463,8 @@ test_pipeline(void)
 
 	http1_req_init(&r);
 	CHECK(http1_req_feed(&r, (const uint8_t *)s + off, n - off) == HTTP1_DONE);
-	CHECK(r.head_len == strlen(b) && view_is(s + off, r.target, "/two"));
-	CHECK(view_is(s + off, r.host, "b") && !r.keep_alive);
+	CHECK(r.head_len == strlen(b) && feed_view_is(s + off, r.target, "/two"));
+	CHECK(feed_view_is(s + off, r.host, "b") && !r.keep_alive);
 	off += r.head_len;
 
 	http1_req_init(&r);

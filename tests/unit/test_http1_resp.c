@@ -13,104 +13,18 @@
 #include <string.h>
 
 #include "check.h"
+#include "feed_check.h"
+#include "feed_http1.h"
 #include "proto/http1_resp.h"
-
-/* Feeds buf whole. */
-static void
-run_whole(struct http1_resp *r, const uint8_t *buf, size_t n)
-{
-	http1_resp_init(r);
-	http1_resp_feed(r, buf, n);
-}
-
-/* Feeds buf as it would grow one byte per read, each time from a fresh copy. */
-static void
-run_bytes(struct http1_resp *r, const uint8_t *buf, size_t n)
-{
-	http1_resp_init(r);
-	for (size_t k = 1; k <= n; k++) {
-		uint8_t *copy = malloc(k);
-		if (copy == NULL)
-			abort();
-		memcpy(copy, buf, k);
-		enum http1_resp_verdict v = http1_resp_feed(r, copy, k);
-		free(copy);
-		if (v != HTTP1_RESP_MORE)
-			break;
-	}
-}
-
-/* Feeds buf in two calls: the first k bytes, then all n. */
-static void
-run_split(struct http1_resp *r, const uint8_t *buf, size_t n, size_t k)
-{
-	http1_resp_init(r);
-	http1_resp_feed(r, buf, k);
-	http1_resp_feed(r, buf, n);
-}
-
-/* True when two views are equal. */
-static bool
-view_eq(struct http1_view a, struct http1_view b)
-{
-	return a.off == b.off && a.len == b.len;
-}
-
-/* True when two runs agree on everything the verdict makes meaningful. */
-static bool
-same(const struct http1_resp *a, const struct http1_resp *b)
-{
-	if (a->verdict != b->verdict)
-		return false;
-	if (a->verdict != HTTP1_RESP_DONE)
-		return true;
-	if (a->head_len != b->head_len || a->status != b->status ||
-	    a->version_minor != b->version_minor || !view_eq(a->reason, b->reason) ||
-	    a->nfields != b->nfields || a->has_cl != b->has_cl ||
-	    a->content_length != b->content_length || a->chunked != b->chunked ||
-	    a->te_present != b->te_present || a->conn_close != b->conn_close ||
-	    a->conn_keep_alive != b->conn_keep_alive || a->conn_upgrade != b->conn_upgrade ||
-	    a->has_upgrade != b->has_upgrade || a->upgrade_websocket != b->upgrade_websocket ||
-	    a->keep_alive != b->keep_alive)
-		return false;
-	for (unsigned i = 0; i < a->nfields; i++) {
-		if (!view_eq(a->fields[i].name, b->fields[i].name) ||
-		    !view_eq(a->fields[i].value, b->fields[i].value))
-			return false;
-	}
-	return true;
-}
 
 static struct http1_resp whole_r, other_r;
 
-/*
- * Runs one vector whole, byte by byte and split at every offset; checks that all agree
- * and that the verdict is want. Returns the whole run's state (static storage).
- */
+/* Runs one vector whole, byte by byte and split at every offset (feed_check.h); returns
+ * the whole run's state (static storage). */
 static const struct http1_resp *
 expect_n(const char *name, const void *text, size_t n, enum http1_resp_verdict want)
 {
-	const uint8_t *buf = text;
-	uint8_t *exact = malloc(n ? n : 1);
-
-	if (exact == NULL)
-		abort();
-	memcpy(exact, buf, n);
-	run_whole(&whole_r, exact, n);
-	CHECKF(whole_r.verdict == want, "%s: verdict %s, want %s", name,
-	    http1_resp_verdict_str(whole_r.verdict), http1_resp_verdict_str(want));
-	run_bytes(&other_r, exact, n);
-	CHECKF(same(&whole_r, &other_r), "%s: byte-at-a-time differs (%s)", name,
-	    http1_resp_verdict_str(other_r.verdict));
-	for (size_t k = 0; k <= n; k++) {
-		run_split(&other_r, exact, n, k);
-		if (!same(&whole_r, &other_r)) {
-			CHECKF(0, "%s: split at %zu differs (%s)", name, k,
-			    http1_resp_verdict_str(other_r.verdict));
-			break;
-		}
-	}
-	free(exact);
+	feed_expect(feed_http1_resp(), &whole_r, &other_r, name, text, n, (int)want);
 	return &whole_r;
 }
 
@@ -121,24 +35,11 @@ expect(const char *name, const char *text, enum http1_resp_verdict want)
 	return expect_n(name, text, strlen(text), want);
 }
 
-/* True when view v of the string s equals want exactly. */
-static bool
-view_is(const char *s, struct http1_view v, const char *want)
-{
-	return v.len == strlen(want) && memcmp(s + v.off, want, v.len) == 0;
-}
-
 /* The value of the first field named name (case-insensitive), or a NULL view. */
 static struct http1_view
 field(const char *s, const struct http1_resp *r, const char *name)
 {
-	struct http1_view none = { UINT32_MAX, 0 };
-
-	for (unsigned i = 0; i < r->nfields; i++) {
-		if (http1_view_ieq((const uint8_t *)s, r->fields[i].name, name))
-			return r->fields[i].value;
-	}
-	return none;
+	return feed_field(s, r->fields, r->nfields, name);
 }
 
 /* The RFC 7230 §2.1 example response: every result and the body after the head. */
@@ -156,11 +57,11 @@ test_simple(void)
 	r = expect("rfc 7230 example", s, HTTP1_RESP_DONE);
 	CHECK(r->head_len == strlen(head));
 	CHECK(r->status == 200 && r->version_minor == 1);
-	CHECK(view_is(s, r->reason, "OK"));
+	CHECK(feed_view_is(s, r->reason, "OK"));
 	CHECK(r->nfields == 8);
-	CHECK(view_is(s, r->fields[0].name, "Date"));
-	CHECK(view_is(s, r->fields[0].value, "Mon, 27 Jul 2009 12:28:53 GMT"));
-	CHECK(view_is(s, field(s, r, "etag"), "\"34aa387-d-1568eb00\""));
+	CHECK(feed_view_is(s, r->fields[0].name, "Date"));
+	CHECK(feed_view_is(s, r->fields[0].value, "Mon, 27 Jul 2009 12:28:53 GMT"));
+	CHECK(feed_view_is(s, field(s, r, "etag"), "\"34aa387-d-1568eb00\""));
 	CHECK(r->has_cl && r->content_length == 51 && !r->chunked && !r->te_present);
 	CHECK(r->keep_alive && !r->conn_close && !r->has_upgrade);
 	CHECK(http1_resp_body(r, false, false) == HTTP1_BODY_LENGTH);
@@ -180,9 +81,9 @@ test_upgrade(void)
 	const struct http1_resp *r;
 
 	r = expect("101 websocket", s, HTTP1_RESP_DONE);
-	CHECK(r->status == 101 && view_is(s, r->reason, "Switching Protocols"));
+	CHECK(r->status == 101 && feed_view_is(s, r->reason, "Switching Protocols"));
 	CHECK(r->has_upgrade && r->upgrade_websocket && r->conn_upgrade);
-	CHECK(view_is(s, field(s, r, "sec-websocket-accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+	CHECK(feed_view_is(s, field(s, r, "sec-websocket-accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
 	CHECK(http1_resp_body(r, false, false) == HTTP1_BODY_NONE);
 	CHECK(strcmp(s + r->head_len, "\x81\x05hello") == 0);
 	r = expect("200 to an upgrade", s2, HTTP1_RESP_DONE);
@@ -235,7 +136,7 @@ test_status_line(void)
 		r = expect(ok[i].s, ok[i].s, HTTP1_RESP_DONE);
 		CHECKF(r->status == ok[i].status, "%s: status %u", ok[i].s, r->status);
 		CHECKF(r->version_minor == ok[i].minor, "%s", ok[i].s);
-		CHECKF(view_is(ok[i].s, r->reason, ok[i].reason), "%s", ok[i].s);
+		CHECKF(feed_view_is(ok[i].s, r->reason, ok[i].reason), "%s", ok[i].s);
 		CHECKF(r->head_len == strlen(ok[i].s) && r->nfields == 0, "%s", ok[i].s);
 	}
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -283,13 +184,13 @@ test_values(void)
 	const struct http1_resp *r = expect("values", s, HTTP1_RESP_DONE);
 
 	CHECK(r->nfields == 7);
-	CHECK(view_is(s, field(s, r, "server"), "nginx"));
-	CHECK(view_is(s, field(s, r, "x-empty"), ""));
-	CHECK(view_is(s, field(s, r, "x-sp"), ""));
-	CHECK(view_is(s, field(s, r, "x-in"), "a  b\tc"));
-	CHECK(view_is(s, field(s, r, "x-obs"), "caf\xc3\xa9"));
-	CHECK(view_is(s, r->fields[5].value, "a=b; Path=/"));
-	CHECK(view_is(s, r->fields[6].value, "c=\"d,e\""));
+	CHECK(feed_view_is(s, field(s, r, "server"), "nginx"));
+	CHECK(feed_view_is(s, field(s, r, "x-empty"), ""));
+	CHECK(feed_view_is(s, field(s, r, "x-sp"), ""));
+	CHECK(feed_view_is(s, field(s, r, "x-in"), "a  b\tc"));
+	CHECK(feed_view_is(s, field(s, r, "x-obs"), "caf\xc3\xa9"));
+	CHECK(feed_view_is(s, r->fields[5].value, "a=b; Path=/"));
+	CHECK(feed_view_is(s, r->fields[6].value, "c=\"d,e\""));
 }
 
 /* Content-Length and Transfer-Encoding that are accepted, and what they frame. */
