@@ -118,8 +118,12 @@ rvpn_ratchet_open(struct rvpn_ratchet *r, const uint8_t *wire, size_t len, uint8
 		v = RVPN_OPEN_ERR_TYPE;
 		goto out;
 	}
-	if (m.dh_present && r->remote_dh_set &&
-	    sodium_memcmp(m.dh_public, r->remote_dh, 32) != 0) {
+	if (m.pn != 0) {
+		v = RVPN_OPEN_ERR_PN;
+		goto out;
+	}
+	if (!m.dh_present || (r->remote_dh_set &&
+	    sodium_memcmp(m.dh_public, r->remote_dh, 32) != 0)) {
 		v = RVPN_OPEN_ERR_DH;
 		goto out;
 	}
@@ -147,7 +151,7 @@ rvpn_ratchet_open(struct rvpn_ratchet *r, const uint8_t *wire, size_t len, uint8
 	/* Authentic: commit. */
 	memcpy(r->ckr, next, 32);
 	r->recv_n = (uint64_t)m.n + 1;
-	if (m.dh_present && !r->remote_dh_set) {
+	if (!r->remote_dh_set) {
 		memcpy(r->remote_dh, m.dh_public, 32);
 		r->remote_dh_set = 1;
 	}
@@ -169,6 +173,7 @@ rvpn_open_verdict_str(enum rvpn_open_verdict v)
 		[RVPN_OPEN_OK] = "ok",
 		[RVPN_OPEN_ERR_WIRE] = "wire",
 		[RVPN_OPEN_ERR_TYPE] = "type",
+		[RVPN_OPEN_ERR_PN] = "pn",
 		[RVPN_OPEN_ERR_DH] = "dh_changed",
 		[RVPN_OPEN_ERR_OLD] = "old",
 		[RVPN_OPEN_ERR_SKIP] = "skip",

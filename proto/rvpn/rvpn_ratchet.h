@@ -42,8 +42,12 @@ enum rvpn_role {
  *   RVPN_OPEN_OK           authentic; plaintext written; state advanced
  *   RVPN_OPEN_ERR_WIRE     not one well-formed RatchetMessage (rvpn_wire_decode failed)
  *   RVPN_OPEN_ERR_TYPE     payload type above what our role accepts
- *   RVPN_OPEN_ERR_DH       dh_public differs from the one this session saw first (§6.5
- *                          step 3: we never run the reference's DH step)
+ *   RVPN_OPEN_ERR_PN       previous_chain_length is not 0: stock peers always send 0, and
+ *                          the field is outside the AEAD, so a non-zero value can only be
+ *                          tampering (refusing it keeps every header bit meaningful)
+ *   RVPN_OPEN_ERR_DH       dh_public absent (every stock peer sends one) or different
+ *                          from the one this session saw first (§6.5 step 3: we never
+ *                          run the reference's DH step; a change is fatal)
  *   RVPN_OPEN_ERR_OLD      n below the next expected number (a replay or reorder)
  *   RVPN_OPEN_ERR_SKIP     n more than RVPN_MAX_SKIP ahead
  *   RVPN_OPEN_ERR_SPACE    the caller's plaintext buffer is too small
@@ -54,6 +58,7 @@ enum rvpn_open_verdict {
 	RVPN_OPEN_OK = 0,
 	RVPN_OPEN_ERR_WIRE,
 	RVPN_OPEN_ERR_TYPE,
+	RVPN_OPEN_ERR_PN,
 	RVPN_OPEN_ERR_DH,
 	RVPN_OPEN_ERR_OLD,
 	RVPN_OPEN_ERR_SKIP,
