@@ -124,11 +124,11 @@ rvpn_identity_parse(struct rvpn_identity *id, const char *text, size_t len)
 	memset(id, 0, sizeof *id);
 	if (len > RVPN_IDENTITY_MAX)
 		goto out;
+	/* Line ends after the seed line (an editor's final newlines) are not lines. */
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		len--;
 	while (count < 5 && next_line(text, len, &off, &l[count], &n[count]))
 		count++;
-	/* Blank lines after the key lines are tolerated (an editor's final newline). */
-	while (count > 0 && n[count - 1] == 0)
-		count--;
 	if (off < len || count < 3 || count > 4)
 		goto out;
 	if (n[0] != strlen(RVPN_IDENTITY_MAGIC) || memcmp(l[0], RVPN_IDENTITY_MAGIC, n[0]) != 0)

@@ -56,7 +56,7 @@ void rvpn_identity_wipe(struct rvpn_identity *id);
  * Parses an identity file (untrusted text): the magic line, then either the 3-line form
  * (base64 ed25519 public, base64 seed) or the 4-line form ("ed25519: <b64>",
  * "x25519: <b64>", base64 seed). Only the seed is used; the public keys are derived again.
- * LF or CRLF line ends; a final newline is optional. Returns 0 or -1.
+ * LF or CRLF line ends; trailing line ends are ignored. Returns 0 or -1.
  */
 int rvpn_identity_parse(struct rvpn_identity *id, const char *text, size_t len);
 /* Writes the 3-line form that keygen writes. Returns its length or -1. */
