@@ -19,8 +19,17 @@ rvpn_hkdf(uint8_t *out, size_t out_len, const uint8_t *salt, size_t salt_len,
 	size_t done = 0, tlen = 0;
 	uint8_t ctr = 1;
 
+	static const uint8_t none[1];
+
 	if (out_len == 0 || out_len > RVPN_HKDF_MAX_OUT)
 		return -1;
+	/* libsodium declares its pointers non-null even for zero lengths. */
+	if (salt == NULL)
+		salt = none;
+	if (info == NULL)
+		info = none;
+	if (ikm == NULL)
+		ikm = none;
 	crypto_auth_hmacsha256_init(&st, salt, salt_len);
 	crypto_auth_hmacsha256_update(&st, ikm, ikm_len);
 	crypto_auth_hmacsha256_final(&st, prk);

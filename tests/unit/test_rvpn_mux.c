@@ -52,7 +52,7 @@ test_mux(void)
 		size_t want = 0, count = 0;
 		while (want < 3 && ends[want] <= cut)
 			want++;
-		bool boundary = cut == 0 || ends[want - 1] == cut;
+		bool boundary = cut == 0 || (want > 0 && ends[want - 1] == cut);
 		enum rvpn_mux_verdict v;
 		pos = 0;
 		while ((v = rvpn_mux_next(buf, cut, &pos, &f)) == RVPN_MUX_FRAME)
