@@ -422,6 +422,63 @@ test_vip(void)
 	CHECK(rvpn_vip_parse((const uint8_t *)five, strlen(five), &v2) == -1);
 }
 
+/* The remaining named limits at N and N+1: key length, message sizes, error strings. */
+static void
+test_more_limits(void)
+{
+	static char text[RVPN_DNS_MAX + 64], big[600];
+	struct rvpn_hello h;
+	struct rvpn_server_msg m;
+	struct rvpn_dns_query q;
+	struct rvpn_dns_response r;
+	struct rvpn_vip v;
+	size_t n;
+
+	/* Keys of RVPN_JSON_MAX_KEY and one more characters are read whole and skipped; a long
+	 * key whose prefix is a known name is not that name. */
+	memset(big, 'k', sizeof big);
+	for (int len = RVPN_JSON_MAX_KEY; len <= RVPN_JSON_MAX_KEY + 1; len++) {
+		snprintf(text, sizeof text, "{\"Hello\":{\"%.*s\":1,\"version%.*s\":[],%s,%s,%s,%s}}",
+		    len, big, len - 7, big, member[0], member[1], member[2], member[3]);
+		CHECKF(hp(text, &h) == RVPN_HELLO_OK, "key length %d", len);
+	}
+	/* DnsQuery and VirtualIp size limits (trailing whitespace). */
+	const char *dq = "{\"query_id\":1,\"domain\":\"a\",\"query_type\":1}";
+	n = strlen(dq);
+	memcpy(text, dq, n);
+	memset(text + n, ' ', RVPN_DNS_MAX + 1 - n);
+	CHECK(rvpn_dns_query_parse((const uint8_t *)text, RVPN_DNS_MAX, &q) == 0);
+	CHECK(rvpn_dns_query_parse((const uint8_t *)text, RVPN_DNS_MAX + 1, &q) == -1);
+	const char *dr = "{\"query_id\":1,\"success\":false,\"ipv4_addrs\":[],\"ipv6_addrs\":[],"
+	    "\"ttl\":0,\"error\":null}";
+	n = strlen(dr);
+	memcpy(text, dr, n);
+	memset(text + n, ' ', RVPN_DNS_MAX + 1 - n);
+	CHECK(rvpn_dns_response_parse((const uint8_t *)text, RVPN_DNS_MAX, &r) == 0);
+	CHECK(rvpn_dns_response_parse((const uint8_t *)text, RVPN_DNS_MAX + 1, &r) == -1);
+	const char *vj = "{\"ipv4\":\"1.1.1.1\",\"ipv6\":null,\"gateway_ip\":\"1.1.1.2\","
+	    "\"dns_servers\":[],\"mtu\":1}";
+	n = strlen(vj);
+	memcpy(text, vj, n);
+	memset(text + n, ' ', RVPN_VIP_MAX + 1 - n);
+	CHECK(rvpn_vip_parse((const uint8_t *)text, RVPN_VIP_MAX, &v) == 0);
+	CHECK(rvpn_vip_parse((const uint8_t *)text, RVPN_VIP_MAX + 1, &v) == -1);
+	/* A DNS error string of RVPN_DNS_MAX_ERROR bytes, then one more. */
+	for (int len = RVPN_DNS_MAX_ERROR; len <= RVPN_DNS_MAX_ERROR + 1; len++) {
+		snprintf(text, sizeof text, "{\"query_id\":1,\"success\":false,\"ipv4_addrs\":[],"
+		    "\"ipv6_addrs\":[],\"ttl\":0,\"error\":\"%.*s\"}", len, big);
+		CHECKF(rvpn_dns_response_parse((const uint8_t *)text, strlen(text), &r) ==
+		    (len == RVPN_DNS_MAX_ERROR ? 0 : -1), "dns error %d", len);
+	}
+	/* A handshake Error message of RVPN_HELLO_ERROR_MAX bytes, then one more. */
+	for (int len = RVPN_HELLO_ERROR_MAX; len <= RVPN_HELLO_ERROR_MAX + 1; len++) {
+		snprintf(text, sizeof text, "{\"Error\":{\"code\":2,\"message\":\"%.*s\"}}", len,
+		    big);
+		CHECKF(rvpn_server_msg_parse((const uint8_t *)text, strlen(text), &m) ==
+		    (len == RVPN_HELLO_ERROR_MAX ? 0 : -1), "error message %d", len);
+	}
+}
+
 int
 main(void)
 {
@@ -446,5 +503,6 @@ main(void)
 	test_server_hello();
 	test_dns();
 	test_vip();
+	test_more_limits();
 	return check_summary();
 }
