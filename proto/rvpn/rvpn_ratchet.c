@@ -182,3 +182,7 @@ rvpn_open_verdict_str(enum rvpn_open_verdict v)
 	};
 	return (unsigned)v < RVPN_OPEN_VERDICT_COUNT ? names[v] : "unknown";
 }
+
+/* The state has no implicit padding, so tests and the fuzzer can memcmp it. */
+_Static_assert(sizeof(struct rvpn_ratchet) == 4 * 32 + 2 * 8 + 4 + 4,
+    "struct rvpn_ratchet must have no padding");
