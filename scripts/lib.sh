@@ -6,8 +6,10 @@ SY_BUILD_PKGS="build-essential cmake pkg-config ragel libssl-dev libsodium-dev l
 # Tests: clang (second compiler, sanitizers, libFuzzer) and the real peers the tests talk to.
 # prometheus: only for promtool, which lints /metrics in tests/integration/observability.sh.
 # chromium: the headless browser of tests/integration/browser.sh (loads the decoy site).
+# python3-cryptography: an implementation of X25519/Ed25519/ChaCha20-Poly1305 independent of ours,
+# for keytool.sh and the test r-vpn server of vpnc.sh (a fresh Debian has no pip packages).
 # logrotate: runs the shipped conf.d/logrotate/switchyard in tests/integration/privdrop.sh.
-SY_TEST_PKGS="clang libclang-rt-14-dev nginx libnginx-mod-stream haproxy curl openssl python3 gnutls-bin prometheus chromium logrotate"
+SY_TEST_PKGS="clang libclang-rt-14-dev nginx libnginx-mod-stream haproxy curl openssl python3 gnutls-bin prometheus chromium logrotate python3-cryptography"
 # Benchmark (tests/bench/proxy.sh): the peers, the C compiler and OpenSSL headers for the load
 # client tests/bench/tlsload.c, and perf for profiling.
 SY_BENCH_PKGS="build-essential libssl-dev nginx libnginx-mod-stream haproxy curl openssl python3 linux-perf"
