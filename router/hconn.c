@@ -891,7 +891,8 @@ hconn_request(struct hconn *h, enum http1_verdict v)
 			return 0;
 		}
 		int status = v != HTTP1_DONE ? http1_verdict_status(v) : 400;
-		hconn_respond(h, status, NULL, 0, false, true, EDGE_END_BAD_REQUEST);
+		/* A HEAD (an HTTP/1.0 one without Host) gets no page: the client reads none. */
+		hconn_respond(h, status, NULL, 0, head_only, true, EDGE_END_BAD_REQUEST);
 		return 0;
 	}
 
