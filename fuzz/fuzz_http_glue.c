@@ -95,17 +95,15 @@ static bool glue_libfuzzer; /* set by LLVMFuzzerInitialize: not a replay */
 struct ref_msg {
 	struct http1_req req;
 	uint32_t         off, head_len, body_len;
-	bool             complete;    /* the body ended */
-	bool             body_err;    /* the chunked body is invalid at off+head_len+body_len */
+	bool             complete;    /* the body ended (an invalid chunked one never does) */
 };
 
 /* A framed stream: n heads (ncomplete with their whole body); err: it stopped at a head
- * the parser refuses (which the server answers); end: bytes framed. */
+ * the parser refuses (which the server answers). */
 struct ref_frame {
 	struct ref_msg m[GLUE_REQS_MAX];
 	unsigned       n, ncomplete;
 	bool           err;
-	uint32_t       end;
 };
 
 /* The current input's connection. */
@@ -260,7 +258,6 @@ ref_one(const uint8_t *buf, size_t len, uint32_t off, struct ref_msg *m)
 		enum http1_chunk_verdict cv = http1_chunk_feed(&ch, buf + at, avail, &used);
 		m->body_len = (uint32_t)used;
 		m->complete = cv == HTTP1_CHUNK_DONE;
-		m->body_err = cv != HTTP1_CHUNK_DONE && cv != HTTP1_CHUNK_MORE;
 	} else if (m->req.has_cl) {
 		uint64_t cl = m->req.content_length;
 		m->body_len = (uint32_t)(cl < avail ? cl : avail);
@@ -294,7 +291,6 @@ ref_frame(const uint8_t *buf, size_t len, struct ref_frame *fr)
 			break;
 		fr->ncomplete++;
 	}
-	fr->end = off;
 }
 
 /* ---- the comparison of a forwarded head with the client's ---- */
@@ -671,6 +667,7 @@ glue_idle(void)
 	return P.s.w.nconns == 0 && TAILQ_EMPTY(&P.s.w.dead);
 }
 
+/* Called by libFuzzer only (never by the replay driver): marks a fuzzing run. */
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -680,6 +677,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* One client connection: flags, write size, the stream (see the file comment). */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
