@@ -36,8 +36,10 @@
  * (a forwarded head over the parser's own limits, after our four lines, stops the check
  * there: the upstream would refuse it, it cannot split it).
  *
- * Every wait is bounded in rounds and time; a connection that does not end once both of
- * its peers closed aborts. It prints nothing on the happy path.
+ * Every wait is bounded in rounds and time; a connection that does not end soon after the
+ * client's half-close (nothing it sent can still become a request: a server that waits
+ * for a timer there holds the upstream for nothing), or once both of its peers closed,
+ * aborts. It prints nothing on the happy path.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -120,6 +122,7 @@ struct glue_conn {
 	size_t   outlen;
 	unsigned nanswered;           /* requests the upstream answered */
 	uint32_t answered_end;        /* upstream bytes up to the last request answered */
+	bool     up_refused;          /* a forwarded head our framing refuses: never answered */
 	int      tunnel_at;           /* the request answered 101, or -1 */
 	uint8_t *rx;                  /* what the client received */
 	size_t   rxlen;
@@ -599,11 +602,14 @@ up_service(struct glue_conn *g)
 	if (moved && g->tunnel_at < 0) {
 		/* Answer every request complete by the upstream's framing not yet answered. */
 		static struct ref_msg m;
+		int rc = 0;
 		while (g->tunnel_at < 0 && g->answered_end < g->uplen &&
-		    ref_one(g->up, g->uplen, g->answered_end, &m) == 1 && m.complete) {
+		    (rc = ref_one(g->up, g->uplen, g->answered_end, &m)) == 1 && m.complete) {
 			up_answer(g, &m.req);
 			g->answered_end = m.off + m.head_len + m.body_len;
 		}
+		if (rc == -1)
+			g->up_refused = true;
 	}
 	while (g->outlen > 0) {
 		ssize_t n = send(g->ufd, g->out, g->outlen, MSG_NOSIGNAL);
@@ -746,6 +752,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 
+	/* Once the client half-closed, nothing it sent can still become a request: the
+	 * connection ends at once (not at a timeout), unless the upstream owes an answer to
+	 * a head this harness could not frame. */
+	if (!g.c_eof && !g.up_refused)
+		fail("the connection did not end after the client's half-close", 0);
 	ref_frame(cs, off, &glue_cf);
 	unsigned owed = glue_cf.n + (glue_cf.err ? 1 : 0);
 	unsigned got = count_responses(g.rx, g.rxlen);
