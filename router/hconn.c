@@ -891,7 +891,8 @@ hconn_request(struct hconn *h, enum http1_verdict v)
 			return 0;
 		}
 		int status = v != HTTP1_DONE ? http1_verdict_status(v) : 400;
-		hconn_respond(h, status, NULL, 0, false, true, EDGE_END_BAD_REQUEST);
+		/* A HEAD (an HTTP/1.0 one without Host) gets no page: the client reads none. */
+		hconn_respond(h, status, NULL, 0, head_only, true, EDGE_END_BAD_REQUEST);
 		return 0;
 	}
 
@@ -1082,9 +1083,12 @@ hconn_process(struct hconn *h)
 			return -1; /* the terminator drives it now; touch nothing but the record */
 		progress = 1;
 	}
-	/* The client finished sending and nothing it sent can make progress: wind down. */
+	/* The client finished sending and nothing it sent can make progress: wind down. An
+	 * Upgrade's answer is waited for only once its body is out (the upstream answers after
+	 * the body, which will never come now). */
 	if (h->c_eof && !progress && !h->draining && h->resp == NULL && !h->close_after &&
-	    h->fwd == 0 && h->hlen == 0 && !h->upgrade_wait && h->pcount < HCONN_PIPELINE_MAX) {
+	    h->fwd == 0 && h->hlen == 0 && (!h->upgrade_wait || h->body != HB_NONE) &&
+	    h->pcount < HCONN_PIPELINE_MAX) {
 		hconn_drain(h, (h->clen == 0 && h->body == HB_NONE) || h->body == HB_TUNNEL ?
 		    EDGE_END_DONE : EDGE_END_CLIENT_CLOSED);
 		progress = 1;
