@@ -30,6 +30,7 @@
 #include "router/gen.h"
 #include "router/health.h"
 #include "router/ipcap.h"
+#include "router/keytool.h"
 #include "router/worker.h"
 #include "terminator/terminator.h"
 
@@ -41,6 +42,7 @@ enum { MAIN_EXIT_OK = 0, MAIN_EXIT_FAIL = 1, MAIN_EXIT_CONFIG = 2 };
 
 static const char main_usage[] =
 "Usage: switchyard [-c FILE] [-t [-v]]\n"
+"       switchyard keygen | pubkey | prekey-bundle ... (VPN keys, below)\n"
 "       switchyard -h | --help\n"
 "       switchyard -V | --version\n";
 
@@ -438,6 +440,14 @@ main(int argc, char **argv)
 	const char *path = NULL;
 	int test = 0, verbose = 0, ch;
 
+	if (argc > 1 && keytool_is_command(argv[1])) {
+		/* The key tools: no configuration, no daemon; randomness from libsodium. */
+		if (sodium_init() == -1) {
+			fputs("switchyard: libsodium failed to initialise\n", stderr);
+			return MAIN_EXIT_FAIL;
+		}
+		return keytool_main(argc - 1, argv + 1);
+	}
 	while ((ch = getopt_long(argc, argv, "c:tvhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -452,6 +462,7 @@ main(int argc, char **argv)
 		case 'h':
 			fputs(main_usage, stdout);
 			fputs(main_help, stdout);
+			fputs(keytool_help, stdout);
 			return MAIN_EXIT_OK;
 		case 'V':
 			main_version();
