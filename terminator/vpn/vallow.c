@@ -104,7 +104,8 @@ vallow_parse(struct vallow *a, const char *text, size_t len, const char *file, c
 		e->line = line; /* duplicates are found on the sorted array below */
 		a->n++;
 	}
-	qsort(a->e, a->n, sizeof *a->e, vallow_cmp);
+	if (a->n > 0)
+		qsort(a->e, a->n, sizeof *a->e, vallow_cmp); /* never qsort(NULL, 0): UB */
 	for (size_t j = 1; j < a->n; j++) {
 		if (memcmp(a->e[j - 1].key, a->e[j].key, 32) == 0) {
 			unsigned l1 = a->e[j - 1].line, l2 = a->e[j].line;
