@@ -39,11 +39,12 @@ vpn_list_unref_locked(struct vpn_list *l)
 
 /* Reads a small key file through privopen into buf (NUL-terminated). */
 static int
-vpn_read_file(const char *path, char *buf, size_t cap, size_t *len, char *err, size_t ecap)
+vpn_read_file(const char *key, const char *path, char *buf, size_t cap, size_t *len, char *err,
+    size_t ecap)
 {
 	FILE *f = privopen_fopen(path);
 	if (f == NULL) {
-		snprintf(err, ecap, "%s: %s", path, strerror(errno));
+		snprintf(err, ecap, "terminator.vpn.%s: %s: %s", key, path, strerror(errno));
 		return -1;
 	}
 	size_t n = fread(buf, 1, cap, f);
@@ -51,7 +52,8 @@ vpn_read_file(const char *path, char *buf, size_t cap, size_t *len, char *err, s
 	fclose(f);
 	if (bad || n == cap) {
 		sodium_memzero(buf, cap);
-		snprintf(err, ecap, "%s: %s", path, bad ? "read error" : "file too large");
+		snprintf(err, ecap, "terminator.vpn.%s: %s: %s", key, path,
+		    bad ? "read error" : "file too large");
 		return -1;
 	}
 	buf[n] = '\0';
@@ -66,14 +68,14 @@ vpn_load_keys(struct vpn *v, char *err, size_t cap)
 	char buf[RVPN_BUNDLE_MAX + 1];
 	size_t n;
 	int rc = -1;
-	if (vpn_read_file(v->cv->identity_key, buf, RVPN_IDENTITY_MAX + 1, &n, err, cap) == -1)
+	if (vpn_read_file("identity_key", v->cv->identity_key, buf, RVPN_IDENTITY_MAX + 1, &n, err, cap) == -1)
 		return -1;
 	if (rvpn_identity_parse(&v->id, buf, n) == -1) {
 		snprintf(err, cap, "%s: not an r-vpn identity key file", v->cv->identity_key);
 		goto out;
 	}
 	struct rvpn_bundle b;
-	if (vpn_read_file(v->cv->prekey_bundle, buf, sizeof buf, &n, err, cap) == -1)
+	if (vpn_read_file("prekey_bundle", v->cv->prekey_bundle, buf, sizeof buf, &n, err, cap) == -1)
 		goto out;
 	if (rvpn_bundle_parse(&b, buf, n) == -1) {
 		snprintf(err, cap, "%s: not an r-vpn prekey bundle", v->cv->prekey_bundle);
@@ -84,7 +86,7 @@ vpn_load_keys(struct vpn *v, char *err, size_t cap)
 		snprintf(err, cap, "%s: path too long", v->cv->prekey_bundle);
 		goto out;
 	}
-	if (vpn_read_file(side, buf, sizeof buf, &n, err, cap) == -1)
+	if (vpn_read_file("prekey_bundle", side, buf, sizeof buf, &n, err, cap) == -1)
 		goto out;
 	if (rvpn_private_parse(v->spk_priv, buf, n) == -1) {
 		snprintf(err, cap, "%s: not an r-vpn prekey private file", side);
@@ -134,8 +136,13 @@ vpn_build(const struct conf_vpn *cv, char *err, size_t cap)
 	}
 	v->list->refs = 1;
 	v->list->open = cv->open;
-	if (cv->clients != NULL && vallow_load(&v->list->allow, cv->clients, err, cap) == -1)
-		goto fail;
+	if (cv->clients != NULL) {
+		char why[512];
+		if (vallow_load(&v->list->allow, cv->clients, why, sizeof why) == -1) {
+			snprintf(err, cap, "terminator.vpn.clients: %s", why);
+			goto fail;
+		}
+	}
 	pthread_mutex_lock(&vpn_list_mu);
 	if (vpn_replay == NULL) {
 		vpn_replay = vreplay_open(VREPLAY_LIVE_DEFAULT, cv->state_dir,

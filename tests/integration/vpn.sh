@@ -75,6 +75,15 @@ terminator:
     max_sessions: 2
     egress: {allow: [127.0.0.1/32]}
 EOF
+# A bad allow-list line is a -t error naming file:line.
+cp "$T/clients.allow" "$T/clients.good"
+printf 'not-a-key carol\n' >>"$T/clients.allow"
+"$SWITCHYARD" -t -c "$T/sy.yaml" >/dev/null 2>"$T/t.err"
+rc=$?
+[ $rc = 2 ] && grep -qF "terminator.vpn.clients: $T/clients.allow:4: not an X25519 identity key" "$T/t.err" &&
+	sy_ok || sy_bad "-t on a bad allow-list: $rc $(cat "$T/t.err")"
+mv "$T/clients.good" "$T/clients.allow"
+"$SWITCHYARD" -t -c "$T/sy.yaml" >/dev/null 2>&1 && sy_ok || sy_bad "-t on the good file"
 sy_switchyard sy "$T/sy.yaml" || sy_bad "switchyard did not start: $(cat "$T/sy.log")"
 sy_wait_port "$P" && sy_wait_port "$H" || sy_bad "listeners not up"
 m() { sy_metric "$A" "$1"; }
