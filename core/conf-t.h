@@ -65,6 +65,17 @@
 #define CONF_TUN_MTU_MIN              576u
 #define CONF_TUN_MTU_MAX              65535u
 #define CONF_VPN_PATH_DEFAULT         "/api/v1/ws"
+#define CONF_VPN_REPLAY_DEFAULT       86400000u     /* 24h */
+#define CONF_VPN_REPLAY_MIN           1000u         /* 1s */
+#define CONF_VPN_REPLAY_MAX           604800000u    /* 7 days */
+#define CONF_VPN_DNS_TIMEOUT_DEFAULT  5000u
+#define CONF_VPN_DNS_TIMEOUT_MIN      100u
+#define CONF_VPN_DNS_TIMEOUT_MAX      60000u
+#define CONF_VPN_DNS_SERVERS_MAX      8
+#define CONF_VPN_SESSIONS_DEFAULT     10000u
+#define CONF_VPN_SESSIONS_MAX         1000000u
+#define CONF_VPN_FLOWS_DEFAULT        256u
+#define CONF_VPN_FLOWS_MAX            65535u
 #define CONF_TUN_NAME_DEFAULT         "sy0"
 #define CONF_TUN_ADDRESS_DEFAULT      "10.200.0.1/24"
 
@@ -210,8 +221,9 @@ struct conf_site {
 #define CONF_RANGE_LINK_LOCAL (1u << 2) /* 169.254/16, fe80::/10 */
 #define CONF_RANGE_CGNAT     (1u << 3) /* 100.64.0.0/10 */
 #define CONF_RANGE_MULTICAST (1u << 4) /* 224/4, ff00::/8 */
-#define CONF_RANGE_RESERVED  (1u << 5) /* 0/8, 240/4, 255.255.255.255, ::/128, ... */
-#define CONF_RANGE_ALL       0x3fu
+#define CONF_RANGE_RESERVED  (1u << 5) /* 0/8, 240/4, documentation, benchmarking, ... */
+#define CONF_RANGE_UNSPECIFIED (1u << 6) /* 0.0.0.0/32, ::/128 */
+#define CONF_RANGE_ALL       0x7fu
 
 struct conf_egress {
 	unsigned          deny_ranges; /* CONF_RANGE_* bits */
@@ -227,6 +239,12 @@ struct conf_tun {
 	uint32_t          mtu;
 	struct conf_addr *dns;         /* port 53 */
 	size_t            ndns;
+	bool              client_to_client;
+};
+struct conf_vpn_dns {
+	struct conf_addr *servers;     /* none: /etc/resolv.conf */
+	size_t            nservers;
+	uint64_t          timeout_ms;
 };
 struct conf_vpn {
 	bool               enabled;    /* terminator.vpn present */
@@ -235,7 +253,12 @@ struct conf_vpn {
 	char              *prekey_bundle;
 	char              *clients;    /* NULL only when open */
 	bool               open;
+	uint64_t           replay_window_ms;
+	char              *state_dir;  /* NULL: the replay cache lives in memory only */
 	struct conf_egress egress;
+	struct conf_vpn_dns dns;
+	uint64_t           max_sessions;
+	uint64_t           max_flows;  /* per session */
 	struct conf_tun    tun;
 };
 struct conf_terminator {

@@ -527,10 +527,13 @@ static const char *const terminator_keys[] = {
 static const char *const cert_keys[] = { "cert", "key", NULL };
 static const char *const site_keys[] = { "root", "health_path", NULL };
 static const char *const vpn_keys[] = {
-	"path", "identity_key", "prekey_bundle", "clients", "open", "egress", "tun", NULL
+	"path", "identity_key", "prekey_bundle", "clients", "open", "replay_window", "state_dir",
+	"egress", "dns", "max_sessions", "max_flows", "tun", NULL
 };
+static const char *const vpn_dns_keys[] = { "servers", "timeout", NULL };
 static const char *const egress_keys[] = { "deny", "allow", NULL };
-static const char *const tun_keys[] = { "enabled", "name", "address", "mtu", "dns", NULL };
+static const char *const tun_keys[] = { "enabled", "name", "address", "mtu", "dns",
+	"client_to_client", NULL };
 
 static const char *const level_names[] = { "error", "warn", "info", "debug", NULL };
 static const char *const format_names[] = { "text", "json", NULL };
@@ -538,7 +541,7 @@ static const char *const pp_names[] = { "off", "v1", "v2", NULL };
 static const char *const balance_names[] = { "round_robin", "random", "source", "least_conn",
 	NULL };
 static const char *const range_names[] = { "loopback", "private", "link_local", "cgnat",
-	"multicast", "reserved", NULL };
+	"multicast", "reserved", "unspecified", NULL };
 
 /* process: workers, user, max_connections, shutdown_timeout. */
 static int
@@ -909,7 +912,7 @@ do_egress(struct val *V, const struct cnode *m, struct conf_egress *eg)
 					    VAL_ARG(x), s);
 				else
 					rc = fail(V, x, VAL_FMT ": unknown range (loopback, private, "
-					    "link_local, cgnat, multicast, reserved, or a CIDR)", VAL_ARG(x));
+					    "link_local, cgnat, multicast, reserved, unspecified, or a CIDR)", VAL_ARG(x));
 			} else if (!named) {
 				if (confval_cidr(x->str, &eg->deny[eg->ndeny], why, sizeof why) == -1)
 					rc = fail(V, x, "%s", why);
@@ -948,9 +951,17 @@ do_tun(struct val *V, const struct cnode *m, struct conf_tun *t)
 	char why[CONFVAL_WHY_MAX];
 	if (want_map(V, m) == -1 || check_keys(V, m, tun_keys) == -1)
 		return -1;
-	if (get_bool(V, m, "enabled", &t->enabled) == -1)
+	if (get_bool(V, m, "enabled", &t->enabled) == -1 ||
+	    get_bool(V, m, "client_to_client", &t->client_to_client) == -1)
 		return -1;
-	struct cnode *x = lookup(m, "name", NULL);
+	struct cnode *x = lookup(m, "enabled", NULL);
+	if (t->enabled) {
+		size_t old = push_key(V, "enabled");
+		fail(V, x, "`true`: the TUN path is not supported yet");
+		pop(V, old);
+		return -1;
+	}
+	x = lookup(m, "name", NULL);
 	if (x != NULL) {
 		size_t old = push_key(V, "name");
 		int rc = want_scalar(V, x);
@@ -1001,6 +1012,44 @@ do_tun(struct val *V, const struct cnode *m, struct conf_tun *t)
 	return 0;
 }
 
+/* terminator.vpn.dns: {servers: ["IP[:port]", ...], timeout}. */
+static int
+do_vpn_dns(struct val *V, const struct cnode *m, struct conf_vpn_dns *d)
+{
+	char why[CONFVAL_WHY_MAX];
+	if (want_map(V, m) == -1 || check_keys(V, m, vpn_dns_keys) == -1)
+		return -1;
+	if (get_duration(V, m, "timeout", CONF_VPN_DNS_TIMEOUT_MIN, CONF_VPN_DNS_TIMEOUT_MAX,
+	    &d->timeout_ms) == -1)
+		return -1;
+	struct cnode *x = lookup(m, "servers", NULL);
+	if (x == NULL)
+		return 0;
+	size_t old = push_key(V, "servers");
+	const struct cnode **items;
+	size_t n;
+	bool single;
+	int rc = string_items(V, x, true, false, &items, &n, &single);
+	if (rc == 0 && n > CONF_VPN_DNS_SERVERS_MAX)
+		rc = fail(V, x, "%zu servers: at most %d", n, CONF_VPN_DNS_SERVERS_MAX);
+	if (rc == 0 && n > 0 && (d->servers = conf_arena_calloc(V->a, n, sizeof *d->servers)) ==
+	    NULL)
+		rc = oom(V, x);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		size_t o2 = push_item(V, items[i], single);
+		/* "IP" (port 53) or "IP:port" / "[v6]:port"; a bare IPv6 parses as an IP. */
+		char why2[CONFVAL_WHY_MAX];
+		if (confval_ip(items[i]->str, 53, &d->servers[i], why, sizeof why) == -1 &&
+		    confval_addr(items[i]->str, &d->servers[i], why2, sizeof why2) == -1)
+			rc = fail(V, items[i], "%s", strchr(items[i]->str, ':') != NULL ? why2 : why);
+		pop(V, o2);
+	}
+	if (rc == 0)
+		d->nservers = n;
+	pop(V, old);
+	return rc;
+}
+
 /* terminator.vpn. */
 static int
 do_vpn(struct val *V, const struct cnode *m, struct conf_vpn *vpn)
@@ -1031,6 +1080,19 @@ do_vpn(struct val *V, const struct cnode *m, struct conf_vpn *vpn)
 	if ((x = lookup(m, "egress", NULL)) != NULL) {
 		size_t old = push_key(V, "egress");
 		int rc = do_egress(V, x, &vpn->egress);
+		pop(V, old);
+		if (rc == -1)
+			return -1;
+	}
+	if (get_duration(V, m, "replay_window", CONF_VPN_REPLAY_MIN, CONF_VPN_REPLAY_MAX,
+	    &vpn->replay_window_ms) == -1 ||
+	    get_path(V, m, "state_dir", false, &vpn->state_dir) == -1 ||
+	    get_uint(V, m, "max_sessions", 1, CONF_VPN_SESSIONS_MAX, &vpn->max_sessions) == -1 ||
+	    get_uint(V, m, "max_flows", 1, CONF_VPN_FLOWS_MAX, &vpn->max_flows) == -1)
+		return -1;
+	if ((x = lookup(m, "dns", NULL)) != NULL) {
+		size_t old = push_key(V, "dns");
+		int rc = do_vpn_dns(V, x, &vpn->dns);
 		pop(V, old);
 		if (rc == -1)
 			return -1;
@@ -1643,6 +1705,10 @@ set_defaults(struct conf *c)
 	c->terminator.tls_min_version = 0x0303;
 	c->terminator.alpn_http11 = true;
 	c->terminator.vpn.egress.deny_ranges = CONF_RANGE_ALL;
+	c->terminator.vpn.replay_window_ms = CONF_VPN_REPLAY_DEFAULT;
+	c->terminator.vpn.dns.timeout_ms = CONF_VPN_DNS_TIMEOUT_DEFAULT;
+	c->terminator.vpn.max_sessions = CONF_VPN_SESSIONS_DEFAULT;
+	c->terminator.vpn.max_flows = CONF_VPN_FLOWS_DEFAULT;
 	c->terminator.vpn.tun.mtu = CONF_TUN_MTU_DEFAULT;
 	memcpy(c->terminator.vpn.tun.name, CONF_TUN_NAME_DEFAULT, sizeof CONF_TUN_NAME_DEFAULT);
 	confval_ifaddr(CONF_TUN_ADDRESS_DEFAULT, &c->terminator.vpn.tun.address, NULL, 0);
@@ -2030,7 +2096,15 @@ conf_dump(const struct conf *c, FILE *out)
 	dump_kv(out, "    ", "prekey_bundle", v->prekey_bundle);
 	if (v->clients != NULL)
 		dump_kv(out, "    ", "clients", v->clients);
-	fprintf(out, "    open: %s\n    egress:\n      deny: [", v->open ? "true" : "false");
+	fprintf(out, "    open: %s\n", v->open ? "true" : "false");
+	dump_ms(out, "    ", "replay_window", v->replay_window_ms);
+	if (v->state_dir != NULL)
+		dump_kv(out, "    ", "state_dir", v->state_dir);
+	fprintf(out, "    max_sessions: %llu\n    max_flows: %llu\n    dns:\n      servers: ",
+	    (unsigned long long)v->max_sessions, (unsigned long long)v->max_flows);
+	dump_addrs(out, v->dns.servers, v->dns.nservers, false);
+	dump_ms(out, "      ", "timeout", v->dns.timeout_ms);
+	fprintf(out, "    egress:\n      deny: [");
 	bool any = false;
 	for (unsigned r = 0; range_names[r] != NULL; r++) {
 		if (v->egress.deny_ranges & (1u << r)) {
@@ -2050,4 +2124,5 @@ conf_dump(const struct conf *c, FILE *out)
 	dump_kv(out, "      ", "name", v->tun.name);
 	fprintf(out, "      address: \"%s\"\n      mtu: %u\n      dns: ", b, (unsigned)v->tun.mtu);
 	dump_addrs(out, v->tun.dns, v->tun.ndns, true);
+	fprintf(out, "      client_to_client: %s\n", v->tun.client_to_client ? "true" : "false");
 }

@@ -175,6 +175,24 @@ static const struct stats_metric stats_metrics[] = {
 	SM_STATUS(502, 0), SM_STATUS(503, 0), SM_STATUS(504, 0), SM_STATUS(505, 0),
 	SM(STATS_HTTP, ST_STATUS_OTHER, "switchyard_http_responses_total", "counter", NULL,
 	    "status=\"other\""),
+	SM(STATS_VPN, SV_SESSIONS_ACTIVE, "switchyard_vpn_sessions_active", "gauge",
+	    "VPN sessions open now.", NULL),
+#define SM_HS(f, r, first) SM(STATS_VPN, f, "switchyard_vpn_handshakes_total", "counter", \
+	first ? "VPN handshakes by result." : NULL, "result=\"" r "\"")
+	SM_HS(SV_HS_OK, "ok", 1), SM_HS(SV_HS_UNKNOWN_CLIENT, "unknown_client", 0),
+	SM_HS(SV_HS_REPLAY, "replay", 0), SM_HS(SV_HS_BAD_HELLO, "bad_hello", 0),
+	SM_HS(SV_HS_VERSION, "version", 0), SM_HS(SV_HS_TIMEOUT, "timeout", 0),
+	SM_HS(SV_HS_LIMIT, "limit", 0), SM_HS(SV_HS_REPLAY_FULL, "replay_full", 0),
+#undef SM_HS
+#define SM_FL(f, r, first) SM(STATS_VPN, f, "switchyard_vpn_flows_total", "counter", \
+	first ? "VPN flows (outbound connections) by result." : NULL, "result=\"" r "\"")
+	SM_FL(SV_FLOWS_OK, "ok", 1), SM_FL(SV_FLOWS_DENIED, "denied", 0),
+	SM_FL(SV_FLOWS_FAILED, "failed", 0), SM_FL(SV_FLOWS_LIMIT, "limit", 0),
+#undef SM_FL
+	SM(STATS_VPN, SV_BYTES_IN, "switchyard_vpn_bytes_total", "counter",
+	    "VPN payload bytes (in: from clients to targets).", "direction=\"in\""),
+	SM(STATS_VPN, SV_BYTES_OUT, "switchyard_vpn_bytes_total", "counter", NULL,
+	    "direction=\"out\""),
 #undef SM_STATUS
 };
 

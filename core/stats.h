@@ -17,7 +17,7 @@
 #define STATS_LABEL_MAX   320  /* bytes of one entry's rendered label set */
 
 enum stats_kind { STATS_LISTENER, STATS_ROUTE, STATS_SERVER, STATS_PROCESS, STATS_HTTP,
-	STATS_KIND_COUNT };
+	STATS_VPN, STATS_KIND_COUNT };
 
 /* Listener counters. HELLO_* and PROXY_* are failure reasons. */
 enum {
@@ -67,6 +67,17 @@ enum {
 	ST_STATUS_431, ST_STATUS_500, ST_STATUS_501, ST_STATUS_502, ST_STATUS_503, ST_STATUS_504,
 	ST_STATUS_505, ST_STATUS_OTHER,
 	ST_FIELD_COUNT
+};
+
+/* VPN counters of one VPN path (label path="..."): sessions, handshakes by result, flows
+ * by result, payload bytes each way (in: client -> targets). */
+enum {
+	SV_SESSIONS_ACTIVE,   /* gauge */
+	SV_HS_OK, SV_HS_UNKNOWN_CLIENT, SV_HS_REPLAY, SV_HS_BAD_HELLO, SV_HS_VERSION,
+	SV_HS_TIMEOUT, SV_HS_LIMIT, SV_HS_REPLAY_FULL,
+	SV_FLOWS_OK, SV_FLOWS_DENIED, SV_FLOWS_FAILED, SV_FLOWS_LIMIT,
+	SV_BYTES_IN, SV_BYTES_OUT,
+	SV_FIELD_COUNT
 };
 
 /* The ST_STATUS_* counter of an HTTP status code. */

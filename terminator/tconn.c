@@ -41,7 +41,9 @@
 #include "core/stats.h"
 #include "proto/hostname.h"
 #include "proto/http1.h"
+#include "proto/ws.h"
 #include "terminator/site.h"
+#include "terminator/vpn/vsess.h"
 
 #define TCONN_IN_CAP       (HTTP1_HEAD_MAX + 1)     /* one byte past the limit gives 431 */
 #define TCONN_RECORD       16384                    /* TLS record payload */
@@ -51,7 +53,7 @@
 #define TCONN_KEEPALIVE_MS 75000u                  /* idle between requests, at most */
 _Static_assert(TCONN_OUT_MAX <= BUFPOOL_SIZE, "a response buffer comes from core/bufpool");
 
-enum tconn_state { TC_HANDSHAKE, TC_READ, TC_WRITE, TC_SHUTDOWN, TC_LINGER };
+enum tconn_state { TC_HANDSHAKE, TC_READ, TC_WRITE, TC_SHUTDOWN, TC_LINGER, TC_VPN };
 
 /*
  * What only a connection with a request in hand needs: the parser state and the response.
@@ -103,6 +105,9 @@ struct term_conn {
 	void              *arg;
 	struct stats_entry *stats;
 	unsigned           worker;
+	struct sockaddr_storage peer;   /* the real client (after PROXY), for the VPN's log */
+	struct vsess      *vs;          /* the VPN session after a 101; NULL otherwise */
+	const char        *vpn_end;     /* why the VPN session ended */
 };
 
 static void tconn_drive(struct term_conn *c);
@@ -311,6 +316,7 @@ tconn_free(struct term_conn *c)
 	tconn_in_free(c);
 	bufpool_put(c->out);
 	free(c->sni);
+	vsess_free(c->vs);
 	free(c);
 }
 
@@ -520,6 +526,16 @@ tconn_response_done(struct term_conn *c)
 	bufpool_put(c->out);
 	c->out = NULL;
 	c->out_cap = c->out_len = c->out_off = 0;
+	if (c->vs != NULL) {
+		/* The 101 is out: the connection is the VPN session's from here on. */
+		size_t used = c->rq->req.head_len;
+		vsess_preload(c->vs, c->in + used, c->in_len - used);
+		tconn_in_free(c);
+		event_del(&c->tev);
+		c->t_expiry = 0;
+		c->state = TC_VPN;
+		return true;
+	}
 	if (c->rq->resp.close) {
 		c->state = TC_SHUTDOWN;
 		return true;
@@ -542,6 +558,72 @@ tconn_response_done(struct term_conn *c)
 	else
 		tconn_deadline(c, TM_IDLE); /* a pipelined head gets its own when it is fed */
 	return true;
+}
+
+/* The value of a header field (the first), or NULL. */
+static const uint8_t *
+tconn_field(const struct term_conn *c, const char *name, size_t *len)
+{
+	const struct http1_req *r = &c->rq->req;
+	for (unsigned i = 0; i < r->nfields; i++) {
+		if (http1_view_ieq(c->in, r->fields[i].name, name)) {
+			*len = r->fields[i].value.len;
+			return c->in + r->fields[i].value.off;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * A request for a VPN path. A proper WebSocket upgrade of /ws gets the 101 and a session;
+ * anything else gets exactly what the decoy gives for a file that is not there (404 for
+ * GET and HEAD, the site's own answer for other methods), so a prober learns nothing.
+ * /mux, /dns and /tun are not served yet: they look missing too.
+ */
+static void
+tconn_vpn_request(struct term_conn *c, enum vpn_path p, bool keep, time_t now)
+{
+	struct http1_req *r = &c->rq->req;
+	size_t kl = 0, vl = 0;
+	const uint8_t *key = tconn_field(c, "sec-websocket-key", &kl);
+	const uint8_t *ver = tconn_field(c, "sec-websocket-version", &vl);
+	char accept[WS_ACCEPT_LEN + 1];
+	bool upgrade = p == VPN_WS && r->method == HTTP1_M_GET && r->version_minor == 1 &&
+	    r->conn_upgrade && r->upgrade_websocket && !r->chunked &&
+	    (!r->has_cl || r->content_length == 0) && !c->draining &&
+	    ver != NULL && vl == 2 && memcmp(ver, "13", 2) == 0 &&
+	    key != NULL && ws_accept((const char *)key, kl, accept) == 0;
+	if (upgrade && !vpn_session_take(c->t->vpn->cv->max_sessions)) {
+		stats_add(c->t->vpn->stats[p], c->worker, SV_HS_LIMIT, 1);
+		upgrade = false;
+	}
+	if (!upgrade) {
+		if (r->method == HTTP1_M_GET || r->method == HTTP1_M_HEAD)
+			site_error(c->t->site, 404, r->method == HTTP1_M_HEAD, keep, now,
+			    &c->rq->resp);
+		else
+			site_respond(c->t->site, c->in, r, keep, now, &c->rq->resp);
+		tconn_respond(c);
+		return;
+	}
+	c->vs = vsess_new(c, c->base, c->t->vpn, p, &c->peer, c->worker);
+	if (c->vs == NULL) {
+		vpn_session_give();
+		site_error(c->t->site, 500, false, false, now, &c->rq->resp);
+		tconn_respond(c);
+		return;
+	}
+	struct site_resp *o = &c->rq->resp;
+	int n = snprintf(o->head, sizeof o->head, "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+	    accept);
+	o->status = 101;
+	o->head_len = (size_t)n;
+	o->body = NULL;
+	o->body_len = 0;
+	o->fd = -1;
+	o->close = false;
+	tconn_respond(c);
 }
 
 /* A complete head: decide the response. */
@@ -594,6 +676,13 @@ tconn_request(struct term_conn *c)
 			/* RFC 9110 §15.5.20: this connection is not for that host. */
 			site_error(c->t->site, 421, head, keep, now, &c->rq->resp);
 			tconn_respond(c);
+			return;
+		}
+	}
+	if (c->t->vpn != NULL) {
+		enum vpn_path p = vpn_match(c->t->vpn, c->in + r->target.off, r->target.len);
+		if (p != VPN_NONE) {
+			tconn_vpn_request(c, p, keep, now);
 			return;
 		}
 	}
@@ -822,6 +911,15 @@ tconn_drive(struct term_conn *c)
 			if (!tconn_step_linger(c))
 				return;
 			break;
+		case TC_VPN:
+			if (vsess_step(c->vs))
+				break;
+			c->vpn_end = vsess_end_reason(c->vs);
+			if (c->ssl != NULL)
+				(void)SSL_shutdown(c->ssl);
+			ERR_clear_error();
+			tconn_close(c, c->vpn_end, false);
+			return;
 		}
 		break;
 	}
@@ -862,6 +960,8 @@ tconn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		tconn_count(c, ST_HANDSHAKE_FAILURES);
 		tconn_close(c, "handshake_timeout", true);
 		return;
+	case TC_VPN:
+		return; /* the session keeps its own deadlines */
 	case TC_READ:
 		if (c->in_len == 0 && c->skip == 0) {
 			tconn_close(c, c->requests ? "keepalive_timeout" : "head_timeout",
@@ -882,6 +982,29 @@ tconn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* ---- the VPN session's side of the connection (term_int.h) ---- */
+
+/* Reads for the session. */
+ssize_t
+tconn_vpn_read(struct term_conn *c, uint8_t *buf, size_t cap)
+{
+	return tconn_read(c, buf, cap);
+}
+
+/* Writes for the session. */
+ssize_t
+tconn_vpn_write(struct term_conn *c, const uint8_t *buf, size_t len)
+{
+	return tconn_write(c, buf, len);
+}
+
+/* Runs the driver from the loop soon. */
+void
+tconn_vpn_kick(struct term_conn *c)
+{
+	event_active(&c->rev, EV_READ, 1);
+}
+
 /* Takes over a connection (see terminator.h). */
 struct term_conn *
 term_accept(struct term *t, struct event_base *base, const struct term_handoff *h)
@@ -900,6 +1023,8 @@ term_accept(struct term *t, struct event_base *base, const struct term_handoff *
 	c->stats = h->stats;
 	c->worker = h->worker;
 	c->bytes_in = h->pre_len;
+	if (h->peer != NULL)
+		c->peer = *h->peer;
 	/* The head the router read (pipelined requests may follow it). */
 	if (!h->tls && h->pre_len > 0 &&
 	    tconn_in_alloc(c, h->pre_len > TCONN_IN_CAP ? h->pre_len : TCONN_IN_CAP) == -1)

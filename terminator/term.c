@@ -31,6 +31,7 @@
 
 #include "core/log.h"
 #include "core/privopen.h"
+#include "terminator/vpn/vpn.h"
 #include "proto/hostname.h"
 #include "terminator/site.h"
 #include "terminator/ticket.h"
@@ -509,6 +510,13 @@ term_build(const struct conf *conf, char *err, size_t cap)
 	t->site = site_open(&tc->site, err, cap);
 	if (t->site == NULL)
 		goto fail;
+	if (tc->vpn.enabled) {
+		if ((t->vpn = vpn_build(&tc->vpn, err, cap)) == NULL)
+			goto fail;
+		if (tc->vpn.open)
+			log_warn("terminator.vpn: open: true: any client key is accepted (no "
+			    "allow-list)");
+	}
 	if (tc->ncertificates > TERM_CERTS_MAX) {
 		snprintf(err, cap, "terminator.certificates: more than %u", TERM_CERTS_MAX);
 		goto fail;
@@ -565,6 +573,7 @@ term_free(struct term *t)
 	free(t->names);
 	if (t->site != NULL)
 		site_free(t->site);
+	vpn_free(t->vpn);
 	free(t);
 }
 
@@ -654,4 +663,5 @@ void
 term_fini_process(void)
 {
 	ticket_fini();
+	vpn_fini_process();
 }

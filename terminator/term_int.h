@@ -8,6 +8,8 @@
 #include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "terminator/terminator.h"
 
@@ -28,9 +30,20 @@ struct term {
 	size_t             nnames;
 	unsigned           def;      /* the context for no SNI or an unknown name */
 	struct site       *site;
+	struct vpn        *vpn;      /* NULL: no terminator.vpn (the paths are the decoy's) */
 	const struct conf *conf;     /* the generation's configuration (outlives the term) */
 	bool               ephemeral;
 };
+
+/* Results of the connection I/O the VPN session uses (tconn.c's own values). */
+enum { TCONN_IO_RESET = -3, TCONN_IO_AGAIN = -2, TCONN_IO_ERR = -1, TCONN_IO_EOF = 0 };
+
+/* The client side of a VPN session (terminator/vpn/vsess.c): reads decrypted bytes, writes
+ * bytes (TLS: a retry repeats the same bytes), and schedules the connection's driver from
+ * the loop (never runs it inside the call). */
+ssize_t tconn_vpn_read(struct term_conn *c, uint8_t *buf, size_t cap);
+ssize_t tconn_vpn_write(struct term_conn *c, const uint8_t *buf, size_t len);
+void tconn_vpn_kick(struct term_conn *c);
 
 /* Makes tconn.c's BIO method; once, before any worker runs. */
 int tconn_init_process(void);

@@ -53,7 +53,7 @@ check_example() {
 	if [ $rc = 0 ]; then
 		ok
 	elif [ $rc = 2 ] && [ "$(wc -l <"$tmp/err")" = 2 ] &&
-	    grep -qE "^$1: terminator\.(certificates\[[0-9]+\]\.(cert|key)|site\.root): /[^:]+: No such file or directory\$" "$tmp/err"; then
+	    grep -qE "^$1: terminator\.(certificates\[[0-9]+\]\.(cert|key)|site\.root|vpn\.(identity_key|prekey_bundle|clients)): /[^:]+: No such file or directory\$" "$tmp/err"; then
 		ok
 	else
 		bad "$2: -t exited $rc: $(head -2 "$tmp/err")"

@@ -521,7 +521,7 @@ test_terminator(void)
 	BAD(VPN "    egress: {deny: [privat]}\n",
 	    "t.yaml:6:21: terminator.vpn.egress.deny[0]: `privat`: unknown range; did you mean `private`?");
 	BAD(VPN "    egress: {deny: [intranet]}\n",
-	    "t.yaml:6:21: terminator.vpn.egress.deny[0]: `intranet`: unknown range (loopback, private, link_local, cgnat, multicast, reserved, or a CIDR)");
+	    "t.yaml:6:21: terminator.vpn.egress.deny[0]: `intranet`: unknown range (loopback, private, link_local, cgnat, multicast, reserved, unspecified, or a CIDR)");
 	BAD(VPN "    egress: {deny: [10.0.0.1/8]}\n",
 	    "t.yaml:6:21: terminator.vpn.egress.deny[0]: `10.0.0.1/8`: host bits set beyond the prefix (did you mean 10.0.0.0/8?)");
 	BAD(VPN "    tun: {address: 10.0.0.1}\n",
@@ -530,6 +530,30 @@ test_terminator(void)
 	    "t.yaml:6:17: terminator.vpn.tun.dns[0]: `dns.google`: host names are not accepted, only IP literals");
 	BAD(VPN "    tun: {enabled: on}\n",
 	    "t.yaml:6:20: terminator.vpn.tun.enabled: `on`: expected true or false");
+	BAD(VPN "    tun: {enabled: true}\n",
+	    "t.yaml:6:20: terminator.vpn.tun.enabled: `true`: the TUN path is not supported yet");
+	BAD(VPN "    replay_window: 999ms\n",
+	    "t.yaml:6:20: terminator.vpn.replay_window: `999ms`: must be from 1s to 168h");
+	BAD(VPN "    max_sessions: 0\n",
+	    "t.yaml:6:19: terminator.vpn.max_sessions: `0`: must be between 1 and 1000000");
+	BAD(VPN "    max_flows: 65536\n",
+	    "t.yaml:6:16: terminator.vpn.max_flows: `65536`: must be between 1 and 65535");
+	BAD(VPN "    dns: {servers: [dns.google]}\n",
+	    "t.yaml:6:21: terminator.vpn.dns.servers[0]: `dns.google`: host names are not accepted, only IP literals");
+	BAD(VPN "    dns: {servers: [\"1.2.3.4:0\"]}\n",
+	    "t.yaml:6:21: terminator.vpn.dns.servers[0]: `1.2.3.4:0`: the port must be from 1 to 65535");
+	BAD(VPN "    dns: {timeout: 61s}\n",
+	    "t.yaml:6:20: terminator.vpn.dns.timeout: `61s`: must be from 100ms to 1m");
+	BAD(VPN "    dns: {server: []}\n",
+	    "t.yaml:6:11: terminator.vpn.dns.server: unknown key; did you mean `servers`?");
+	c = GOOD(VPN "    egress: {deny: [unspecified]}\n" L_TLS R_DEF);
+	CHECK(c != NULL && c->terminator.vpn.egress.deny_ranges == CONF_RANGE_UNSPECIFIED);
+	conf_free(c);
+	c = GOOD(VPN "    replay_window: 1s\n    max_sessions: 1000000\n    max_flows: 1\n" L_TLS R_DEF);
+	CHECK(c != NULL && c->terminator.vpn.replay_window_ms == 1000 &&
+	    c->terminator.vpn.max_sessions == 1000000 && c->terminator.vpn.max_flows == 1 &&
+	    c->terminator.vpn.dns.timeout_ms == 5000 && c->terminator.vpn.dns.nservers == 0);
+	conf_free(c);
 	/* deny given replaces the default; deny: [] denies nothing. */
 	c = GOOD(VPN "    egress: {deny: []}\n" L_TLS R_DEF);
 	CHECK(c != NULL && c->terminator.vpn.egress.deny_ranges == 0);
@@ -708,7 +732,12 @@ test_full(void)
 	CHECK(v->egress.deny_ranges == (CONF_RANGE_LOOPBACK | CONF_RANGE_CGNAT));
 	CHECK(v->egress.ndeny == 1 && strcmp(cidr_str(&v->egress.deny[0]), "198.18.0.0/15") == 0);
 	CHECK(v->egress.nallow == 1 && strcmp(cidr_str(&v->egress.allow[0]), "10.1.0.0/16") == 0);
-	CHECK(v->tun.enabled && strcmp(v->tun.name, "sy-tunnel-12345") == 0);
+	CHECK(!v->tun.enabled && v->tun.client_to_client &&
+	    strcmp(v->tun.name, "sy-tunnel-12345") == 0);
+	CHECK(v->replay_window_ms == 7200000 && strcmp(v->state_dir, "/var/lib/sy-test") == 0);
+	CHECK(v->dns.nservers == 2 && strcmp(addr_str(&v->dns.servers[0]), "127.0.0.1:53") == 0 &&
+	    strcmp(addr_str(&v->dns.servers[1]), "[::1]:5353") == 0 && v->dns.timeout_ms == 2000);
+	CHECK(v->max_sessions == 7 && v->max_flows == 3);
 	CHECK(strcmp(cidr_str(&v->tun.address), "10.201.0.1/16") == 0 && v->tun.mtu == 9000);
 	CHECK(v->tun.ndns == 2 && strcmp(addr_str(&v->tun.dns[1]), "[2606:4700::1111]:53") == 0);
 	conf_free(c);

@@ -1,0 +1,48 @@
+/*
+ * One VPN session (rvpn-protocol.md §5-§7): a WebSocket after the 101, carrying the Hello,
+ * the ServerHello, then ratchet messages. The `/ws` path: the first message names a target,
+ * the egress policy is checked, the name resolved (evdns, never blocking), the target
+ * connected, and bytes relayed both ways with bounded buffers. The HTTP connection
+ * (terminator/tconn.c) owns the socket and TLS; the session reads and writes through it
+ * (term_int.h) and owns the target socket.
+ */
+#ifndef SY_TERMINATOR_VPN_VSESS_H
+#define SY_TERMINATOR_VPN_VSESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "terminator/vpn/vpn.h"
+
+#define VSESS_HELLO_MS    5000u   /* Hello after the 101 (§3.4: the reference's 5 s) */
+#define VSESS_TARGET_MS   5000u   /* /ws: the target message after the ServerHello */
+#define VSESS_CONNECT_MS  5000u   /* per target address */
+#define VSESS_IDLE_MS     300000u /* /ws relay without data either way (§3.4) */
+#define VSESS_TICK_MS     250u    /* deadlines and revocation are checked this often */
+#define VSESS_RELAY_MAX   8190u   /* target bytes per message (§7.3: peers read 8190) */
+#define VSESS_OUT_HIGH    (64u * 1024) /* stop reading the target above this many queued */
+
+struct term_conn;
+struct event_base;
+struct vsess;
+
+/* Starts a session on c after the 101 was queued; NULL when out of memory. */
+struct vsess *vsess_new(struct term_conn *c, struct event_base *base, const struct vpn *v,
+    enum vpn_path path, const struct sockaddr_storage *peer, unsigned worker);
+
+/* Runs the session after any readiness of the client connection. Returns false when the
+ * session has ended (the caller then closes c with vsess_end_reason). */
+bool vsess_step(struct vsess *s);
+
+/* Hands over bytes the client sent behind its upgrade request (at most 16 KiB). */
+void vsess_preload(struct vsess *s, const uint8_t *buf, size_t len);
+
+/* Why the session ended (a stable lowercase id). */
+const char *vsess_end_reason(const struct vsess *s);
+
+/* Frees the session (logs its line, gives back its slot). */
+void vsess_free(struct vsess *s);
+
+#endif

@@ -1,0 +1,169 @@
+#!/bin/sh
+# VPN engine, /ws path, through the router and the terminator (TLS, terminate: true) and on
+# a plain-HTTP site route, driven by tests/integration/sy_rvpn.py (an independent r-vpn
+# client in Python): a 10 MiB echo with matching SHA-256 against an echo server on
+# 127.0.0.1, plain ws:// on a `site: true` route, an unknown key (no answer), a replayed
+# Hello (refused, also after a restart: the state file), a tampered frame (session ends), a
+# denied target (close 1008), a key removed on SIGHUP (its live session ends), a GET
+# without Upgrade on each VPN path (byte-identical to the decoy's missing file),
+# max_sessions and the handshake timeout at N and N+1, metrics and the session log line.
+
+SY_DIR=$(cd "$(dirname "$0")" && pwd)
+. "$SY_DIR/lib.sh"
+sy_setup
+DIR=$SY_DIR
+CLI="python3 $DIR/sy_rvpn.py"
+
+python3 -c 'import cryptography' 2>/dev/null || { sy_skip "python3-cryptography missing"; sy_done; }
+
+# Keys: the server's identity and bundle, three clients (alice and bob listed, eve not).
+"$SWITCHYARD" keygen -o "$T/server.key" >/dev/null || sy_bad "keygen"
+"$SWITCHYARD" prekey-bundle --identity "$T/server.key" -o "$T/bundle.json" >/dev/null || sy_bad "prekey-bundle"
+for c in alice bob eve; do
+	"$SWITCHYARD" keygen -o "$T/$c.key" >/dev/null || sy_bad "keygen $c"
+done
+ik() { "$SWITCHYARD" pubkey --identity "$T/$1.key" | awk -v f="$2" '$1 == f":" { print $2 }'; }
+{
+	echo "# test clients"
+	echo "$(ik alice x25519_hex) alice"
+	echo "$(ik bob x25519_ik) bob"
+} >"$T/clients.allow"
+
+# The echo server (a target on loopback, allowed explicitly below).
+E=$(sy_port)
+sy_start echo python3 -c '
+import socket, sys, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64)
+def serve(c):
+    while True:
+        d = c.recv(65536)
+        if not d: break
+        c.sendall(d)
+    c.close()
+while True:
+    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+' "$E"
+
+mkdir -p "$T/www" "$T/state"
+printf 'decoy\n' >"$T/www/index.html"
+sy_cert site vpn.test
+P=$(sy_port) H=$(sy_port) A=$(sy_port)
+cat >"$T/sy.yaml" <<EOF
+process: {workers: 2}
+log: {level: info, access: $T/access.log}
+admin: {listen: "127.0.0.1:$A"}
+listeners:
+  - name: edge
+    listen: 127.0.0.1:$P
+    kind: tls
+    routes:
+      - default: {terminate: true}
+  - name: plain
+    listen: 127.0.0.1:$H
+    kind: http
+    routes:
+      - default: {site: true}
+terminator:
+  certificates: [{cert: $T/site.crt, key: $T/site.key}]
+  site: {root: $T/www}
+  vpn:
+    identity_key: $T/server.key
+    prekey_bundle: $T/bundle.json
+    clients: $T/clients.allow
+    state_dir: $T/state
+    max_sessions: 2
+    egress: {allow: [127.0.0.1/32]}
+EOF
+# A bad allow-list line is a -t error naming file:line.
+cp "$T/clients.allow" "$T/clients.good"
+printf 'not-a-key carol\n' >>"$T/clients.allow"
+"$SWITCHYARD" -t -c "$T/sy.yaml" >/dev/null 2>"$T/t.err"
+rc=$?
+[ $rc = 2 ] && grep -qF "terminator.vpn.clients: $T/clients.allow:4: not an X25519 identity key" "$T/t.err" &&
+	sy_ok || sy_bad "-t on a bad allow-list: $rc $(cat "$T/t.err")"
+mv "$T/clients.good" "$T/clients.allow"
+"$SWITCHYARD" -t -c "$T/sy.yaml" >/dev/null 2>&1 && sy_ok || sy_bad "-t on the good file"
+sy_switchyard sy "$T/sy.yaml" || sy_bad "switchyard did not start: $(cat "$T/sy.log")"
+sy_wait_port "$P" && sy_wait_port "$H" || sy_bad "listeners not up"
+m() { sy_metric "$A" "$1"; }
+WS='path="/api/v1/ws"'
+run() { $CLI --port "$P" --tls --bundle "$T/bundle.json" "$@" 2>>"$T/cli.err"; }
+
+# 10 MiB through /ws over TLS, SHA-256 compared by the client.
+out=$(run --identity "$T/alice.key" --target "127.0.0.1:$E" --echo 10485760)
+[ "$out" = echo_ok ] && sy_ok || sy_bad "10 MiB echo: $out $(tail -3 "$T/cli.err")"
+# The same over plain ws:// on the site route.
+out=$($CLI --port "$H" --bundle "$T/bundle.json" --identity "$T/bob.key" --target "127.0.0.1:$E" --echo 200000 2>>"$T/cli.err")
+[ "$out" = echo_ok ] && sy_ok || sy_bad "plain ws echo: $out"
+sy_wait_log sy 'vpn session client=127.0.0.1 key="alice" path=ws flows=1 bytes_in=10485760 bytes_out=10485760 duration_ms=[0-9]+ end=' || sy_bad "no session log line"
+grep -q "$(ik alice x25519_hex)" "$T/sy.log" && sy_bad "a key was logged" || sy_ok
+
+# Unknown key: no ServerHello, no Error.
+out=$(run --identity "$T/eve.key")
+[ "$out" = no_answer ] && sy_ok || sy_bad "unknown key answered: $out"
+[ "$(m "switchyard_vpn_handshakes_total{$WS,result=\"unknown_client\"}")" = 1 ] && sy_ok || sy_bad "unknown_client not counted"
+
+# Replay: a recorded Hello is refused before any ServerHello.
+out=$(run --identity "$T/alice.key" --save-hello "$T/hello.json")
+[ "$out" = serverhello ] && sy_ok || sy_bad "first Hello: $out"
+out=$(run --identity "$T/alice.key" --replay-hello "$T/hello.json")
+[ "$out" = no_answer ] && sy_ok || sy_bad "replayed Hello answered: $out"
+[ "$(m "switchyard_vpn_handshakes_total{$WS,result=\"replay\"}")" = 1 ] && sy_ok || sy_bad "replay not counted"
+
+# A tampered frame ends the session (policy close), a denied target too.
+out=$(run --identity "$T/alice.key" --target "127.0.0.1:$E" --tamper)
+[ "$out" = "closed 1008" ] && sy_ok || sy_bad "tampered frame: $out"
+out=$(run --identity "$T/alice.key" --target "127.0.0.2:$E")
+[ "$out" = "closed 1008" ] && sy_ok || sy_bad "denied target: $out"
+out=$(run --identity "$T/alice.key" --target "[::ffff:10.0.0.1]:$E")
+[ "$out" = "closed 1008" ] && sy_ok || sy_bad "denied mapped target: $out"
+[ "$(m "switchyard_vpn_flows_total{$WS,result=\"denied\"}")" = 2 ] && sy_ok || sy_bad "denied flows not counted"
+[ "$(m "switchyard_vpn_handshakes_total{$WS,result=\"ok\"}")" -ge 5 ] && sy_ok || sy_bad "ok handshakes"
+[ "$(m "switchyard_vpn_bytes_total{$WS,direction=\"in\"}")" = 10685760 ] && sy_ok || sy_bad "bytes in: $(m "switchyard_vpn_bytes_total{$WS,direction=\"in\"}")"
+
+# GET without Upgrade on every VPN path: the decoy's missing-file answer, byte for byte
+# (the Date line aside).
+raw() { curl -s --max-time 5 -D - -o - -H 'Host: vpn.test' "http://127.0.0.1:$H$1" | grep -v '^Date:'; }
+want=$(raw /no-such-file)
+for p in /api/v1/ws /api/v1/ws/ /api/v1/ws/mux /api/v1/ws/dns /api/v1/ws/tun "/api/v1/ws?x=1"; do
+	got=$(raw "$p")
+	[ "$got" = "$want" ] && sy_ok || sy_bad "GET $p differs from the decoy's 404"
+done
+echo "$want" | grep -q '^HTTP/1.1 404' && sy_ok || sy_bad "decoy answer is not a 404: $want"
+
+# max_sessions: 2 sessions open, a third upgrade is refused (the decoy 404).
+sy_start h1 $CLI --port "$P" --tls --bundle "$T/bundle.json" --identity "$T/alice.key" --target "127.0.0.1:$E" --hold 8
+sy_start h2 $CLI --port "$P" --tls --bundle "$T/bundle.json" --identity "$T/bob.key" --target "127.0.0.1:$E" --echo 1000 --hold 8
+sy_wait_log h2 echo_done 200 || sy_bad "bob's echo: $(cat "$T/h2.log")"
+sy_wait_metric "$A" "switchyard_vpn_sessions_active{$WS}" 2 || sy_bad "two sessions not active"
+out=$(run --identity "$T/alice.key")
+[ "$out" = error:bad_101 ] && sy_ok || sy_bad "third session: $out"
+[ "$(m "switchyard_vpn_handshakes_total{$WS,result=\"limit\"}")" = 1 ] && sy_ok || sy_bad "limit not counted"
+
+# Revocation: bob's live session ends when bob leaves the list and the file is reloaded.
+grep -v bob "$T/clients.allow" >"$T/clients.new" && mv "$T/clients.new" "$T/clients.allow"
+kill -HUP "$(cat "$T/sy.pid")"
+sy_wait_log h2 'echo_ok closed 1008' 100 && sy_ok || sy_bad "revoked session: $(cat "$T/h2.log")"
+sy_wait_log sy 'key="bob" path=ws .* end=revoked' || sy_bad "no revoked log line"
+out=$(run --identity "$T/bob.key")
+[ "$out" = no_answer ] && sy_ok || sy_bad "removed key answered: $out"
+sy_stop h1
+sy_wait_metric "$A" "switchyard_vpn_sessions_active{$WS}" 0 || sy_bad "sessions still active"
+
+# Handshake timeout (VSESS_HELLO_MS 5 s): a Hello after 4 s is answered, after 6 s not.
+sy_start w1 $CLI --port "$P" --tls --bundle "$T/bundle.json" --identity "$T/alice.key" --wait 4
+sy_start w2 $CLI --port "$P" --tls --bundle "$T/bundle.json" --identity "$T/alice.key" --wait 6
+sy_wait_log w1 serverhello 160 && sy_ok || sy_bad "Hello at 4 s: $(cat "$T/w1.log")"
+sy_wait_log w2 'no_answer' 200 && sy_ok || sy_bad "Hello at 6 s: $(cat "$T/w2.log")"
+[ "$(m "switchyard_vpn_handshakes_total{$WS,result=\"timeout\"}")" = 1 ] && sy_ok || sy_bad "timeout not counted"
+
+# Restart: the replay cache comes back from state_dir.
+sy_stop_clean sy
+mv "$T/sy.log" "$T/sy-first.log"
+sy_switchyard sy "$T/sy.yaml" || sy_bad "switchyard did not restart"
+sy_wait_port "$P"
+out=$(run --identity "$T/alice.key" --replay-hello "$T/hello.json")
+[ "$out" = no_answer ] && sy_ok || sy_bad "replay after restart answered: $out"
+sy_stop_clean sy
+sy_done
