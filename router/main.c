@@ -513,6 +513,7 @@ main(int argc, char **argv)
 	if (test) {
 		/* Certificates, keys and the site root are part of the configuration: check them
 		 * the way a start or a reload would load them. */
+		term_check_only(); /* a check writes no state (the VPN's replay cache) */
 		struct term *t = term_build(conf, terr, sizeof terr);
 		if (t == NULL) {
 			fprintf(stderr, "%s: %s\nswitchyard: configuration %s test failed\n", path, terr,

@@ -559,6 +559,12 @@ fail:
 	return NULL;
 }
 
+void
+term_check_only(void)
+{
+	vpn_check_only();
+}
+
 /* Frees a terminator. */
 void
 term_free(struct term *t)

@@ -68,6 +68,13 @@ struct term *term_build(const struct conf *conf, char *err, size_t cap);
 void term_free(struct term *t);
 
 /*
+ * For `switchyard -t`: term_build then checks everything but writes no state (the VPN replay
+ * cache stays in memory; vpn.state_dir is only checked to be a directory). Call before
+ * term_build.
+ */
+void term_check_only(void);
+
+/*
  * Takes over a connection on the calling worker's loop. On success the terminator owns fd
  * and calls h->done exactly once when the connection ends; on failure (out of memory) it
  * has closed fd, does not call done, and returns NULL.

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "core/log.h"
@@ -118,6 +119,32 @@ out:
 }
 
 /* Builds a generation's VPN state (see vpn.h). */
+static bool vpn_no_state; /* -t: check, write nothing */
+
+void
+vpn_check_only(void)
+{
+	vpn_no_state = true;
+}
+
+/* -t: state_dir must be a directory; nothing is created in it. 0, or -1 with err. */
+static int
+vpn_check_state_dir(const char *dir, char *err, size_t cap)
+{
+	struct stat st;
+	if (dir == NULL)
+		return 0;
+	if (stat(dir, &st) == -1) {
+		snprintf(err, cap, "terminator.vpn.state_dir: %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, cap, "terminator.vpn.state_dir: %s: not a directory", dir);
+		return -1;
+	}
+	return 0;
+}
+
 struct vpn *
 vpn_build(const struct conf_vpn *cv, char *err, size_t cap)
 {
@@ -144,7 +171,11 @@ vpn_build(const struct conf_vpn *cv, char *err, size_t cap)
 		}
 	}
 	pthread_mutex_lock(&vpn_list_mu);
-	if (vpn_replay == NULL) {
+	if (vpn_replay == NULL && vpn_no_state) {
+		vpn_replay = vpn_check_state_dir(cv->state_dir, err, cap) == -1 ? NULL :
+		    vreplay_open(VREPLAY_LIVE_DEFAULT, NULL, (uint64_t)time(NULL),
+		    v->replay_window_s, err, cap);
+	} else if (vpn_replay == NULL) {
 		vpn_replay = vreplay_open(VREPLAY_LIVE_DEFAULT, cv->state_dir,
 		    (uint64_t)time(NULL), v->replay_window_s, err, cap);
 	} else if ((cv->state_dir == NULL) != (vreplay_dir(vpn_replay) == NULL) ||

@@ -45,6 +45,9 @@ struct vpn {
 /* Loads keys and lists for cv and publishes the allow-list. NULL with err on failure. */
 struct vpn *vpn_build(const struct conf_vpn *cv, char *err, size_t cap);
 
+/* From now on vpn_build writes no state: the replay cache stays in memory (`-t`). */
+void vpn_check_only(void);
+
 /* Frees a generation's state (no session may still use it). */
 void vpn_free(struct vpn *v);
 

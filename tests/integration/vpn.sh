@@ -84,6 +84,14 @@ rc=$?
 	sy_ok || sy_bad "-t on a bad allow-list: $rc $(cat "$T/t.err")"
 mv "$T/clients.good" "$T/clients.allow"
 "$SWITCHYARD" -t -c "$T/sy.yaml" >/dev/null 2>&1 && sy_ok || sy_bad "-t on the good file"
+# -t checks; it writes no state (no replay cache file), and refuses a state_dir that is no
+# directory.
+[ -z "$(ls -A "$T/state" 2>/dev/null)" ] && sy_ok || sy_bad "-t wrote into state_dir: $(ls -A "$T/state")"
+sed "s|state_dir: $T/state|state_dir: $T/clients.allow|" "$T/sy.yaml" >"$T/bad-state.yaml"
+"$SWITCHYARD" -t -c "$T/bad-state.yaml" >/dev/null 2>"$T/t.err"
+rc=$?
+[ $rc = 2 ] && grep -qF "terminator.vpn.state_dir: $T/clients.allow: not a directory" "$T/t.err" &&
+	sy_ok || sy_bad "-t on a state_dir that is a file: $rc $(cat "$T/t.err")"
 sy_switchyard sy "$T/sy.yaml" || sy_bad "switchyard did not start: $(cat "$T/sy.log")"
 sy_wait_port "$P" && sy_wait_port "$H" || sy_bad "listeners not up"
 m() { sy_metric "$A" "$1"; }
