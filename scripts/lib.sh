@@ -7,7 +7,9 @@ SY_BUILD_PKGS="build-essential cmake pkg-config ragel libssl-dev libsodium-dev l
 # prometheus: only for promtool, which lints /metrics in tests/integration/observability.sh.
 # chromium: the headless browser of tests/integration/browser.sh (loads the decoy site).
 # logrotate: runs the shipped conf.d/logrotate/switchyard in tests/integration/privdrop.sh.
-SY_TEST_PKGS="clang libclang-rt-14-dev nginx libnginx-mod-stream haproxy curl openssl python3 gnutls-bin prometheus chromium logrotate"
+# dnsmasq-base: the real resolver (the binary, without the system service) that
+# tests/integration/vpn_dns.sh starts on 127.0.0.1 for the VPN /dns path.
+SY_TEST_PKGS="clang libclang-rt-14-dev nginx libnginx-mod-stream haproxy curl openssl python3 gnutls-bin prometheus chromium logrotate dnsmasq-base"
 # Benchmark (tests/bench/proxy.sh): the peers, the C compiler and OpenSSL headers for the load
 # client tests/bench/tlsload.c, and perf for profiling.
 SY_BENCH_PKGS="build-essential libssl-dev nginx libnginx-mod-stream haproxy curl openssl python3 linux-perf"
