@@ -670,14 +670,17 @@ vsess_step(struct vsess *s)
 {
 	for (int round = 0; round < 64; round++) {
 		/* 1. The client's queue. */
+		bool w_blocked = false;
 		while (s->out_off < s->out_len) {
 			if (s->out_try == 0) {
 				size_t left = s->out_len - s->out_off;
 				s->out_try = left < 16384 ? left : 16384;
 			}
 			ssize_t n = tconn_vpn_write(s->c, s->out + s->out_off, s->out_try);
-			if (n == TCONN_IO_AGAIN)
+			if (n == TCONN_IO_AGAIN) {
+				w_blocked = true; /* the connection waits for writability */
 				break;
+			}
 			if (n < 0) {
 				if (!s->done)
 					vsess_end(s, "client_error", 0);
@@ -709,8 +712,11 @@ vsess_step(struct vsess *s)
 				continue;
 		}
 		/* 3. The client's messages, while nothing waits for the target. */
-		if (s->out_len - s->out_off >= VSESS_OUT_HIGH)
+		if (s->out_len - s->out_off >= VSESS_OUT_HIGH) {
+			if (!w_blocked)
+				continue; /* the target refilled the queue: flush it first */
 			return true; /* the client reads slowly: its bytes wait in the kernel */
+		}
 		if (vsess_decode(s))
 			continue;
 		ssize_t n = tconn_vpn_read(s->c, s->in, sizeof s->in);
