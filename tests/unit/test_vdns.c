@@ -158,6 +158,9 @@ test_inflight(void)
 	/* Other types are answered without a slot, even when full. */
 	CHECK(ask(d, 66, "15", &now, &res) == 1 && res == VDNS_OK && now.success);
 	vdns_free(d);
+	/* evdns finishes cancelled requests in deferred callbacks: one loop turn runs them, as
+	 * the worker's loop does after a session ends. */
+	event_base_loop(base, EVLOOP_NONBLOCK);
 	event_base_free(base);
 }
 
