@@ -193,6 +193,12 @@ static const struct stats_metric stats_metrics[] = {
 	    "VPN payload bytes (in: from clients to targets).", "direction=\"in\""),
 	SM(STATS_VPN, SV_BYTES_OUT, "switchyard_vpn_bytes_total", "counter", NULL,
 	    "direction=\"out\""),
+#define SM_DNS(f, r, first) SM(STATS_VPN, f, "switchyard_vpn_dns_queries_total", "counter", \
+	first ? "VPN /dns queries by result." : NULL, "result=\"" r "\"")
+	SM_DNS(SV_DNS_OK, "ok", 1), SM_DNS(SV_DNS_NXDOMAIN, "nxdomain", 0),
+	SM_DNS(SV_DNS_TIMEOUT, "timeout", 0), SM_DNS(SV_DNS_BUSY, "busy", 0),
+	SM_DNS(SV_DNS_ERROR, "error", 0),
+#undef SM_DNS
 #undef SM_STATUS
 };
 

@@ -70,13 +70,15 @@ enum {
 };
 
 /* VPN counters of one VPN path (label path="..."): sessions, handshakes by result, flows
- * by result, payload bytes each way (in: client -> targets). */
+ * by result, payload bytes each way (in: client -> targets), /dns queries by result (the
+ * order of enum vdns_result). */
 enum {
 	SV_SESSIONS_ACTIVE,   /* gauge */
 	SV_HS_OK, SV_HS_UNKNOWN_CLIENT, SV_HS_REPLAY, SV_HS_BAD_HELLO, SV_HS_VERSION,
 	SV_HS_TIMEOUT, SV_HS_LIMIT, SV_HS_REPLAY_FULL,
 	SV_FLOWS_OK, SV_FLOWS_DENIED, SV_FLOWS_FAILED, SV_FLOWS_LIMIT,
 	SV_BYTES_IN, SV_BYTES_OUT,
+	SV_DNS_OK, SV_DNS_NXDOMAIN, SV_DNS_TIMEOUT, SV_DNS_BUSY, SV_DNS_ERROR,
 	SV_FIELD_COUNT
 };
 

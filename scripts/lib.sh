@@ -9,7 +9,9 @@ SY_BUILD_PKGS="build-essential cmake pkg-config ragel libssl-dev libsodium-dev l
 # python3-cryptography: an implementation of X25519/Ed25519/ChaCha20-Poly1305 independent of ours,
 # for keytool.sh and the test r-vpn server of vpnc.sh (a fresh Debian has no pip packages).
 # logrotate: runs the shipped conf.d/logrotate/switchyard in tests/integration/privdrop.sh.
-SY_TEST_PKGS="clang libclang-rt-14-dev nginx libnginx-mod-stream haproxy curl openssl python3 gnutls-bin prometheus chromium logrotate python3-cryptography"
+# dnsmasq-base: the real resolver (the binary, without the system service) that
+# tests/integration/vpn_dns.sh starts on 127.0.0.1 for the VPN /dns path.
+SY_TEST_PKGS="clang libclang-rt-14-dev nginx libnginx-mod-stream haproxy curl openssl python3 gnutls-bin prometheus chromium logrotate dnsmasq-base python3-cryptography"
 # Benchmark (tests/bench/proxy.sh): the peers, the C compiler and OpenSSL headers for the load
 # client tests/bench/tlsload.c, and perf for profiling.
 SY_BENCH_PKGS="build-essential libssl-dev nginx libnginx-mod-stream haproxy curl openssl python3 linux-perf"

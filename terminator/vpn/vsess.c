@@ -40,16 +40,21 @@
 #include "proto/rvpn/rvpn_x3dh.h"
 #include "proto/ws.h"
 #include "terminator/term_int.h"
+#include "terminator/vpn/vdns.h"
 #include "terminator/vpn/vreplay.h"
 
 #define VSESS_IN_CAP     16384
 #define VSESS_ADDRS_MAX  8  /* resolved addresses tried per target */
 #define VSESS_FRAME_MAX  (4 + RVPN_WIRE_HDR_LEN + RVPN_PAD_MAX + RVPN_WIRE_TAG_LEN)
 #define VSESS_OUT_CAP    (VSESS_OUT_HIGH + 2 * VSESS_FRAME_MAX)
+_Static_assert(SV_DNS_ERROR - SV_DNS_OK == VDNS_ERROR && SV_DNS_BUSY - SV_DNS_OK == VDNS_BUSY,
+    "the /dns counters follow enum vdns_result");
+_Static_assert(RVPN_WIRE_HDR_LEN + RVPN_DNS_MAX + RVPN_WIRE_TAG_LEN + 4 < VSESS_FRAME_MAX,
+    "a DNS answer fits the room kept above VSESS_OUT_HIGH");
 _Static_assert(4 + RVPN_WIRE_HDR_LEN + 8192 + RVPN_WIRE_TAG_LEN <= WS_OUT_MAX + 4,
     "a relay message fits one frame we may send");
 
-enum vsess_state { VS_HELLO, VS_TARGET, VS_RESOLVE, VS_CONNECT, VS_RELAY, VS_CLOSING };
+enum vsess_state { VS_HELLO, VS_TARGET, VS_RESOLVE, VS_CONNECT, VS_RELAY, VS_DNS, VS_CLOSING };
 
 struct vsess {
 	struct term_conn       *c;
@@ -94,6 +99,7 @@ struct vsess {
 	int                     tfd;
 	struct event            trev, twev;
 	bool                    tr_on, tw_on, t_eof;
+	struct vdns            *vd;         /* /dns: the resolver (vdns.c) */
 };
 
 /* Monotonic milliseconds. */
@@ -400,6 +406,84 @@ vsess_target_read(struct vsess *s)
 	}
 }
 
+/* ---- /dns (the resolver is vdns.c; here only sealing and the queue) ---- */
+
+/* True while the client's queue can take one more DNS answer. */
+static bool
+vsess_dns_room(const struct vsess *s)
+{
+	return s->out_len - s->out_off < VSESS_OUT_HIGH;
+}
+
+/* Seals one DnsResponse (type 0x09, unpadded: §7.2) and queues it; counts its result. */
+static void
+vsess_dns_send(struct vsess *s, const struct rvpn_dns_response *r, enum vdns_result res)
+{
+	uint8_t buf[RVPN_WIRE_HDR_LEN + RVPN_DNS_MAX + RVPN_WIRE_TAG_LEN];
+	int n = rvpn_dns_response_emit((char *)buf + RVPN_WIRE_HDR_LEN, RVPN_DNS_MAX, r);
+	int wl = n < 0 ? -1 : rvpn_ratchet_seal(&s->r, RVPN_PT_DNS_REPLY, buf + RVPN_WIRE_HDR_LEN,
+	    (size_t)n, NULL, buf, sizeof buf);
+	if (wl < 0 || vsess_queue(s, WS_OP_BINARY, buf, (size_t)wl) == -1) {
+		vsess_end(s, "seal_failed", WS_CLOSE_INTERNAL);
+		return;
+	}
+	vsess_count(s, SV_DNS_OK + (unsigned)res, 1);
+	s->bytes_out += (uint64_t)n;
+	vsess_count(s, SV_BYTES_OUT, n);
+	s->last_io = vsess_ms();
+}
+
+/* Queues the answers that wait, while the client's queue has room. */
+static void
+vsess_dns_drain(struct vsess *s)
+{
+	struct rvpn_dns_response r;
+	enum vdns_result res;
+	while (!s->done && vsess_dns_room(s) && vdns_next(s->vd, &r, &res))
+		vsess_dns_send(s, &r, res);
+}
+
+/* vdns has answers: run the session. */
+static void
+vsess_dns_ready(void *arg)
+{
+	struct vsess *s = arg;
+	tconn_vpn_kick(s->c);
+}
+
+/* After the ServerHello on /dns: no target, queries until the client leaves. */
+static void
+vsess_dns_start(struct vsess *s)
+{
+	s->vd = vdns_new(s->base, &s->v->cv->dns, vsess_dns_ready, s);
+	if (s->vd == NULL) {
+		vsess_end(s, "internal", WS_CLOSE_INTERNAL);
+		return;
+	}
+	s->state = VS_DNS;
+	s->deadline = 0;
+	s->last_io = vsess_ms();
+}
+
+/* One opened /dns message (plaintext in s->tq): a DnsQuery, never padded. */
+static void
+vsess_dns_query(struct vsess *s, uint8_t type, size_t len)
+{
+	struct rvpn_dns_response now;
+	enum vdns_result res;
+	int rc = type == RVPN_PT_DNS_QUERY ? vdns_query(s->vd, s->tq, len, &now, &res) : -1;
+	if (rc == -1) {
+		vsess_end(s, "bad_message", WS_CLOSE_POLICY);
+		return;
+	}
+	s->flows++; /* a query is the /dns path's flow in the session line */
+	s->bytes_in += len;
+	vsess_count(s, SV_BYTES_IN, (int64_t)len);
+	s->last_io = vsess_ms();
+	if (rc == 1)
+		vsess_dns_send(s, &now, res); /* room: decode runs only below VSESS_OUT_HIGH */
+}
+
 /* ---- client messages ---- */
 
 /* The Hello: checks in the order of §12, then the ServerHello. */
@@ -452,6 +536,10 @@ vsess_hello(struct vsess *s, const uint8_t *p, size_t len)
 		return;
 	}
 	vsess_count(s, SV_HS_OK, 1);
+	if (s->path == VPN_DNS) {
+		vsess_dns_start(s);
+		return;
+	}
 	s->state = VS_TARGET;
 	s->deadline = vsess_ms() + VSESS_TARGET_MS;
 }
@@ -470,6 +558,10 @@ vsess_message(struct vsess *s)
 	    sizeof s->tq, &n, &type);
 	if (ov != RVPN_OPEN_OK) {
 		vsess_end(s, "bad_message", WS_CLOSE_POLICY);
+		return;
+	}
+	if (s->state == VS_DNS) {
+		vsess_dns_query(s, type, n);
 		return;
 	}
 	size_t dl;
@@ -494,7 +586,7 @@ static bool
 vsess_decode(struct vsess *s)
 {
 	while (!s->done && s->tq_len == 0 && (s->state == VS_HELLO || s->state == VS_TARGET ||
-	    s->state == VS_RELAY)) {
+	    s->state == VS_RELAY || (s->state == VS_DNS && vsess_dns_room(s)))) {
 		size_t used;
 		struct ws_event ev;
 		enum ws_verdict wv = ws_dec_feed(&s->dec, s->in + s->in_off, s->in_len - s->in_off,
@@ -561,7 +653,8 @@ vsess_tick_cb(evutil_socket_t fd, short what, void *arg)
 			vsess_end(s, "target_timeout", WS_CLOSE_POLICY);
 		}
 	}
-	if (!s->done && s->state == VS_RELAY && now - s->last_io >= VSESS_IDLE_MS)
+	if (!s->done && (s->state == VS_RELAY || s->state == VS_DNS) &&
+	    now - s->last_io >= VSESS_IDLE_MS)
 		vsess_end(s, "idle_timeout", WS_CLOSE_NORMAL);
 	if (!s->done && s->ratchet && vpn_list_epoch() != s->epoch) {
 		s->epoch = vpn_list_epoch();
@@ -610,6 +703,11 @@ vsess_step(struct vsess *s)
 				continue;
 			}
 			vsess_target_read(s);
+			if (s->done)
+				continue;
+		}
+		if (s->state == VS_DNS) {
+			vsess_dns_drain(s);
 			if (s->done)
 				continue;
 		}
@@ -713,6 +811,7 @@ vsess_free(struct vsess *s)
 		evdns_getaddrinfo_cancel(s->dreq);
 	if (s->dns != NULL)
 		evdns_base_free(s->dns, 1);
+	vdns_free(s->vd);
 	if (s->ratchet)
 		rvpn_ratchet_wipe(&s->r);
 	sodium_memzero(s->msg, sizeof s->msg);

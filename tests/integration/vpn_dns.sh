@@ -1,0 +1,173 @@
+#!/bin/sh
+# Scenario: the VPN engine's /dns path (rvpn-protocol.md §7.6) through the router and the
+# terminator, driven by the C test client tests/tools/sy_vpnc (client role), against a
+# real resolver: dnsmasq from Debian on 127.0.0.1 (no upstream, no /etc/hosts of its own).
+# Covers: A and AAAA answers (ttl 900); an AAAA query for a name with only an A record
+# (success, empty list: the reference's getaddrinfo filter); NXDOMAIN (success false);
+# /etc/hosts honoured although vpn.dns.servers replaces resolv.conf (dnsmasq never sees
+# "localhost"); a type other than A/AAAA (success, empty); several queries in one session;
+# against a resolver that never answers (a UDP socket this test holds open): one query
+# times out after vpn.dns.timeout; a client that leaves with lookups pending; 64 queries in flight all time out (none busy); 65: the
+# 65th is answered "server busy" at once and the 64 others still time out in the same
+# session; every session ends because the client left (never an error); metrics
+# switchyard_vpn_dns_queries_total{result} and the session log line; a GET without Upgrade
+# on /dns is still the decoy's 404.
+. "$(dirname "$0")/lib.sh"
+sy_setup
+VC=${SY_BUILD_DIR:?run under ctest}/tests/sy_vpnc
+[ -x "$VC" ] || { sy_bad "no $VC"; sy_done; exit 1; }
+DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
+[ -x "$DNSMASQ" ] || { sy_skip "dnsmasq missing (Debian package dnsmasq-base)"; sy_done; exit $?; }
+
+"$SWITCHYARD" keygen -o "$T/srv.key" >/dev/null &&
+	"$SWITCHYARD" keygen -o "$T/cli.key" >/dev/null &&
+	"$SWITCHYARD" prekey-bundle --identity "$T/srv.key" -o "$T/b.json" >/dev/null ||
+	{ sy_bad "key tools"; sy_done; exit 1; }
+"$SWITCHYARD" pubkey --identity "$T/cli.key" | awk '$1 == "x25519_hex:" { print $2 " tester" }' \
+	>"$T/clients.allow"
+sy_cert vpn vpn.test
+mkdir -p "$T/www"
+printf 'decoy\n' >"$T/www/index.html"
+
+# The real resolver. It runs as the invoking user (no privilege drop) with its pid file here.
+D=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+sy_start dnsmasq "$DNSMASQ" --keep-in-foreground --no-resolv --no-hosts --port="$D" \
+	--listen-address=127.0.0.1 --bind-interfaces --pid-file="$T/dnsmasq.pid" \
+	--user="$(id -un)" --log-facility=- \
+	--address=/a.test/192.0.2.1 --address=/a.test/2001:db8::1 \
+	--address=/only4.test/192.0.2.4 --address=/nx.test/
+# The silent resolver: a UDP socket that reads and never answers.
+S=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+sy_start silent python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+print("ready", flush=True)
+while True:
+    s.recv(4096)
+' "$S"
+
+# conf NAME PORT ADMIN DNSPORT TIMEOUT: one switchyard configuration.
+conf() {
+	cat >"$T/$1.yaml" <<EOF
+process: {workers: 1}
+log: {level: info}
+admin: {listen: "127.0.0.1:$3"}
+listeners:
+  - name: edge
+    listen: 127.0.0.1:$2
+    kind: tls
+    routes:
+      - default: {terminate: true}
+terminator:
+  certificates: [{cert: $T/vpn.crt, key: $T/vpn.key}]
+  site: {root: $T/www}
+  vpn:
+    identity_key: $T/srv.key
+    prekey_bundle: $T/b.json
+    clients: $T/clients.allow
+    dns: {servers: ["127.0.0.1:$4"], timeout: $5}
+EOF
+}
+P=$(sy_port) A=$(sy_port) P2=$(sy_port) A2=$(sy_port)
+conf sy "$P" "$A" "$D" 5s
+conf sy2 "$P2" "$A2" "$S" 2s
+sy_switchyard sy "$T/sy.yaml" || sy_bad "switchyard did not start: $(cat "$T/sy.log")"
+sy_switchyard sy2 "$T/sy2.yaml" || sy_bad "switchyard 2 did not start: $(cat "$T/sy2.log")"
+sy_wait_log silent ready 100 || sy_bad "silent resolver"
+for p in $P $P2; do sy_wait_port "$p" || sy_bad "port $p"; done
+# dnsmasq answers (checked with our own client, not through switchyard).
+i=0
+until python3 - "$D" <<'EOF' 2>/dev/null
+import socket, sys
+q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01a\x04test\x00\x00\x01\x00\x01"
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.3)
+s.sendto(q, ("127.0.0.1", int(sys.argv[1])))
+r = s.recv(512)
+sys.exit(0 if r[:2] == b"\x12\x34" and r[-4:] == bytes([192, 0, 2, 1]) else 1)
+EOF
+do
+	i=$((i + 1))
+	[ $i -lt 50 ] || { sy_bad "dnsmasq does not answer: $(cat "$T/dnsmasq.log")"; break; }
+	sleep 0.1
+done
+
+B="--sni vpn.test --identity $T/cli.key --bundle $T/b.json"
+# vc CODE NAME PORT ARGS...: runs the client, output in $T/NAME.out; checks the exit code.
+vc() {
+	want=$1 name=$2 port=$3
+	shift 3
+	"$VC" --connect "127.0.0.1:$port" $B "$@" >"$T/$name.out" 2>"$T/$name.err"
+	got=$?
+	if [ "$got" = "$want" ]; then sy_ok; else
+		sy_bad "$name: exit $got, want $want: $(tr '\n' ' ' <"$T/$name.out") $(head -3 "$T/$name.err")"
+	fi
+}
+# has NAME REGEX: the client's output has a line matching REGEX.
+has() { sy_check "$1: /$2/ in $(tr '\n' ' ' <"$T/$1.out")" grep -qE "$2" "$T/$1.out"; }
+m() { sy_metric "$1" "switchyard_vpn_dns_queries_total{path=\"/api/v1/ws/dns\",result=\"$2\"}"; }
+
+vc 0 a "$P" --timeout 10 dns --name a.test --type A
+has a '^query_id=1 success=true ttl=900 ipv4=192\.0\.2\.1 ipv6= error=null$'
+vc 0 aaaa "$P" --timeout 10 dns --name a.test --type AAAA
+has aaaa '^query_id=1 success=true ttl=900 ipv4= ipv6=2001:db8::1 error=null$'
+vc 0 only4 "$P" --timeout 10 dns --name only4.test --type AAAA
+has only4 '^query_id=1 success=true ttl=900 ipv4= ipv6= error=null$'
+vc 0 nx "$P" --timeout 10 dns --name nx.test --type A
+has nx '^query_id=1 success=false ttl=0 ipv4= ipv6= error=name%20not%20found$'
+vc 0 hosts "$P" --timeout 10 dns --name localhost --type A
+has hosts '^query_id=1 success=true ttl=900 ipv4=127\.0\.0\.1 ipv6= error=null$'
+vc 0 mx "$P" --timeout 10 dns --name a.test --type 15
+has mx '^query_id=1 success=true ttl=900 ipv4= ipv6= error=null$'
+vc 0 many "$P" --timeout 10 dns --name a.test --type A --repeat 20
+sy_check "20 answers in one session" [ "$(grep -c '^query_id=[0-9]* success=true ttl=900 ipv4=192\.0\.2\.1 ' "$T/many.out")" = 20 ]
+has many '^answers=20 result=ok$'
+grep -q 'a\.test' "$T/dnsmasq.log" 2>/dev/null && sy_bad "dnsmasq logs queries (unexpected)" || sy_ok
+grep -q 'localhost' "$T/dnsmasq.log" && sy_bad "localhost was asked upstream" || sy_ok
+sy_wait_metric "$A" 'switchyard_vpn_dns_queries_total{path="/api/v1/ws/dns",result="ok"}' 25 ||
+	sy_bad "ok queries"
+[ "$(m "$A" nxdomain)" = 1 ] && sy_ok || sy_bad "nxdomain: $(m "$A" nxdomain)"
+[ "$(m "$A" error)" = 0 ] && [ "$(m "$A" busy)" = 0 ] && [ "$(m "$A" timeout)" = 0 ] && sy_ok ||
+	sy_bad "unexpected results: error $(m "$A" error) busy $(m "$A" busy) timeout $(m "$A" timeout)"
+sy_wait_log sy 'vpn session client=127\.0\.0\.1 key="tester" path=dns flows=20 bytes_in=[0-9]+ bytes_out=[0-9]+ duration_ms=[0-9]+ end=client_closed' ||
+	sy_bad "no session line for the 20 queries"
+[ "$(grep -c 'vpn session .*path=dns' "$T/sy.log")" = 7 ] && sy_ok || sy_bad "7 session lines: $(grep 'vpn session' "$T/sy.log")"
+grep 'vpn session .*path=dns' "$T/sy.log" | grep -qv 'end=client_closed' && sy_bad "a /dns session ended badly: $(grep 'vpn session' "$T/sy.log")" || sy_ok
+
+# The silent resolver: timeouts, then VDNS_INFLIGHT_MAX (64) and one more.
+t0=$(date +%s%N)
+vc 0 to "$P2" --timeout 10 dns --name a.test --type A
+t1=$(date +%s%N)
+has to '^query_id=1 success=false ttl=0 ipv4= ipv6= error=timeout$'
+ms=$(((t1 - t0) / 1000000))
+[ "$ms" -ge 1900 ] && [ "$ms" -lt 5000 ] && sy_ok || sy_bad "timeout after $ms ms, want about 2000"
+vc 0 n64 "$P2" --timeout 15 dns --name a.test --type A --repeat 64
+sy_check "64 in flight: 64 timeouts" [ "$(grep -c 'success=false ttl=0 ipv4= ipv6= error=timeout$' "$T/n64.out")" = 64 ]
+grep -q 'busy' "$T/n64.out" && sy_bad "busy at 64" || sy_ok
+vc 0 n65 "$P2" --timeout 15 dns --name a.test --type AAAA --repeat 65
+has n65 '^query_id=65 success=false ttl=0 ipv4= ipv6= error=server%20busy$'
+sy_check "65: the busy answer comes first" [ "$(grep -m1 "^query_id=" "$T/n65.out" | cut -d" " -f1)" = query_id=65 ]
+sy_check "65: 64 timeouts in the same session" [ "$(grep -c 'error=timeout$' "$T/n65.out")" = 64 ]
+has n65 '^answers=65 result=ok$'
+sy_wait_metric "$A2" 'switchyard_vpn_dns_queries_total{path="/api/v1/ws/dns",result="timeout"}' 129 ||
+	sy_bad "timeouts counted"
+[ "$(m "$A2" busy)" = 1 ] && sy_ok || sy_bad "busy: $(m "$A2" busy)"
+[ "$(m "$A2" ok)" = 0 ] && sy_ok || sy_bad "ok on the silent resolver: $(m "$A2" ok)"
+sy_wait_log sy2 'vpn session client=127\.0\.0\.1 key="tester" path=dns flows=65 .* end=client_closed' ||
+	sy_bad "no session line for the 65 queries"
+# A client that leaves while 10 lookups are pending: they are cancelled (under ASan: no
+# leak, no use after free), the session ends when the client is gone (its TLS ends without close_notify).
+vc 9 leave "$P2" --timeout 1 dns --name a.test --type A --repeat 10
+sy_wait_log sy2 'vpn session client=127\.0\.0\.1 key="tester" path=dns flows=10 .* end=client_(closed|error)' ||
+	sy_bad "no session line for the client that left"
+# Still serving afterwards, and a plain GET of /dns is the decoy's missing file.
+vc 0 after "$P2" --timeout 10 dns --name a.test --type A
+has after 'error=timeout$'
+got=$(curl -sk --max-time 5 -o /dev/null -w '%{http_code}' --resolve "vpn.test:$P:127.0.0.1" "https://vpn.test:$P/api/v1/ws/dns")
+[ "$got" = 404 ] && sy_ok || sy_bad "GET /api/v1/ws/dns without Upgrade: $got"
+
+sy_stop sy
+sy_stop sy2
+sy_stop silent
+sy_stop dnsmasq
+sy_done
