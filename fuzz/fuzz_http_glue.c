@@ -28,13 +28,16 @@
  * set (any case, '-' or '_': X-Forwarded-For, X-Real-IP, X-Forwarded-Proto, Forwarded,
  * X-Forwarded-Host, X-Client-IP, True-Client-IP) and any Transfer-Encoding line, plus
  * exactly one "Transfer-Encoding: chunked" when the client's body is chunked, ending with
- * exactly our four forwarding lines; the body byte-exact as the UPSTREAM's framing of the
- * forwarded head delimits it; after a 101 the rest is the client's stream, raw. So the
- * upstream never counts more complete requests than the client sent. Both modes assert
- * that the client never receives more final responses than it sent requests (an invalid
- * head counts: it is answered). Legitimately different, and not compared: nothing else
- * (a forwarded head over the parser's own limits, after our four lines, stops the check
- * there: the upstream would refuse it, it cannot split it).
+ * exactly our four forwarding lines; every forwarded head is one the upstream's framing
+ * (proto/http1, our own limits) takes, so a client head that our lines would push over
+ * HTTP1_HEADERS_MAX or HTTP1_HEAD_MAX must never go upstream; the body byte-exact as the
+ * UPSTREAM's framing of the forwarded head delimits it, except that the trailer field lines
+ * of a chunked body named like the forwarding fields above are removed: none ever reaches
+ * the upstream, not even the start of one; after a 101 the rest is the client's stream,
+ * raw. So the upstream never counts more complete requests than the client sent. Both
+ * modes assert that the client never receives more final responses than it sent requests
+ * (an invalid head counts: it is answered). Legitimately different, and not compared:
+ * nothing else.
  *
  * Every wait is bounded in rounds and time; a connection that does not end soon after the
  * client's half-close (nothing it sent can still become a request: a server that waits
@@ -129,6 +132,7 @@ struct glue_conn {
 };
 
 static struct ref_frame glue_cf; /* large: static, one input at a time */
+static uint8_t glue_body[GLUE_INPUT_MAX]; /* a client's body as it must go upstream */
 
 /* Stops the run with a reason; libFuzzer and the replay driver both see the abort. */
 static void
@@ -418,6 +422,55 @@ cmp_head(const uint8_t *cb, const struct http1_req *c, const uint8_t *ub,
 		fail("the forwarded head's Content-Length differs", idx);
 }
 
+/*
+ * Copies the client's chunked body b[0, n) (as the reference framing delimits it) to out
+ * without the trailer field lines named like a forwarding field; returns the length.
+ */
+static size_t
+strip_trailers(const uint8_t *b, size_t n, uint8_t *out)
+{
+	struct http1_chunk ch;
+	size_t pos = 0, from = 0, o = 0, used;
+	http1_chunk_init_fields(&ch);
+	while (http1_chunk_feed(&ch, b + pos, n - pos, &used) == HTTP1_CHUNK_FIELD) {
+		pos += used;
+		uint32_t start = (uint32_t)(pos - ch.field_len);
+		struct http1_view name = { .off = start, .len = ch.name_len };
+		if (!is_forwarding(b, name))
+			continue;
+		memcpy(out + o, b + from, start - from);
+		o += start - from;
+		from = pos;
+	}
+	memcpy(out + o, b + from, n - from);
+	return o + n - from;
+}
+
+/*
+ * Frames a chunked body the upstream received, b[0, n), and asserts that none of its
+ * trailer field lines is named like a forwarding field, and that no trailer line went
+ * upstream before its end (it could be one: hconn holds it back until it knows). Returns
+ * the verdict; *used: the body's bytes.
+ */
+static enum http1_chunk_verdict
+up_chunked(const uint8_t *b, size_t n, size_t *used, unsigned idx)
+{
+	struct http1_chunk ch;
+	size_t pos = 0, k;
+	enum http1_chunk_verdict cv;
+	http1_chunk_init_fields(&ch);
+	while ((cv = http1_chunk_feed(&ch, b + pos, n - pos, &k)) == HTTP1_CHUNK_FIELD) {
+		pos += k;
+		struct http1_view name = { .off = (uint32_t)(pos - ch.field_len), .len = ch.name_len };
+		if (is_forwarding(b, name))
+			fail("a forwarding field went upstream in a trailer", idx);
+	}
+	*used = pos + k;
+	if (cv == HTTP1_CHUNK_MORE && ch.line_len > 0)
+		fail("the start of a trailer line went upstream before its end", idx);
+	return cv;
+}
+
 /* The peer's address as hconn writes it. */
 static const char *
 peer_ip(bool v6)
@@ -454,23 +507,21 @@ check_upstream(const uint8_t *cs, size_t clen, const struct glue_conn *g, bool v
 		enum http1_verdict v = http1_req_feed(u, ub + pos, g->uplen - pos);
 		if (v == HTTP1_MORE)
 			return complete; /* the last head is still on its way */
-		if (v == HTTP1_ERR_HEADERS_TOO_LARGE &&
-		    (c->req.nfields + GLUE_FWD_LINES + 1 > HTTP1_HEADERS_MAX ||
-		    c->head_len + 384 > HTTP1_HEAD_MAX))
-			return complete; /* our lines made it too large for a server like us */
 		if (v != HTTP1_DONE)
 			fail("the upstream's framing refuses a forwarded head", i);
 		cmp_head(cs + c->off, &c->req, ub + pos, u, peer_ip(v6), v6, i);
 		/* The body as the upstream frames it, against the client's bytes. */
 		size_t at = pos + u->head_len, avail = g->uplen - at, blen;
+		const uint8_t *want = cs + c->off + c->head_len;
+		size_t wantlen = c->body_len;
 		bool done;
 		if (u->chunked) {
-			struct http1_chunk ch;
-			http1_chunk_init(&ch);
-			enum http1_chunk_verdict cv = http1_chunk_feed(&ch, ub + at, avail, &blen);
+			enum http1_chunk_verdict cv = up_chunked(ub + at, avail, &blen, i);
 			if (cv != HTTP1_CHUNK_DONE && cv != HTTP1_CHUNK_MORE)
 				fail("the upstream's framing refuses a forwarded chunked body", i);
 			done = cv == HTTP1_CHUNK_DONE;
+			wantlen = strip_trailers(want, c->body_len, glue_body);
+			want = glue_body;
 		} else if (u->has_cl) {
 			blen = u->content_length < avail ? (size_t)u->content_length : avail;
 			done = u->content_length <= avail;
@@ -478,8 +529,9 @@ check_upstream(const uint8_t *cs, size_t clen, const struct glue_conn *g, bool v
 			blen = 0;
 			done = true;
 		}
-		if (blen > c->body_len || memcmp(ub + at, cs + c->off + c->head_len, blen) != 0)
-			fail("a forwarded body differs from the client's", i);
+		if (blen > wantlen || memcmp(ub + at, want, blen) != 0)
+			fail("a forwarded body differs from the client's (without its forwarding trailer "
+			    "lines)", i);
 		if (done && !c->complete)
 			fail("the upstream sees a body end where the client's has not", i);
 		if (!done) {

@@ -12,11 +12,15 @@
  *   chunk-ext      = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
  *                                                   ; shape only, <= HTTP1_CHUNK_EXT_MAX
  *   trailer-section = *( field-line CRLF )          ; <= HTTP1_CHUNK_TRAILER_MAX
+ *   field-line     = field-name ":" *( VCHAR / obs-text / SP / HTAB )
+ *   field-name     = token                          ; RFC 9110 §5.1, §5.6.2
  *
  *   "1a;x=y" CR LF <26 data bytes> CR LF  "0" CR LF  "Name: v" CR LF  CR LF
  *    \ size /\ext/       \ S_DATA /   \crlf/ \last/   \ trailer line /   \ end
  */
 #include "proto/http1_chunk.h"
+
+#include <string.h>
 
 enum {
 	S_SIZE0,    /* first hex digit of a chunk-size */
@@ -28,7 +32,8 @@ enum {
 	S_DATA_CR,  /* CR after the data */
 	S_DATA_LF,  /* LF after the data */
 	S_TR_START, /* start of a trailer line, or CR of the final empty line */
-	S_TR_LINE,  /* inside a trailer field line */
+	S_TR_NAME,  /* inside a trailer field name, up to its ':' */
+	S_TR_LINE,  /* inside a trailer field value */
 	S_TR_LF,    /* LF ending a trailer field line */
 	S_END_LF    /* LF of the final empty line */
 };
@@ -37,6 +42,22 @@ void
 http1_chunk_init(struct http1_chunk *c)
 {
 	*c = (struct http1_chunk){ .st = S_SIZE0, .verdict = HTTP1_CHUNK_MORE };
+}
+
+void
+http1_chunk_init_fields(struct http1_chunk *c)
+{
+	http1_chunk_init(c);
+	c->fields = true;
+}
+
+/* True for the bytes of a token (RFC 9110 §5.6.2: tchar). */
+static bool
+tchar(uint8_t b)
+{
+	if ((b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z'))
+		return true;
+	return b != 0 && strchr("!#$%&'*+-.^_`|~", b) != NULL;
 }
 
 /* The value of a hex digit, or -1. */
@@ -162,16 +183,25 @@ http1_chunk_feed(struct http1_chunk *c, const uint8_t *buf, size_t len, size_t *
 			}
 			if (b == '\n')
 				return stop(c, HTTP1_CHUNK_ERR_CRLF, i, used);
-			/* A field name starts with a visible byte; whitespace here is obs-fold. */
-			if (b <= 0x20 || b >= 0x7f || b == ':')
+			/* A field name is a token; whitespace here would be obs-fold. */
+			if (!tchar(b))
 				return stop(c, HTTP1_CHUNK_ERR_TRAILER, i, used);
-			c->colon = false;
-			c->st = S_TR_LINE;
+			c->line_len = 0;
+			c->st = S_TR_NAME;
+			goto count;
+		case S_TR_NAME:
+			if (b == ':') {
+				c->name_len = c->line_len;
+				c->st = S_TR_LINE;
+				goto count;
+			}
+			if (b == '\n')
+				return stop(c, HTTP1_CHUNK_ERR_CRLF, i, used);
+			if (!tchar(b))
+				return stop(c, HTTP1_CHUNK_ERR_TRAILER, i, used);
 			goto count;
 		case S_TR_LINE:
 			if (b == '\r') {
-				if (!c->colon)
-					return stop(c, HTTP1_CHUNK_ERR_TRAILER, i, used);
 				c->st = S_TR_LF;
 				goto count;
 			}
@@ -179,14 +209,21 @@ http1_chunk_feed(struct http1_chunk *c, const uint8_t *buf, size_t len, size_t *
 				return stop(c, HTTP1_CHUNK_ERR_CRLF, i, used);
 			if (!textbyte(b))
 				return stop(c, HTTP1_CHUNK_ERR_TRAILER, i, used);
-			if (b == ':')
-				c->colon = true;
 			goto count;
 		case S_TR_LF:
 			if (b != '\n')
 				return stop(c, HTTP1_CHUNK_ERR_CRLF, i, used);
 			c->st = S_TR_START;
-			goto count;
+			if (++c->trailer_len > HTTP1_CHUNK_TRAILER_MAX)
+				return stop(c, HTTP1_CHUNK_ERR_TRAILER_TOO_LARGE, i, used);
+			c->field_len = c->line_len + 1;
+			c->line_len = 0;
+			i++;
+			if (c->fields) {
+				*used = i;
+				return HTTP1_CHUNK_FIELD;
+			}
+			continue;
 		case S_END_LF:
 			if (b != '\n')
 				return stop(c, HTTP1_CHUNK_ERR_CRLF, i, used);
@@ -197,6 +234,7 @@ http1_chunk_feed(struct http1_chunk *c, const uint8_t *buf, size_t len, size_t *
 count:
 		if (++c->trailer_len > HTTP1_CHUNK_TRAILER_MAX)
 			return stop(c, HTTP1_CHUNK_ERR_TRAILER_TOO_LARGE, i, used);
+		c->line_len++;
 		i++;
 	}
 	*used = len;
@@ -226,6 +264,7 @@ http1_chunk_verdict_str(enum http1_chunk_verdict v)
 	static const char *const s[HTTP1_CHUNK_VERDICT_COUNT] = {
 		[HTTP1_CHUNK_DONE] = "done",
 		[HTTP1_CHUNK_MORE] = "more",
+		[HTTP1_CHUNK_FIELD] = "field",
 		[HTTP1_CHUNK_ERR_SIZE] = "bad_size",
 		[HTTP1_CHUNK_ERR_SIZE_TOO_LARGE] = "size_too_large",
 		[HTTP1_CHUNK_ERR_EXT] = "bad_ext",

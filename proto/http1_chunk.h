@@ -2,9 +2,10 @@
  * HTTP/1.1 chunked transfer coding framing (RFC 9112 §7.1): a resumable parser that finds
  * where a chunked message body ends, so a forwarder can pass the raw bytes on and know when
  * the next request head begins. It only frames: chunk data is never copied or decoded, and
- * a data run is skipped in one step (http1_chunk_data_left says how long it is). Pure: no
- * sockets, no allocation, no logging, no globals. It never reads past the body's final CRLF,
- * so a pipelined request after it stays untouched.
+ * a data run is skipped in one step (http1_chunk_data_left says how long it is). On request,
+ * it stops after each trailer field line, so that a forwarder can drop the ones it owns
+ * (http1_chunk_init_fields). Pure: no sockets, no allocation, no logging, no globals. It
+ * never reads past the body's final CRLF, so a pipelined request after it stays untouched.
  */
 #ifndef SY_PROTO_HTTP1_CHUNK_H
 #define SY_PROTO_HTTP1_CHUNK_H
@@ -25,6 +26,10 @@
  *   HTTP1_CHUNK_DONE                the body ended: *used bytes of this call belong to it,
  *                                   the last one being the final CRLF
  *   HTTP1_CHUNK_MORE                every byte given belongs to the body; feed more
+ *   HTTP1_CHUNK_FIELD               (only after http1_chunk_init_fields) a trailer field
+ *                                   line ended: *used bytes of this call belong to the body,
+ *                                   the last field_len of all fed so far being that line
+ *                                   with its CRLF (name_len of them its name); feed the rest
  *   HTTP1_CHUNK_ERR_SIZE            a chunk line does not start with a hex digit
  *   HTTP1_CHUNK_ERR_SIZE_TOO_LARGE  over HTTP1_CHUNK_SIZE_DIGITS digits, or a value over
  *                                   HTTP1_CHUNK_SIZE_MAX
@@ -33,21 +38,26 @@
  *   HTTP1_CHUNK_ERR_EXT_TOO_LONG    more than HTTP1_CHUNK_EXT_MAX bytes after the size
  *   HTTP1_CHUNK_ERR_CRLF            a line or a chunk's data not followed by exactly CRLF
  *                                   (a bare LF or bare CR anywhere is this error)
- *   HTTP1_CHUNK_ERR_TRAILER         a trailer field line that starts with whitespace
- *                                   (obs-fold), has no ':' or holds a control byte
+ *   HTTP1_CHUNK_ERR_TRAILER         a trailer field line whose name is not a token
+ *                                   (whitespace first is obs-fold, before ':' RFC 9112
+ *                                   §5.1 forbids it), that has no ':' or holds a control
+ *                                   byte
  *   HTTP1_CHUNK_ERR_TRAILER_TOO_LARGE  trailer field lines over HTTP1_CHUNK_TRAILER_MAX
  *
  * On an error *used is the offset of the offending byte in this call. Every verdict but
- * MORE is final: later calls return it again and use no byte.
+ * MORE and FIELD is final: later calls return it again and use no byte.
  *
  * Choices: line ends are CRLF only (as in proto/http1.h: a disagreement about line ends is
  * a smuggling vector). A chunk extension is checked only for its shape (starts with ';'
  * after optional whitespace, holds no control byte), not parsed into names and values:
- * nothing here uses them, and the forwarder passes them on byte-exact.
+ * nothing here uses them, and the forwarder passes them on byte-exact. A trailer field name
+ * is checked to be a token (RFC 9110 §5.1), because a forwarder decides on it: a name that
+ * a lenient upstream trims ("X-Forwarded-For :") must not pass for another.
  */
 enum http1_chunk_verdict {
 	HTTP1_CHUNK_DONE = 0,
 	HTTP1_CHUNK_MORE,
+	HTTP1_CHUNK_FIELD,
 	HTTP1_CHUNK_ERR_SIZE,
 	HTTP1_CHUNK_ERR_SIZE_TOO_LARGE,
 	HTTP1_CHUNK_ERR_EXT,
@@ -64,7 +74,7 @@ struct http1_chunk {
 	uint8_t                  st;        /* where in the grammar (private enum in .c) */
 	enum http1_chunk_verdict verdict;   /* sticky once not MORE */
 	uint8_t                  digits;    /* hex digits of the current size */
-	bool                     colon;     /* the current trailer line has its ':' */
+	bool                     fields;    /* stop after each trailer field line (FIELD) */
 	uint32_t                 ext_len;   /* bytes after the size on the current line */
 	uint32_t                 trailer_len;
 	uint64_t                 left;      /* data bytes still to come of the current chunk */
@@ -73,10 +83,18 @@ struct http1_chunk {
 	uint64_t                 size;      /* the size of the chunk being read */
 	uint64_t                 data_total; /* chunk-data bytes so far (decoded body length) */
 	uint64_t                 nchunks;   /* chunks with data so far */
+	uint32_t                 line_len;  /* bytes of an unfinished trailer field line at the
+	                                       end of what was fed (0: not inside one) */
+	uint32_t                 field_len; /* on FIELD: the line that ended, with its CRLF */
+	uint32_t                 name_len;  /* on FIELD: its name's bytes (before the ':') */
 };
 
 /* Prepares c for a new chunked body. */
 void http1_chunk_init(struct http1_chunk *c);
+
+/* Prepares c for a new chunked body whose trailer field lines are reported one by one:
+ * http1_chunk_feed returns HTTP1_CHUNK_FIELD after each. */
+void http1_chunk_init_fields(struct http1_chunk *c);
 
 /*
  * Frames len untrusted bytes that follow what was fed before. Returns the verdict (see the

@@ -9,7 +9,9 @@
  * hconn_close(), which gives every resource back (router/edge.c, shared with conn.c) and
  * leaves only the memory, freed deferred: functions that may close return -1 and the steps
  * stop there, but a late read of h is no use-after-free. Untrusted bytes go only to the proto/ parsers; what is forwarded is
- * the client's bytes, byte-exact, except the forwarding fields of each head, which we own.
+ * the client's bytes, byte-exact, except the forwarding fields of each head and of each
+ * chunked body's trailer section, which we own; a head that our lines would push over our
+ * own parser's limits is refused, never forwarded.
  *
  *   ACCEPT -> [PROXY]* -> head -> route -+-> upstream: CONNECT (failover) -> forward head
  *                          ^             |     + body -> next head (same upstream: reuse;
@@ -57,6 +59,7 @@
 #define HCONN_LOCATION_MAX (HTTP1_URI_MAX + 320) /* "https://", host, ":port", target */
 #define HCONN_RESP_MAX   (HCONN_LOCATION_MAX + 1024) /* our own response: head and page */
 #define HCONN_FWD_FIELDS 384   /* the forwarding field lines we append (three IPs) + TE */
+#define HCONN_FWD_LINES  4     /* of them, the forwarding field lines always appended */
 #define HCONN_PROXY_OUT_MAX 512 /* v2 header with AUTHORITY (a name, <= 253 bytes) */
 #define HCONN_PIPELINE_MAX 16  /* requests forwarded and not yet answered, per connection */
 #define HCONN_LOG_PATH_MAX 1024 /* request-target bytes kept for the request's log line */
@@ -101,6 +104,8 @@ struct hconn {
 	uint64_t            body_left; /* Content-Length bytes still to pass on */
 	uint8_t            *cbuf;      /* pooled: client bytes; [0, fwd) go upstream as they are */
 	uint32_t            clen, fwd;
+	uint32_t            held;      /* [fwd, fwd + held): framed, held back: the start of a
+	                                  trailer field line that may be one we drop */
 	uint8_t            *hbuf;      /* pooled: the rewritten head going upstream */
 	uint32_t            hlen, hoff;
 	char               *resp;      /* our own response going to the client */
@@ -223,7 +228,7 @@ hconn_close(struct hconn *h, enum edge_end end)
 	bufpool_put(h->hbuf);
 	bufpool_put(h->ubuf);
 	h->cbuf = h->hbuf = h->ubuf = NULL;
-	h->clen = h->fwd = h->hlen = h->hoff = h->ulen = h->uready = 0;
+	h->clen = h->fwd = h->held = h->hlen = h->hoff = h->ulen = h->uready = 0;
 	free(h->pend);
 	h->pend = NULL;
 	free(h->resp);
@@ -353,7 +358,7 @@ hconn_linger_start(struct hconn *h)
 	if (h->cbuf != NULL) {
 		bufpool_put(h->cbuf); /* nothing read from here on is a request */
 		h->cbuf = NULL;
-		h->clen = h->fwd = 0;
+		h->clen = h->fwd = h->held = 0;
 	}
 	h->lingering = true;
 	h->linger_at = h->linger_last = clock_mono_ms();
@@ -503,12 +508,77 @@ hconn_te_normal(const struct http1_req *r, const uint8_t *buf)
 	return lines != 1 || !plain;
 }
 
+/* The head as it goes upstream: the client's field lines we drop, ours, and its size. */
+struct hconn_fwd {
+	bool     te;        /* Transfer-Encoding is rewritten (hconn_te_normal) */
+	unsigned fields;    /* field lines forwarded: the client's kept ones and ours */
+	uint32_t bytes;     /* the whole forwarded head, final CRLF included */
+	int      ours_len;  /* bytes of ours, the final CRLF included */
+	char     ours[HCONN_FWD_FIELDS];
+};
+
+/* The end of field line i of the head in buf: past its LF (the parser took CRLF only). */
+static uint32_t
+hconn_line_end(const struct http1_req *r, const uint8_t *buf, unsigned i)
+{
+	uint32_t end = r->fields[i].name.off;
+	while (end < r->head_len && buf[end] != '\n')
+		end++;
+	return end + 1;
+}
+
 /*
- * Writes the head at cbuf[0, head_len) to hbuf, without the forwarding field lines the
- * client sent and with ours appended before the final CRLF. Everything else is byte-exact.
+ * Plans the head of the request in cbuf as it goes upstream: the client's field lines minus
+ * those never passed on, plus ours (Transfer-Encoding when normalised, the four forwarding
+ * fields) before the final CRLF. False when ours cannot be written (never: they are bounded).
  */
 static bool
-hconn_rewrite_head(struct hconn *h)
+hconn_fwd_plan(struct hconn *h, struct hconn_fwd *f)
+{
+	const struct http1_req *r = &h->req;
+	const uint8_t *in = h->cbuf;
+	unsigned dropped = 0;
+	uint32_t dropped_bytes = 0;
+	f->te = hconn_te_normal(r, in);
+	for (unsigned i = 0; i < r->nfields; i++) {
+		if (!hconn_fwd_field(in, r->fields[i].name, h->trusted, f->te))
+			continue;
+		dropped++;
+		dropped_bytes += hconn_line_end(r, in, i) - r->fields[i].name.off;
+	}
+	char ip[INET6_ADDRSTRLEN];
+	edge_ip_str(&h->client, ip, sizeof ip);
+	bool v6 = h->client.ss_family == AF_INET6;
+	/* RFC 7239 §4, §6: an IPv6 node is "[v6]", quoted because of the ':'. */
+	f->ours_len = snprintf(f->ours, sizeof f->ours,
+	    "%sX-Forwarded-For: %s\r\nX-Real-IP: %s\r\nX-Forwarded-Proto: http\r\n"
+	    "Forwarded: for=%s%s%s;proto=http\r\n\r\n", f->te ? "Transfer-Encoding: chunked\r\n" : "",
+	    ip, ip, v6 ? "\"[" : "", ip, v6 ? "]\"" : "");
+	if (f->ours_len < 0 || (size_t)f->ours_len >= sizeof f->ours)
+		return false;
+	f->fields = r->nfields - dropped + (f->te ? 1u : 0u) + HCONN_FWD_LINES;
+	f->bytes = r->head_len - 2 - dropped_bytes + (uint32_t)f->ours_len;
+	return true;
+}
+
+/*
+ * True when the planned head is one our own parser would take (proto/http1.h): an edge
+ * proxy never sends a head over HTTP1_HEADERS_MAX field lines or HTTP1_HEAD_MAX bytes,
+ * which many upstreams refuse too, only because of the lines it added itself.
+ */
+static bool
+hconn_fwd_fits(const struct hconn_fwd *f)
+{
+	return f->fields <= HTTP1_HEADERS_MAX && f->bytes <= HTTP1_HEAD_MAX;
+}
+
+/*
+ * Writes the head at cbuf[0, head_len) to hbuf as planned: without the forwarding field
+ * lines the client sent and with ours appended before the final CRLF. Everything else is
+ * byte-exact.
+ */
+static bool
+hconn_rewrite_head(struct hconn *h, const struct hconn_fwd *f)
 {
 	const struct http1_req *r = &h->req;
 	const uint8_t *in = h->cbuf;
@@ -516,32 +586,19 @@ hconn_rewrite_head(struct hconn *h)
 		return false;
 	uint8_t *out = h->hbuf;
 	uint32_t o = 0, from = 0;
-	bool te = hconn_te_normal(r, in);
 	for (unsigned i = 0; i < r->nfields; i++) {
-		if (!hconn_fwd_field(in, r->fields[i].name, h->trusted, te))
+		if (!hconn_fwd_field(in, r->fields[i].name, h->trusted, f->te))
 			continue;
-		uint32_t start = r->fields[i].name.off, end = start;
-		while (end < r->head_len && in[end] != '\n')
-			end++;
-		end++; /* past the LF: the parser accepted CRLF line ends only */
+		uint32_t start = r->fields[i].name.off;
 		memcpy(out + o, in + from, start - from);
 		o += start - from;
-		from = end;
+		from = hconn_line_end(r, in, i);
 	}
-	/* The rest up to, not including, the empty line's CRLF. */
+	/* The rest up to, not including, the empty line's CRLF; then ours. */
 	memcpy(out + o, in + from, r->head_len - 2 - from);
 	o += r->head_len - 2 - from;
-	char ip[INET6_ADDRSTRLEN];
-	edge_ip_str(&h->client, ip, sizeof ip);
-	bool v6 = h->client.ss_family == AF_INET6;
-	/* RFC 7239 §4, §6: an IPv6 node is "[v6]", quoted because of the ':'. */
-	int n = snprintf((char *)out + o, HCONN_FWD_FIELDS,
-	    "%sX-Forwarded-For: %s\r\nX-Real-IP: %s\r\nX-Forwarded-Proto: http\r\n"
-	    "Forwarded: for=%s%s%s;proto=http\r\n\r\n", te ? "Transfer-Encoding: chunked\r\n" : "",
-	    ip, ip, v6 ? "\"[" : "", ip, v6 ? "]\"" : "");
-	if (n < 0 || n >= HCONN_FWD_FIELDS)
-		return false;
-	h->hlen = o + (uint32_t)n;
+	memcpy(out + o, f->ours, (size_t)f->ours_len);
+	h->hlen = o + (uint32_t)f->ours_len;
 	h->hoff = 0;
 	return true;
 }
@@ -867,6 +924,22 @@ hconn_terminate(struct hconn *h)
 }
 
 /*
+ * Refuses the head at cbuf[0] with status (our own answer, then the connection ends), or,
+ * when earlier requests are still being answered on an upstream connection, takes nothing
+ * more: their answers go out, then the connection ends. Returns 0 (h lives on).
+ */
+static int
+hconn_refuse(struct hconn *h, int status, bool head_only)
+{
+	if (h->ustate != HU_NONE) {
+		hconn_drain(h, EDGE_END_BAD_REQUEST);
+		return 0;
+	}
+	hconn_respond(h, status, NULL, 0, head_only, true, EDGE_END_BAD_REQUEST);
+	return 0;
+}
+
+/*
  * A complete head (or a verdict against it) at cbuf[0]: route it and act. Returns 0 when
  * h lives on, -1 when it was closed.
  */
@@ -886,14 +959,8 @@ hconn_request(struct hconn *h, enum http1_verdict v)
 	h->e.last_ms = clock_mono_ms();
 
 	if (v != HTTP1_DONE || r->method == HTTP1_M_CONNECT || !r->has_host) {
-		if (h->ustate != HU_NONE) {
-			hconn_drain(h, EDGE_END_BAD_REQUEST);
-			return 0;
-		}
-		int status = v != HTTP1_DONE ? http1_verdict_status(v) : 400;
 		/* A HEAD (an HTTP/1.0 one without Host) gets no page: the client reads none. */
-		hconn_respond(h, status, NULL, 0, head_only, true, EDGE_END_BAD_REQUEST);
-		return 0;
+		return hconn_refuse(h, v != HTTP1_DONE ? http1_verdict_status(v) : 400, head_only);
 	}
 
 	/* Host: a name routes; an IP literal names no route (the default takes it). */
@@ -910,14 +977,8 @@ hconn_request(struct hconn *h, enum http1_verdict v)
 	} else if (hn == HOSTNAME_ERR_IP_LITERAL) {
 		h->host = hconn_host_literal(hv, r->host.len);
 	}
-	if (h->host == NULL || !hconn_target_agrees(h, hn, name, nlen, port)) {
-		if (h->ustate != HU_NONE) {
-			hconn_drain(h, EDGE_END_BAD_REQUEST);
-			return 0;
-		}
-		hconn_respond(h, 400, NULL, 0, head_only, true, EDGE_END_BAD_REQUEST);
-		return 0;
-	}
+	if (h->host == NULL || !hconn_target_agrees(h, hn, name, nlen, port))
+		return hconn_refuse(h, 400, head_only);
 	struct route_rt *rt = hn == HOSTNAME_OK ? gen_route(h->e.l, name, nlen) : NULL;
 	if (rt == NULL && h->e.l->conf->has_default)
 		rt = &h->e.l->def;
@@ -933,6 +994,16 @@ hconn_request(struct hconn *h, enum http1_verdict v)
 	bool has_body = r->chunked || (r->has_cl && r->content_length > 0);
 	bool keep = r->keep_alive && !has_body;
 	enum conf_action act = rt != NULL ? rt->conf->action : CONF_ACTION_REJECT;
+
+	/* A head that would go upstream over our own parser's limits once our lines are in is
+	 * refused as one over the limits (431, sent as nginx's 400 "Request Header Or Cookie
+	 * Too Large"): the client's field lines minus the ones we drop plus ours must fit. */
+	struct hconn_fwd fwd = { .te = false };
+	if (act == CONF_ACTION_UPSTREAM && (!hconn_fwd_plan(h, &fwd) || !hconn_fwd_fits(&fwd))) {
+		log_debug("listener %s: a head of %u field lines and %u bytes as forwarded: over "
+		    "the limits", h->e.l->conf->name, fwd.fields, (unsigned)fwd.bytes);
+		return hconn_refuse(h, http1_verdict_status(HTTP1_ERR_HEADERS_TOO_LARGE), head_only);
+	}
 
 	if (act == CONF_ACTION_UPSTREAM && h->ustate != HU_NONE && rt->up != h->e.up) {
 		log_debug("listener %s: request for route %s on a connection to upstream %s: "
@@ -961,7 +1032,7 @@ hconn_request(struct hconn *h, enum http1_verdict v)
 
 	switch (act) {
 	case CONF_ACTION_UPSTREAM:
-		if (!hconn_rewrite_head(h)) {
+		if (!hconn_rewrite_head(h, &fwd)) {
 			hconn_respond(h, 502, NULL, 0, head_only, true, EDGE_END_NO_MEMORY);
 			return 0;
 		}
@@ -979,7 +1050,8 @@ hconn_request(struct hconn *h, enum http1_verdict v)
 		h->upgrade_wait = r->conn_upgrade;
 		if (r->chunked) {
 			h->body = HB_CHUNKED;
-			http1_chunk_init(&h->chunk);
+			http1_chunk_init_fields(&h->chunk); /* its trailer lines: hconn_chunked */
+			h->held = 0;
 		} else if (r->has_cl && r->content_length > 0) {
 			h->body = HB_LENGTH;
 			h->body_left = r->content_length;
@@ -1018,6 +1090,39 @@ hconn_request(struct hconn *h, enum http1_verdict v)
 }
 
 /*
+ * Frames the next client bytes of a chunked body, after those held back. Every byte goes
+ * upstream as sent, except the trailer field lines we own (RFC 9112 §7.1.2): an upstream
+ * that merges trailer fields into the head (RFC 9110 §6.5.1 allows it for some) would
+ * believe them. So a trailer field line is held back until it ends, then removed from cbuf
+ * when its name is one hconn_fwd_field drops from a head of this peer, or marked to go.
+ * Returns the framing verdict (FIELD: call again).
+ */
+static enum http1_chunk_verdict
+hconn_chunked(struct hconn *h)
+{
+	uint32_t at = h->fwd + h->held;
+	size_t used;
+	enum http1_chunk_verdict cv = http1_chunk_feed(&h->chunk, h->cbuf + at, h->clen - at, &used);
+	at += (uint32_t)used;
+	if (cv != HTTP1_CHUNK_FIELD) {
+		/* An unfinished trailer line (none on DONE) waits for its end, or never goes. */
+		h->held = h->chunk.line_len;
+		h->fwd = at - h->held;
+		return cv;
+	}
+	uint32_t start = at - h->chunk.field_len;
+	struct http1_view name = { .off = start, .len = h->chunk.name_len };
+	if (hconn_fwd_field(h->cbuf, name, h->trusted, false)) {
+		memmove(h->cbuf + start, h->cbuf + at, h->clen - at);
+		h->clen -= h->chunk.field_len;
+		at = start;
+	}
+	h->fwd = at;
+	h->held = 0;
+	return cv;
+}
+
+/*
  * Frames what the client sent: bodies are passed on as they are (marked in [0, fwd)),
  * heads are parsed once everything before them is out. Returns 1 on progress, 0 when
  * nothing could be done, -1 when h was closed.
@@ -1027,7 +1132,7 @@ hconn_process(struct hconn *h)
 {
 	int progress = 0;
 	while (h->resp == NULL && !h->draining && !h->close_after) {
-		uint32_t avail = h->clen - h->fwd;
+		uint32_t avail = h->clen - h->fwd - h->held;
 		if (h->body != HB_NONE) {
 			if (avail == 0)
 				break;
@@ -1043,13 +1148,10 @@ hconn_process(struct hconn *h)
 				if (h->body_left == 0)
 					h->body = HB_NONE;
 			} else {
-				size_t used;
-				enum http1_chunk_verdict cv = http1_chunk_feed(&h->chunk, h->cbuf + h->fwd,
-				    avail, &used);
-				h->fwd += (uint32_t)used;
+				enum http1_chunk_verdict cv = hconn_chunked(h);
 				if (cv == HTTP1_CHUNK_DONE) {
 					h->body = HB_NONE;
-				} else if (cv != HTTP1_CHUNK_MORE) {
+				} else if (cv != HTTP1_CHUNK_MORE && cv != HTTP1_CHUNK_FIELD) {
 					/* Out of sync: the upstream gets what was framed, then the end. */
 					log_debug("listener %s: chunked body: %s", h->e.l->conf->name,
 					    http1_chunk_verdict_str(cv));

@@ -11,6 +11,16 @@
 #    (seen by a backend that echoes the head it got), kept from a trusted forwarder;
 #  - Transfer-Encoding "chunked," / ", chunked" / " ,chunked , " reaches the backend as one
 #    "Transfer-Encoding: chunked" line and the body is framed (the next request follows);
+#  - forwarded heads within proto/http1's limits (HTTP1_HEADERS_MAX field lines,
+#    HTTP1_HEAD_MAX bytes) once our lines are in: the largest client head that fits (96
+#    fields; 100 when 4 are forged forwarding fields we drop; 16384 - 112 bytes) is forwarded
+#    and its echo passes those limits, one field or one byte more gets nginx's 400 "Request
+#    Header Or Cookie Too Large" and never goes upstream (also pipelined behind a forwarded
+#    request: that one is answered, then the connection closes);
+#  - chunked trailers: X-Forwarded-For / X_Real_IP / Forwarded / X-Forwarded-Proto /
+#    X-Forwarded-Host / X-Client-IP / True_Client_IP trailer lines never reach the backend,
+#    the other trailer lines do, byte-exact, and the next request follows; from a trusted
+#    forwarder X-Forwarded-Host is kept in a trailer as in the head;
 #  - absolute-form targets: another host, another port or userinfo -> 400, never forwarded;
 #    one that agrees with Host is forwarded;
 #  - keep-alive: two requests on one curl connection reach nginx on ONE upstream connection
@@ -60,7 +70,8 @@ http {
 
 # A keep-alive HTTP/1.1 backend that answers each request with the sha256 and length of its
 # body (Content-Length or chunked, decoded) and the client port of its connection; a path
-# starting with /echo is answered with the request head exactly as it arrived.
+# starting with /echo is answered with the request head exactly as it arrived, followed by
+# the trailer field lines of a chunked body.
 cat >"$T/shabe.py" <<'EOF'
 import hashlib, socket, sys
 from sy_peer import serve_threads
@@ -112,13 +123,16 @@ def serve(c):
                     break
                 c.sendall(b"echo:" + b)
             break
-        body = b""
+        body = trailers = b""
         if hdrs.get("transfer-encoding", "").lower() == "chunked":
             while True:
                 size = int(f.readline().split(b";")[0], 16)
                 if size == 0:
-                    while f.readline() not in (b"\r\n", b""):
-                        pass
+                    while True:
+                        t = f.readline()
+                        if t in (b"\r\n", b""):
+                            break
+                        trailers += t
                     break
                 body += f.read(size)
                 f.readline()
@@ -127,7 +141,7 @@ def serve(c):
         out = ("%s %d %d %s\n" % (hashlib.sha256(body).hexdigest(), len(body), port,
                hdrs.get("x-real-ip", "-"))).encode()
         if line.split(b" ")[1].startswith(b"/echo"):
-            out = rawhead
+            out = rawhead + trailers
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(out) + out)
         if hdrs.get("connection", "").lower() == "close":
             break
@@ -263,6 +277,13 @@ raw_status() {
 ngxlog() { grep "|$1|" "$T/ngx/access.log" | tail -n 1; }
 # has TEXT PATTERN: passes when TEXT contains PATTERN (fixed string).
 has() { printf '%s' "$1" | grep -qF -- "$2"; }
+# hasb TEXT BYTES: passes when TEXT contains BYTES (python escapes: \r\n), across lines
+# (grep takes each line of a pattern as a pattern of its own).
+hasb() {
+	printf '%s' "$1" | python3 -c 'import sys, codecs
+want = codecs.escape_decode(sys.argv[1])[0]
+sys.exit(0 if want in sys.stdin.buffer.read() else 1)' "$2"
+}
 
 # --- forwarding fields and the client address ---
 out=$(curl -sS -m 10 --interface 127.0.0.7 -H 'Host: up.test' -H 'X-Real-IP: 6.6.6.6' \
@@ -300,6 +321,112 @@ for te in 'chunked,' ', chunked' ' ,chunked , '; do
 	has "$out" "Transfer-Encoding: chunked$(printf '\r')" && [ "$n" = 1 ] && has "$out" "GET /echo-next" &&
 		sy_ok || sy_bad "TE '$te' normalised to one 'chunked' line ($out)"
 done
+
+# --- forwarded heads stay within our own parser's limits (proto/http1.h: HTTP1_HEADERS_MAX
+# field lines, HTTP1_HEAD_MAX bytes) once our four lines are in: the largest client head that
+# fits is forwarded and its echo passes those limits; one field or one byte more is refused
+# like a head over the limit (nginx's "Request Header Or Cookie Too Large"), never forwarded.
+# The client's own forwarding fields, which we drop, do not count. ---
+hmax=$(sed -n 's/^#define HTTP1_HEADERS_MAX *\([0-9]*\).*/\1/p' "$SY_SOURCE_DIR/proto/http1.h")
+bmax=$(sed -n 's/^#define HTTP1_HEAD_MAX *\([0-9]*\).*/\1/p' "$SY_SOURCE_DIR/proto/http1.h")
+# Ours from 127.0.0.7: "X-Forwarded-For: 127.0.0.7", "X-Real-IP: 127.0.0.7",
+# "X-Forwarded-Proto: http", "Forwarded: for=127.0.0.7;proto=http", each with its CRLF.
+ours=112
+# mkhead NAME FIELDS BYTES FORGED: a head for /echo-NAME with FIELDS field lines (Host and
+# Connection: close included) or, with BYTES > 0, padded to BYTES bytes; FORGED: the first
+# four field lines after Host are forwarding fields the client may not set.
+mkhead() {
+	python3 - "$T/$1" "$1" "$2" "$3" "$4" <<'EOF'
+import sys
+path, name, nf, nb, forged = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1"
+lines = [b"Host: sha.test", b"Connection: close"]
+if forged:
+    lines += [b"X-Forwarded-For: 6.6.6.6", b"X_Real_IP: 6.6.6.6", b"Forwarded: for=6.6.6.6",
+              b"x-forwarded-proto: https"]
+while len(lines) < nf:
+    lines.append(b"X-F%d: v" % len(lines))
+head = b"GET /echo-" + name.encode() + b" HTTP/1.1\r\n" + b"".join(l + b"\r\n" for l in lines) + b"\r\n"
+if nb:
+    pad = nb - len(head) - len(b"X-Pad: \r\n")
+    assert pad >= 0
+    head = head[:-2] + b"X-Pad: " + b"a" * pad + b"\r\n\r\n"
+    assert len(head) == nb
+open(path, "wb").write(head)
+EOF
+}
+# fits NAME FIELDS BYTES: the answer in $out is the echo of a head with FIELDS field lines
+# and BYTES bytes (0: at most HTTP1_HEAD_MAX), within HTTP1_HEADERS_MAX and HTTP1_HEAD_MAX.
+fits() {
+	printf '%s' "$out" | python3 -c '
+import sys
+raw = sys.stdin.buffer.read()
+want_f, want_b, fmax, bmax = (int(a) for a in sys.argv[1:5])
+i = raw.find(b"\r\n\r\nGET ")
+j = raw.find(b"\r\n\r\n", i + 4)
+head = raw[i + 4:j + 4]
+lines = head.split(b"\r\n")[1:-2]
+ok = raw.startswith(b"HTTP/1.1 200 ") and i > 0 and j > 0 and len(lines) == want_f
+ok = ok and len(lines) <= fmax and len(head) <= bmax and (want_b == 0 or len(head) == want_b)
+ok = ok and all(b":" in l and not l[:1].isspace() for l in lines)
+print(len(lines), len(head))
+sys.exit(0 if ok else 1)' "$1" "$2" "$hmax" "$bmax"
+}
+# refused NAME: the answer in $out is our 400 for a head too large, and nothing went upstream.
+refused() {
+	sleep 0.2
+	test "$(status "$out")" = 400 && has "$out" "Request Header Or Cookie Too Large" &&
+		! has "$out" "GET /echo-$1" && has "$out" "<EOF>" &&
+		grep -qE " request .*path=/echo-$1 status=400 upstream_status=- " "$T/access.log"
+}
+n=$((hmax - 4))
+mkhead lim-f$n $n 0 0
+out=$(raw "$P1" 127.0.0.7 lim-f$n)
+got=$(fits $hmax 0) && sy_ok || sy_bad "$n client fields + our 4 = $hmax forwarded, within the limits ($got: $out)"
+n=$((hmax - 3))
+mkhead lim-f$n $n 0 0
+out=$(raw "$P1" 127.0.0.7 lim-f$n)
+refused lim-f$n && sy_ok || sy_bad "$n client fields + our 4 > $hmax refused, not forwarded ($out)"
+mkhead lim-forged $hmax 0 1
+out=$(raw "$P1" 127.0.0.7 lim-forged)
+got=$(fits $hmax 0) && ! has "$out" 6.6.6.6 && sy_ok ||
+	sy_bad "$hmax client fields, 4 of them forged forwarding fields we drop: forwarded ($got: $out)"
+n=$((bmax - ours))
+mkhead lim-b$n 3 $n 0
+out=$(raw "$P1" 127.0.0.7 lim-b$n)
+got=$(fits 8 $bmax) && sy_ok || sy_bad "a $n-byte head + our $ours bytes = $bmax forwarded ($got)"
+n=$((bmax - ours + 1))
+mkhead lim-b$n 3 $n 0
+out=$(raw "$P1" 127.0.0.7 lim-b$n)
+refused lim-b$n && sy_ok || sy_bad "a $n-byte head + our $ours bytes > $bmax refused ($out)"
+n=$((bmax - ours + 96))
+mkhead lim-bforged 7 $n 1
+out=$(raw "$P1" 127.0.0.7 lim-bforged)
+got=$(fits 8 $bmax) && sy_ok ||
+	sy_bad "a $n-byte head with 96 bytes of forged forwarding fields: forwarded at $bmax ($got)"
+# Pipelined behind a forwarded request: that one is answered, the oversized one is not sent.
+n=$((hmax - 3))
+mkhead lim-p$n $n 0 0
+{ printf 'GET /echo-lim-first HTTP/1.1\r\nHost: sha.test\r\n\r\n'; cat "$T/lim-p$n"; } >"$T/lim-pipe"
+out=$(raw "$P1" 127.0.0.7 lim-pipe)
+has "$out" "GET /echo-lim-first" && ! has "$out" "GET /echo-lim-p$n" && has "$out" "<EOF>" && sy_ok ||
+	sy_bad "an oversized head pipelined behind a forwarded one is not sent ($out)"
+
+# --- forwarding fields in a chunked body's trailer section (RFC 9112 §7.1.2) are removed like
+# those of the head (an upstream that merges trailers into the head would believe them);
+# every other trailer line and every body byte goes as sent ---
+printf 'POST /echo-trailer HTTP/1.1\r\nHost: sha.test\r\nTransfer-Encoding: chunked\r\n\r\n3;e=1\r\nabc\r\n0\r\nX-Checksum: abc\r\nX-Forwarded-For: 6.6.6.1\r\nx_real_ip: 6.6.6.2\r\nFORWARDED: for=6.6.6.3\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.example\r\nX-Client-IP: 6.6.6.4\r\nTrue_Client_IP: 6.6.6.5\r\nX-Late:  late value \r\n\r\nGET /echo-after-trailer HTTP/1.1\r\nHost: sha.test\r\nConnection: close\r\n\r\n' >"$T/trailer"
+out=$(raw "$P1" 127.0.0.7 trailer)
+hasb "$out" 'X-Forwarded-Proto: http\r\nForwarded: for=127.0.0.7;proto=http\r\n\r\nX-Checksum: abc\r\nX-Late:  late value \r\nHTTP/1.1 200' &&
+	has "$out" "GET /echo-after-trailer" && sy_ok ||
+	sy_bad "trailer: the other lines byte-exact, the next request follows ($out)"
+sy_check "trailer: no forwarding field reaches the upstream ($out)" \
+	sh -c "! printf '%s' '$out' | grep -qiE '6\.6\.6|evil|https'"
+# From a trusted forwarder the trailer follows the head's rule: X-Forwarded-Host is kept,
+# X-Forwarded-For is still ours alone.
+printf 'POST /echo-ttrailer HTTP/1.1\r\nHost: sha.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\nX-Forwarded-Host: front.example\r\nX-Forwarded-For: 6.6.6.1\r\n\r\n' >"$T/ttrailer"
+out=$(raw "$P2" 127.0.0.8 ttrailer)
+hasb "$out" '\r\n\r\nX-Forwarded-Host: front.example\r\n<EOF>' && ! has "$out" 6.6.6.1 && sy_ok ||
+	sy_bad "trusted forwarder's trailer: X-Forwarded-Host kept, X-Forwarded-For removed ($out)"
 
 # --- absolute-form targets: the authority must agree with Host ---
 req absx 'GET http://other.test/absx HTTP/1.1\r\nHost: up.test\r\n\r\n'

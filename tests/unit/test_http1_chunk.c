@@ -1,7 +1,8 @@
 /*
  * Unit tests for proto/http1_chunk: every vector whole, one byte at a time and split in two
  * at every offset, with the same verdict, body length and decoded length; every limit at N
- * and N + 1; the data pass-through API. Never touches the network.
+ * and N + 1; the data pass-through API; trailer field lines reported one by one
+ * (http1_chunk_init_fields), the same however the bytes arrive. Never touches the network.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,15 @@ test_vectors(void)
 	VEC("trailer ctl", "0\r\nA: \x7f\r\n\r\n", HTTP1_CHUNK_ERR_TRAILER, 6, 0);
 	VEC("trailer bare lf", "0\r\nA: b\n\r\n", HTTP1_CHUNK_ERR_CRLF, 7, 0);
 	VEC("trailer cr junk", "0\r\nA: b\rx", HTTP1_CHUNK_ERR_CRLF, 8, 0);
+	/* A field name is a token (RFC 9110 §5.1): no space before ':' (RFC 9112 §5.1). */
+	VEC("trailer space before colon", "0\r\nX-Forwarded-For : 1\r\n\r\n",
+	    HTTP1_CHUNK_ERR_TRAILER, 18, 0);
+	VEC("trailer tab before colon", "0\r\nA\t: b\r\n\r\n", HTTP1_CHUNK_ERR_TRAILER, 4, 0);
+	VEC("trailer quote in name", "0\r\nA\"B: c\r\n\r\n", HTTP1_CHUNK_ERR_TRAILER, 4, 0);
+	VEC("trailer obs-text in name", "0\r\nA\xe9: c\r\n\r\n", HTTP1_CHUNK_ERR_TRAILER, 4, 0);
+	VEC("trailer cr in name", "0\r\nAb\r\n\r\n", HTTP1_CHUNK_ERR_TRAILER, 5, 0);
+	VEC("trailer tchars", "0\r\n!#$%&'*+-.^_`|~09az: v: w\r\n\r\n", HTTP1_CHUNK_DONE, 32, 0);
+	VEC("trailer empty value", "0\r\nA:\r\n\r\n", HTTP1_CHUNK_DONE, 9, 0);
 }
 
 /* Chunk-size digits and value at the limits. */
@@ -236,6 +246,115 @@ test_skip(void)
 	CHECK(strcmp(http1_chunk_verdict_str(HTTP1_CHUNK_VERDICT_COUNT), "unknown") == 0);
 }
 
+#define FIELDS_MAX 8
+
+/* What a fields-mode run reports: each trailer field line (its offset in the body, length
+ * with CRLF, name length), then the final verdict. */
+struct fields_run {
+	enum http1_chunk_verdict v;
+	size_t                   used;
+	unsigned                 n;
+	size_t                   at[FIELDS_MAX], len[FIELDS_MAX], name[FIELDS_MAX];
+	bool                     held_ok; /* after every MORE, line_len fit in what was fed */
+};
+
+/* Feeds buf in fields mode, in pieces of size step (0: whole), resuming after each FIELD. */
+static struct fields_run
+feed_fields(const uint8_t *buf, size_t n, size_t step)
+{
+	struct http1_chunk c;
+	struct fields_run r;
+	memset(&r, 0, sizeof r);
+	r.v = HTTP1_CHUNK_MORE;
+	r.held_ok = true;
+	http1_chunk_init_fields(&c);
+	size_t off = 0, end = 0;
+	while (off < n || r.v == HTTP1_CHUNK_FIELD) {
+		if (off == end)
+			end = step == 0 || n - off < step ? n : off + step;
+		size_t used;
+		r.v = http1_chunk_feed(&c, buf + off, end - off, &used);
+		off += used;
+		r.used = off;
+		if (r.v == HTTP1_CHUNK_FIELD) {
+			if (r.n < FIELDS_MAX) {
+				r.at[r.n] = off - c.field_len;
+				r.len[r.n] = c.field_len;
+				r.name[r.n] = c.name_len;
+			}
+			r.n++;
+			continue;
+		}
+		if (r.v != HTTP1_CHUNK_MORE)
+			break;
+		if (c.line_len > off)
+			r.held_ok = false;
+	}
+	return r;
+}
+
+/* One fields-mode vector: the same lines and end whole, byte by byte and in every step. */
+static void
+fields_vec(const char *name, const char *str, enum http1_chunk_verdict want, size_t want_used,
+    unsigned nlines, const char *const *lines)
+{
+	const uint8_t *buf = (const uint8_t *)str;
+	size_t n = strlen(str);
+	struct fields_run whole = feed_fields(buf, n, 0);
+	CHECKF(whole.v == want && whole.used == want_used, "%s: %s at %zu", name,
+	    http1_chunk_verdict_str(whole.v), whole.used);
+	CHECKF(whole.n == nlines, "%s: %u lines, want %u", name, whole.n, nlines);
+	for (unsigned i = 0; i < nlines && i < whole.n; i++) {
+		size_t ll = strlen(lines[i]);
+		CHECKF(whole.len[i] == ll && memcmp(buf + whole.at[i], lines[i], ll) == 0 &&
+		    whole.name[i] == (size_t)(strchr(lines[i], ':') - lines[i]),
+		    "%s: line %u is not \"%s\"", name, i, lines[i]);
+	}
+	/* Without fields mode: the same end. */
+	struct run plain = feed_pieces(buf, n, NULL, 0);
+	CHECKF(plain.v == want && (want == HTTP1_CHUNK_MORE || plain.used == want_used),
+	    "%s: plain mode differs", name);
+	for (size_t step = 1; step < n; step++) {
+		struct fields_run s = feed_fields(buf, n, step);
+		bool same = s.v == whole.v && s.used == whole.used && s.n == whole.n && s.held_ok;
+		for (unsigned i = 0; same && i < whole.n && i < FIELDS_MAX; i++)
+			same = s.at[i] == whole.at[i] && s.len[i] == whole.len[i] &&
+			    s.name[i] == whole.name[i];
+		CHECKF(same, "%s: in steps of %zu differs", name, step);
+	}
+}
+
+/* Trailer field lines one by one, as a forwarder that drops some of them needs. */
+static void
+test_fields(void)
+{
+	static const char *const two[] = { "X-Forwarded-For: 6.6.6.6\r\n", "X-T:a:b\r\n" };
+	fields_vec("fields two", "3;x\r\nabc\r\n0\r\nX-Forwarded-For: 6.6.6.6\r\nX-T:a:b\r\n\r\nGET",
+	    HTTP1_CHUNK_DONE, 50, 2, two);
+	fields_vec("fields none", "1\r\nx\r\n0\r\n\r\n", HTTP1_CHUNK_DONE, 11, 0, NULL);
+	static const char *const one[] = { "A: b\r\n" };
+	fields_vec("fields unfinished", "0\r\nA: b\r\nB: c", HTTP1_CHUNK_MORE, 13, 1, one);
+	fields_vec("fields bad second", "0\r\nA: b\r\nB : c\r\n\r\n", HTTP1_CHUNK_ERR_TRAILER, 10, 1,
+	    one);
+
+	/* line_len: the bytes of the unfinished line at the end, 0 once it ended. */
+	struct http1_chunk c;
+	size_t used;
+	http1_chunk_init_fields(&c);
+	CHECK(http1_chunk_feed(&c, (const uint8_t *)"0\r\nX-F", 6, &used) == HTTP1_CHUNK_MORE);
+	CHECK(used == 6 && c.line_len == 3);
+	CHECK(http1_chunk_feed(&c, (const uint8_t *)"F: 1\r\n\r", 7, &used) == HTTP1_CHUNK_FIELD);
+	CHECK(used == 6 && c.field_len == 9 && c.name_len == 4 && c.line_len == 0);
+	CHECK(http1_chunk_feed(&c, (const uint8_t *)"\r", 1, &used) == HTTP1_CHUNK_MORE);
+	CHECK(c.line_len == 0);
+	CHECK(http1_chunk_feed(&c, (const uint8_t *)"\n", 1, &used) == HTTP1_CHUNK_DONE);
+	CHECK(strcmp(http1_chunk_verdict_str(HTTP1_CHUNK_FIELD), "field") == 0);
+	/* Plain mode never stops at a line. */
+	http1_chunk_init(&c);
+	CHECK(http1_chunk_feed(&c, (const uint8_t *)"0\r\nA: b\r\n\r\n", 11, &used) == HTTP1_CHUNK_DONE);
+	CHECK(used == 11);
+}
+
 int
 main(void)
 {
@@ -244,5 +363,6 @@ main(void)
 	test_ext_limits();
 	test_trailer_limits();
 	test_skip();
+	test_fields();
 	return check_summary();
 }
