@@ -578,7 +578,7 @@ tconn_field(const struct term_conn *c, const char *name, size_t *len)
  * A request for a VPN path. A proper WebSocket upgrade of /ws gets the 101 and a session;
  * anything else gets exactly what the decoy gives for a file that is not there (404 for
  * GET and HEAD, the site's own answer for other methods), so a prober learns nothing.
- * /mux, /dns and /tun are not served yet: they look missing too.
+ * /dns and /tun are not served yet: they look missing too.
  */
 static void
 tconn_vpn_request(struct term_conn *c, enum vpn_path p, bool keep, time_t now)
@@ -588,7 +588,7 @@ tconn_vpn_request(struct term_conn *c, enum vpn_path p, bool keep, time_t now)
 	const uint8_t *key = tconn_field(c, "sec-websocket-key", &kl);
 	const uint8_t *ver = tconn_field(c, "sec-websocket-version", &vl);
 	char accept[WS_ACCEPT_LEN + 1];
-	bool upgrade = p == VPN_WS && r->method == HTTP1_M_GET && r->version_minor == 1 &&
+	bool upgrade = (p == VPN_WS || p == VPN_MUX) && r->method == HTTP1_M_GET && r->version_minor == 1 &&
 	    r->conn_upgrade && r->upgrade_websocket && !r->chunked &&
 	    (!r->has_cl || r->content_length == 0) && !c->draining &&
 	    ver != NULL && vl == 2 && memcmp(ver, "13", 2) == 0 &&
