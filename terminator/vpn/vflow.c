@@ -4,6 +4,9 @@
  * like the literal would be; a flow whose every address was denied ends DENIED, one that
  * found no usable address FAILED. The resolver's callback may run inside
  * evdns_getaddrinfo (hosts file, cache), so vflow_start never touches f after the call.
+ * A cancelled lookup's callback still runs, later (libevent 2.1 defers it), when the flow
+ * may be freed: so the callback's argument is a small ticket that outlives the flow; closing
+ * the flow detaches it, and the callback frees it.
  */
 #include "terminator/vpn/vflow.h"
 
@@ -15,6 +18,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -118,17 +122,25 @@ vflow_connect_next(struct vflow *f)
 		vflow_fail(f, VF_FAILED, "connect failed");
 }
 
+/* A lookup's ticket: f is NULL once the flow let go of it. */
+struct vflow_q {
+	struct vflow *f;
+};
+
 /* evdns answered. */
 static void
 vflow_dns_cb(int err, struct evutil_addrinfo *res, void *arg)
 {
-	struct vflow *f = arg;
-	f->dreq = NULL;
-	if (err == EVUTIL_EAI_CANCEL) {
+	struct vflow_q *q = arg;
+	struct vflow *f = q->f;
+	free(q);
+	if (f == NULL || err == EVUTIL_EAI_CANCEL) {
 		if (res != NULL)
 			evutil_freeaddrinfo(res);
-		return; /* the flow is being closed */
+		return; /* the flow was closed (and may be gone) */
 	}
+	f->dreq = NULL;
+	f->q = NULL;
 	f->naddrs = 0;
 	for (struct evutil_addrinfo *ai = res; ai != NULL && f->naddrs < VFLOW_ADDRS_MAX;
 	    ai = ai->ai_next) {
@@ -182,10 +194,17 @@ vflow_start(struct vflow *f, struct evdns_base **dns, const char *host, size_t h
 		snprintf(ps, sizeof ps, "%u", (unsigned)port);
 		struct evutil_addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 			.ai_protocol = IPPROTO_TCP };
-		struct evdns_getaddrinfo_request *q = evdns_getaddrinfo(*dns, f->host, ps, &hints,
-		    vflow_dns_cb, f);
-		if (q != NULL)
-			f->dreq = q; /* NULL: the callback already ran */
+		struct vflow_q *q = malloc(sizeof *q);
+		if (q == NULL) {
+			vflow_fail(f, VF_FAILED, "resolve failed");
+			return;
+		}
+		q->f = f;
+		f->q = q;
+		struct evdns_getaddrinfo_request *r = evdns_getaddrinfo(*dns, f->host, ps, &hints,
+		    vflow_dns_cb, q);
+		if (r != NULL)
+			f->dreq = r; /* NULL: the callback already ran (and freed q) */
 		return;
 	}
 	f->naddrs = 1;
@@ -273,9 +292,11 @@ void
 vflow_close(struct vflow *f)
 {
 	if (f->dreq != NULL) {
-		struct evdns_getaddrinfo_request *q = f->dreq;
+		struct evdns_getaddrinfo_request *r = f->dreq;
+		f->q->f = NULL; /* the callback, whenever it runs, frees the ticket only */
+		f->q = NULL;
 		f->dreq = NULL;
-		evdns_getaddrinfo_cancel(q);
+		evdns_getaddrinfo_cancel(r);
 	}
 	if (f->fd != -1) {
 		event_del(&f->rev);

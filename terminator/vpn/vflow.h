@@ -33,6 +33,7 @@ enum vflow_state { VF_IDLE, VF_RESOLVE, VF_CONNECT, VF_OPEN, VF_FAILED, VF_DENIE
 
 struct evdns_base;
 struct evdns_getaddrinfo_request;
+struct vflow_q;
 struct event_base;
 
 struct vflow {
@@ -46,6 +47,7 @@ struct vflow {
 	uint16_t                port;
 	uint64_t                deadline;  /* RESOLVE, CONNECT: monotonic ms */
 	struct evdns_getaddrinfo_request *dreq;
+	struct vflow_q         *q;         /* the lookup's ticket (see vflow.c) */
 	struct sockaddr_storage addrs[VFLOW_ADDRS_MAX];
 	unsigned                naddrs, next_addr, denied;
 	int                     fd;

@@ -2,7 +2,9 @@
  * One VPN session (rvpn-protocol.md §5-§7): a WebSocket after the 101, carrying the Hello,
  * the ServerHello, then ratchet messages. The `/ws` path: the first message names a target,
  * the egress policy is checked, the name resolved (evdns, never blocking), the target
- * connected, and bytes relayed both ways with bounded buffers. The HTTP connection
+ * connected (terminator/vpn/vflow.c), and bytes relayed both ways with bounded buffers. The
+ * `/mux` path hands every message to the multiplexer (vmux.c), which sends through the
+ * session's queue (vsess_slot / vsess_seal below). The HTTP connection
  * (terminator/tconn.c) owns the socket and TLS; the session reads and writes through it
  * (term_int.h) and owns the target socket.
  */
