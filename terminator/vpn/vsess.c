@@ -526,7 +526,7 @@ vsess_step(struct vsess *s)
 {
 	for (int round = 0; round < 64; round++) {
 		/* 1. The client's queue. */
-		bool wblocked = false;
+		bool w_blocked = false;
 		while (s->out_off < s->out_len) {
 			if (s->out_try == 0) {
 				size_t left = s->out_len - s->out_off;
@@ -534,7 +534,7 @@ vsess_step(struct vsess *s)
 			}
 			ssize_t n = tconn_vpn_write(s->c, s->out + s->out_off, s->out_try);
 			if (n == TCONN_IO_AGAIN) {
-				wblocked = true;
+				w_blocked = true; /* the connection waits for writability */
 				break;
 			}
 			if (n < 0) {
@@ -569,12 +569,15 @@ vsess_step(struct vsess *s)
 				continue;
 		}
 		/* 3. The client's messages, while nothing waits for the target. */
-		if (s->out_len - s->out_off >= VSESS_OUT_HIGH)
+		if (s->out_len - s->out_off >= VSESS_OUT_HIGH) {
+			if (!w_blocked)
+				continue; /* the target refilled the queue: flush it first */
 			return true; /* the client reads slowly: its bytes wait in the kernel */
+		}
 		/* Before waiting, what steps 2 and 3 queued goes out (a WindowUpdate or data the
-		 * client waits for must not sit until the next tick). */
-		bool unsent = s->out_off < s->out_len && !wblocked;
-		unsent = unsent || s->mux_dirty; /* and what the last messages asked for is done */
+		 * client waits for must not sit until the next tick), and what the last messages
+		 * asked of the flows is done. */
+		bool unsent = s->out_off < s->out_len && !w_blocked;
 		enum vsess_dec d = vsess_decode(s);
 		if (d == VD_WAIT) {
 			if (unsent || s->mux_dirty)
