@@ -28,8 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/dial.h"
-#include "core/egress.h"
 #include "core/log.h"
 #include "core/stats.h"
 #include "proto/rvpn/rvpn_hello.h"
@@ -41,10 +39,11 @@
 #include "proto/ws.h"
 #include "terminator/term_int.h"
 #include "terminator/vpn/vdns.h"
+#include "terminator/vpn/vflow.h"
+#include "terminator/vpn/vmux.h"
 #include "terminator/vpn/vreplay.h"
 
 #define VSESS_IN_CAP     16384
-#define VSESS_ADDRS_MAX  8  /* resolved addresses tried per target */
 #define VSESS_FRAME_MAX  (4 + RVPN_WIRE_HDR_LEN + RVPN_PAD_MAX + RVPN_WIRE_TAG_LEN)
 #define VSESS_OUT_CAP    (VSESS_OUT_HIGH + 2 * VSESS_FRAME_MAX)
 _Static_assert(SV_DNS_ERROR - SV_DNS_OK == VDNS_ERROR && SV_DNS_BUSY - SV_DNS_OK == VDNS_BUSY,
@@ -54,7 +53,7 @@ _Static_assert(RVPN_WIRE_HDR_LEN + RVPN_DNS_MAX + RVPN_WIRE_TAG_LEN + 4 < VSESS_
 _Static_assert(4 + RVPN_WIRE_HDR_LEN + 8192 + RVPN_WIRE_TAG_LEN <= WS_OUT_MAX + 4,
     "a relay message fits one frame we may send");
 
-enum vsess_state { VS_HELLO, VS_TARGET, VS_RESOLVE, VS_CONNECT, VS_RELAY, VS_DNS, VS_CLOSING };
+enum vsess_state { VS_HELLO, VS_TARGET, VS_FLOW, VS_RELAY, VS_MUX, VS_DNS, VS_CLOSING };
 
 struct vsess {
 	struct term_conn       *c;
@@ -89,27 +88,15 @@ struct vsess {
 	/* us -> target */
 	uint8_t                 tq[RVPN_PAD_MAX];
 	size_t                  tq_off, tq_len;
-	/* the target */
-	char                    host[RVPN_TARGET_MAX_HOST + 1];
-	uint16_t                port;
-	struct evdns_base      *dns;
-	struct evdns_getaddrinfo_request *dreq;
-	struct sockaddr_storage addrs[VSESS_ADDRS_MAX];
-	unsigned                naddrs, next_addr, denied;
-	int                     tfd;
-	struct event            trev, twev;
-	bool                    tr_on, tw_on, t_eof;
+	/* the /ws target */
+	struct evdns_base      *dns;       /* made on the first name, shared by /mux flows */
+	struct vflow            f;
+	bool                    t_eof;
+	/* the /mux flows */
+	struct vmux            *mux;
+	bool                    mux_dirty;  /* a message came since vmux_step last ran */
 	struct vdns            *vd;         /* /dns: the resolver (vdns.c) */
 };
-
-/* Monotonic milliseconds. */
-static uint64_t
-vsess_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Counts one event of the session's path. */
 static void
@@ -134,12 +121,9 @@ vsess_end(struct vsess *s, const char *why, uint16_t code)
 		if (n > 0)
 			s->out_len += (size_t)n;
 	}
-	if (s->tfd != -1) {
-		event_del(&s->trev);
-		event_del(&s->twev);
-		close(s->tfd);
-		s->tfd = -1;
-	}
+	vflow_close(&s->f);
+	if (s->mux != NULL)
+		vmux_close_all(s->mux);
 }
 
 /* Queues one unmasked frame for the client. */
@@ -161,7 +145,7 @@ vsess_queue(struct vsess *s, enum ws_opcode op, const uint8_t *p, size_t len)
 /* Pads and seals data already placed at out + out_len + 4 + RVPN_WIRE_HDR_LEN, then writes
  * the frame header in front of it. */
 static int
-vsess_seal_in_place(struct vsess *s, size_t len)
+vsess_seal_in_place(struct vsess *s, uint8_t type, size_t len)
 {
 	uint8_t *slot = s->out + s->out_len;
 	uint8_t *pt = slot + 4 + RVPN_WIRE_HDR_LEN;
@@ -169,7 +153,7 @@ vsess_seal_in_place(struct vsess *s, size_t len)
 	int pl = rvpn_pad(pt, room, len, RVPN_PAD_RANDOM);
 	if (pl < 0)
 		return -1;
-	int wl = rvpn_ratchet_seal(&s->r, RVPN_PT_DATA, pt, (size_t)pl, NULL, slot + 4,
+	int wl = rvpn_ratchet_seal(&s->r, type, pt, (size_t)pl, NULL, slot + 4,
 	    VSESS_OUT_CAP - s->out_len - 4);
 	if (wl < 0 || ws_enc_header(slot, 4, WS_OP_BINARY, (size_t)wl, NULL) != 4)
 		return -1;
@@ -177,72 +161,72 @@ vsess_seal_in_place(struct vsess *s, size_t len)
 	return 0;
 }
 
-/* ---- the target ---- */
+/* ---- for the multiplexer (vsess.h) ---- */
 
-static void vsess_target_cb(evutil_socket_t fd, short what, void *arg);
-
-/* Tries the next resolved address the egress policy permits; ends the session when none
- * is left. */
-static void
-vsess_connect_next(struct vsess *s)
+/* Room for one more message (see vsess.h). */
+uint8_t *
+vsess_slot(struct vsess *s, bool control)
 {
-	while (s->next_addr < s->naddrs) {
-		struct sockaddr_storage *a = &s->addrs[s->next_addr++];
-		if (!egress_permits(&s->v->cv->egress, (struct sockaddr *)a)) {
-			s->denied++;
-			continue;
-		}
-		socklen_t al = a->ss_family == AF_INET ? sizeof(struct sockaddr_in) :
-		    sizeof(struct sockaddr_in6);
-		int fd;
-		if (dial_start((struct sockaddr *)a, al, &fd) != DIAL_PENDING)
-			continue;
-		s->tfd = fd;
-		event_assign(&s->trev, s->base, fd, EV_READ | EV_PERSIST, vsess_target_cb, s);
-		event_assign(&s->twev, s->base, fd, EV_WRITE | EV_PERSIST, vsess_target_cb, s);
-		event_add(&s->twev, NULL);
-		s->tw_on = true;
-		s->tr_on = false;
-		s->state = VS_CONNECT;
-		s->deadline = vsess_ms() + VSESS_CONNECT_MS;
-		return;
+	if (s->done || (!control && s->out_len - s->out_off >= VSESS_OUT_HIGH))
+		return NULL;
+	if (s->out_try == 0 && s->out_off > 0) {
+		memmove(s->out, s->out + s->out_off, s->out_len - s->out_off);
+		s->out_len -= s->out_off;
+		s->out_off = 0;
 	}
-	if (s->denied > 0 && s->denied == s->naddrs) {
-		vsess_count(s, SV_FLOWS_DENIED, 1);
-		vsess_end(s, "egress_denied", WS_CLOSE_POLICY);
-	} else {
-		vsess_count(s, SV_FLOWS_FAILED, 1);
-		vsess_end(s, "connect_failed", WS_CLOSE_GOING_AWAY);
-	}
+	if (s->out_len + VSESS_FRAME_MAX > VSESS_OUT_CAP)
+		return NULL;
+	return s->out + s->out_len + 4 + RVPN_WIRE_HDR_LEN;
 }
 
-/* evdns answered. */
-static void
-vsess_dns_cb(int err, struct evutil_addrinfo *res, void *arg)
+/* Seals the slot's payload (see vsess.h). */
+int
+vsess_seal(struct vsess *s, uint8_t type, size_t len)
 {
-	struct vsess *s = arg;
-	s->dreq = NULL;
-	if (err == EVUTIL_EAI_CANCEL)
-		return; /* the session is being freed */
-	s->naddrs = 0;
-	for (struct evutil_addrinfo *ai = res; ai != NULL && s->naddrs < VSESS_ADDRS_MAX;
-	    ai = ai->ai_next) {
-		if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) &&
-		    ai->ai_addrlen <= sizeof s->addrs[0])
-			memcpy(&s->addrs[s->naddrs++], ai->ai_addr, ai->ai_addrlen);
+	if (vsess_seal_in_place(s, type, len) == -1) {
+		vsess_end(s, "seal_failed", WS_CLOSE_INTERNAL);
+		return -1;
 	}
-	if (res != NULL)
-		evutil_freeaddrinfo(res);
-	if (err != 0 || s->naddrs == 0) {
-		vsess_count(s, SV_FLOWS_FAILED, 1);
-		vsess_end(s, "resolve_failed", WS_CLOSE_GOING_AWAY);
-	} else {
-		vsess_connect_next(s);
-	}
+	return 0;
+}
+
+/* Payload bytes of the session (see vsess.h). */
+void
+vsess_account(struct vsess *s, uint64_t in, uint64_t out)
+{
+	s->bytes_in += in;
+	s->bytes_out += out;
+	if (in > 0)
+		vsess_count(s, SV_BYTES_IN, (int64_t)in);
+	if (out > 0)
+		vsess_count(s, SV_BYTES_OUT, (int64_t)out);
+}
+
+/* One metric event (see vsess.h). */
+void
+vsess_stat(struct vsess *s, unsigned field, int64_t n)
+{
+	vsess_count(s, field, n);
+}
+
+/* Runs the driver soon (see vsess.h). */
+void
+vsess_kick(struct vsess *s)
+{
 	tconn_vpn_kick(s->c);
 }
 
-/* The /ws target message: checks, then resolves or connects. */
+/* ---- the /ws target ---- */
+
+/* The flow's events run the session. */
+static void
+vsess_kick_cb(void *arg)
+{
+	struct vsess *s = arg;
+	tconn_vpn_kick(s->c);
+}
+
+/* The /ws target message: checks, then resolves or connects (vflow.c). */
 static void
 vsess_target(struct vsess *s, const uint8_t *p, size_t len)
 {
@@ -251,90 +235,36 @@ vsess_target(struct vsess *s, const uint8_t *p, size_t len)
 		vsess_end(s, "bad_target", WS_CLOSE_POLICY);
 		return;
 	}
-	const char *h = (const char *)p + t.host_off;
-	size_t hl = t.host_len;
-	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-		h++;
-		hl -= 2; /* §7.3: an HTTP-CONNECT front end may pass [v6] */
-	}
-	memcpy(s->host, h, hl);
-	s->host[hl] = '\0';
-	s->port = t.port;
 	s->flows++;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&s->addrs[0];
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&s->addrs[0];
-	memset(&s->addrs[0], 0, sizeof s->addrs[0]);
-	if (inet_pton(AF_INET, s->host, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(t.port);
-	} else if (inet_pton(AF_INET6, s->host, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(t.port);
-	} else {
-		s->state = VS_RESOLVE;
-		s->deadline = vsess_ms() + s->v->cv->dns.timeout_ms + 1000;
-		int flags = s->v->cv->dns.nservers > 0 ? 0 : EVDNS_BASE_INITIALIZE_NAMESERVERS;
-		s->dns = evdns_base_new(s->base, flags);
-		if (s->dns == NULL) {
-			vsess_count(s, SV_FLOWS_FAILED, 1);
-			vsess_end(s, "resolve_failed", WS_CLOSE_INTERNAL);
-			return;
-		}
-		for (size_t i = 0; i < s->v->cv->dns.nservers; i++) {
-			const struct conf_addr *a = &s->v->cv->dns.servers[i];
-			evdns_base_nameserver_sockaddr_add(s->dns, (const struct sockaddr *)&a->ss,
-			    a->ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) :
-			    sizeof(struct sockaddr_in6), 0);
-		}
-		if (s->v->cv->dns.nservers > 0)
-			evdns_base_load_hosts(s->dns, NULL);
-		char tm[32];
-		snprintf(tm, sizeof tm, "%.3f", (double)s->v->cv->dns.timeout_ms / 1000.0);
-		evdns_base_set_option(s->dns, "timeout:", tm);
-		evdns_base_set_option(s->dns, "attempts:", "2");
-		char port[8];
-		snprintf(port, sizeof port, "%u", (unsigned)t.port);
-		struct evutil_addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-			.ai_protocol = IPPROTO_TCP };
-		s->dreq = evdns_getaddrinfo(s->dns, s->host, port, &hints, vsess_dns_cb, s);
-		return; /* the callback may already have run (hosts, cache) */
-	}
-	s->naddrs = 1;
-	s->next_addr = 0;
-	vsess_connect_next(s);
+	s->state = VS_FLOW;
+	s->deadline = 0; /* the flow keeps its own */
+	vflow_start(&s->f, &s->dns, (const char *)p + t.host_off, t.host_len, t.port);
 }
 
-/* Readiness of the target socket. */
+/* FLOW: how the resolve and connect went. */
 static void
-vsess_target_cb(evutil_socket_t fd, short what, void *arg)
+vsess_flow_check(struct vsess *s)
 {
-	(void)fd;
-	(void)what;
-	struct vsess *s = arg;
-	tconn_vpn_kick(s->c);
-}
-
-/* CONNECT: how the connect ended. */
-static void
-vsess_connect_check(struct vsess *s)
-{
-	int e = dial_result(s->tfd);
-	if (e == EINPROGRESS || e == EALREADY)
-		return;
-	if (e != 0) {
-		event_del(&s->twev);
-		close(s->tfd);
-		s->tfd = -1;
-		s->tw_on = false;
-		vsess_connect_next(s);
-		return;
+	vflow_poll(&s->f, vflow_ms());
+	switch (s->f.state) {
+	case VF_OPEN:
+		vsess_count(s, SV_FLOWS_OK, 1);
+		s->state = VS_RELAY;
+		s->last_io = vflow_ms();
+		break;
+	case VF_DENIED:
+		vsess_count(s, SV_FLOWS_DENIED, 1);
+		vsess_end(s, "egress_denied", WS_CLOSE_POLICY);
+		break;
+	case VF_FAILED:
+		vsess_count(s, SV_FLOWS_FAILED, 1);
+		vsess_end(s, strcmp(s->f.why, "resolve failed") == 0 ? "resolve_failed" :
+		    strcmp(s->f.why, "resolve timeout") == 0 ? "resolve_timeout" :
+		    "connect_failed", WS_CLOSE_GOING_AWAY);
+		break;
+	default:
+		break;
 	}
-	vsess_count(s, SV_FLOWS_OK, 1);
-	event_del(&s->twev);
-	s->tw_on = false;
-	s->state = VS_RELAY;
-	s->deadline = 0;
-	s->last_io = vsess_ms();
 }
 
 /* Writes the target queue; false when the target failed. */
@@ -342,25 +272,16 @@ static bool
 vsess_target_write(struct vsess *s)
 {
 	while (s->tq_off < s->tq_len) {
-		ssize_t n = send(s->tfd, s->tq + s->tq_off, s->tq_len - s->tq_off, MSG_NOSIGNAL);
+		ssize_t n = vflow_send(&s->f, s->tq + s->tq_off, s->tq_len - s->tq_off);
 		if (n > 0) {
 			s->tq_off += (size_t)n;
 			continue;
 		}
-		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-			if (!s->tw_on) {
-				event_add(&s->twev, NULL);
-				s->tw_on = true;
-			}
-			return true;
-		}
+		if (n == VFLOW_AGAIN)
+			return true; /* vflow watches writability */
 		return false;
 	}
 	s->tq_off = s->tq_len = 0;
-	if (s->tw_on) {
-		event_del(&s->twev);
-		s->tw_on = false;
-	}
 	return true;
 }
 
@@ -378,18 +299,18 @@ vsess_target_read(struct vsess *s)
 		if (s->out_len + VSESS_FRAME_MAX > VSESS_OUT_CAP)
 			break;
 		uint8_t *p = s->out + s->out_len + 4 + RVPN_WIRE_HDR_LEN;
-		ssize_t n = recv(s->tfd, p, VSESS_RELAY_MAX, 0);
+		ssize_t n = vflow_recv(&s->f, p, VSESS_RELAY_MAX);
 		if (n > 0) {
-			if (vsess_seal_in_place(s, (size_t)n) == -1) {
+			if (vsess_seal_in_place(s, RVPN_PT_DATA, (size_t)n) == -1) {
 				vsess_end(s, "seal_failed", WS_CLOSE_INTERNAL);
 				return;
 			}
 			s->bytes_out += (uint64_t)n;
 			vsess_count(s, SV_BYTES_OUT, n);
-			s->last_io = vsess_ms();
+			s->last_io = vflow_ms();
 			continue;
 		}
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		if (n == VFLOW_AGAIN)
 			break;
 		/* §7.3: no half-close; the target's end is the session's end. */
 		s->t_eof = true;
@@ -397,13 +318,7 @@ vsess_target_read(struct vsess *s)
 		return;
 	}
 	bool on = s->out_len - s->out_off < VSESS_OUT_HIGH && !s->t_eof;
-	if (on != s->tr_on) {
-		if (on)
-			event_add(&s->trev, NULL);
-		else
-			event_del(&s->trev);
-		s->tr_on = on;
-	}
+	vflow_want_read(&s->f, on);
 }
 
 /* ---- /dns (the resolver is vdns.c; here only sealing and the queue) ---- */
@@ -430,7 +345,7 @@ vsess_dns_send(struct vsess *s, const struct rvpn_dns_response *r, enum vdns_res
 	vsess_count(s, SV_DNS_OK + (unsigned)res, 1);
 	s->bytes_out += (uint64_t)n;
 	vsess_count(s, SV_BYTES_OUT, n);
-	s->last_io = vsess_ms();
+	s->last_io = vflow_ms();
 }
 
 /* Queues the answers that wait, while the client's queue has room. */
@@ -462,7 +377,7 @@ vsess_dns_start(struct vsess *s)
 	}
 	s->state = VS_DNS;
 	s->deadline = 0;
-	s->last_io = vsess_ms();
+	s->last_io = vflow_ms();
 }
 
 /* One opened /dns message (plaintext in s->tq): a DnsQuery, never padded. */
@@ -479,7 +394,7 @@ vsess_dns_query(struct vsess *s, uint8_t type, size_t len)
 	s->flows++; /* a query is the /dns path's flow in the session line */
 	s->bytes_in += len;
 	vsess_count(s, SV_BYTES_IN, (int64_t)len);
-	s->last_io = vsess_ms();
+	s->last_io = vflow_ms();
 	if (rc == 1)
 		vsess_dns_send(s, &now, res); /* room: decode runs only below VSESS_OUT_HIGH */
 }
@@ -540,8 +455,18 @@ vsess_hello(struct vsess *s, const uint8_t *p, size_t len)
 		vsess_dns_start(s);
 		return;
 	}
+	if (s->path == VPN_MUX) {
+		if ((s->mux = vmux_new(s, s->base, s->v, &s->dns)) == NULL) {
+			vsess_end(s, "internal", WS_CLOSE_INTERNAL);
+			return;
+		}
+		s->state = VS_MUX;
+		s->deadline = 0;
+		s->last_io = vflow_ms();
+		return;
+	}
 	s->state = VS_TARGET;
-	s->deadline = vsess_ms() + VSESS_TARGET_MS;
+	s->deadline = vflow_ms() + VSESS_TARGET_MS;
 }
 
 /* One whole client message after the handshake. */
@@ -565,7 +490,21 @@ vsess_message(struct vsess *s)
 		return;
 	}
 	size_t dl;
-	if (rvpn_unpad(s->tq, n, &dl) == -1 || (type != RVPN_PT_DATA && type != RVPN_PT_LEGACY)) {
+	if (rvpn_unpad(s->tq, n, &dl) == -1) {
+		vsess_end(s, "bad_message", WS_CLOSE_POLICY);
+		return;
+	}
+	if (s->state == VS_MUX) {
+		/* §7.4: control in Admin (0x02), data in Data (0x01); the flow id decides. */
+		const char *why = NULL;
+		if ((type != RVPN_PT_DATA && type != RVPN_PT_ADMIN && type != RVPN_PT_LEGACY) ||
+		    !vmux_message(s->mux, s->tq, dl, &why))
+			vsess_end(s, why != NULL ? why : "bad_message", WS_CLOSE_POLICY);
+		s->mux_dirty = true;
+		s->last_io = vflow_ms();
+		return;
+	}
+	if (type != RVPN_PT_DATA && type != RVPN_PT_LEGACY) {
 		vsess_end(s, "bad_message", WS_CLOSE_POLICY);
 		return;
 	}
@@ -577,16 +516,34 @@ vsess_message(struct vsess *s)
 	s->tq_len = dl;
 	s->bytes_in += dl;
 	vsess_count(s, SV_BYTES_IN, (int64_t)dl);
-	s->last_io = vsess_ms();
+	s->last_io = vflow_ms();
 }
 
-/* Decodes buffered client bytes until a message wants the target or more bytes are needed.
- * Returns false when the client's bytes are exhausted (read more). */
+/* What vsess_decode stopped on. */
+enum vsess_dec { VD_READ, VD_AGAIN, VD_WAIT };
+
+/* True while client messages may be decoded: nothing waits for a target (the
+ * client->target backpressure). */
 static bool
+vsess_takes(const struct vsess *s)
+{
+	if (s->done)
+		return false;
+	if (s->state == VS_MUX)
+		return vmux_can_take(s->mux);
+	return s->tq_len == 0 && (s->state == VS_HELLO || s->state == VS_TARGET ||
+	    s->state == VS_RELAY || (s->state == VS_DNS && vsess_dns_room(s)));
+}
+
+/* Decodes buffered client bytes until a message wants the target or more bytes are needed:
+ * VD_READ when the bytes are exhausted (read more), VD_AGAIN after progress, VD_WAIT when
+ * a target must move first (its events run the session again). */
+static enum vsess_dec
 vsess_decode(struct vsess *s)
 {
-	while (!s->done && s->tq_len == 0 && (s->state == VS_HELLO || s->state == VS_TARGET ||
-	    s->state == VS_RELAY || (s->state == VS_DNS && vsess_dns_room(s)))) {
+	if (!vsess_takes(s))
+		return s->done ? VD_AGAIN : VD_WAIT;
+	while (vsess_takes(s)) {
 		size_t used;
 		struct ws_event ev;
 		enum ws_verdict wv = ws_dec_feed(&s->dec, s->in + s->in_off, s->in_len - s->in_off,
@@ -595,11 +552,11 @@ vsess_decode(struct vsess *s)
 		switch (wv) {
 		case WS_MORE:
 			s->in_off = s->in_len = 0;
-			return false;
+			return VD_READ;
 		case WS_DATA:
 			if (ev.opcode != WS_OP_BINARY) {
 				vsess_end(s, "text_frame", WS_CLOSE_BAD_DATA);
-				return true;
+				return VD_AGAIN;
 			}
 			memcpy(s->msg + s->msg_len, ev.data, ev.len); /* ws_dec bounds it by msg_max */
 			s->msg_len += ev.len;
@@ -616,14 +573,14 @@ vsess_decode(struct vsess *s)
 			break;
 		case WS_CLOSE:
 			vsess_end(s, "client_closed", WS_CLOSE_NORMAL);
-			return true;
+			return VD_AGAIN;
 		default:
 			vsess_end(s, wv == WS_ERR_TOO_BIG ? "message_too_big" : "ws_error",
 			    ws_verdict_close_code(wv));
-			return true;
+			return VD_AGAIN;
 		}
 	}
-	return true;
+	return VD_AGAIN;
 }
 
 /* ---- the driver ---- */
@@ -635,25 +592,16 @@ vsess_tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct vsess *s = arg;
-	uint64_t now = vsess_ms();
+	uint64_t now = vflow_ms();
 	if (!s->done && s->deadline != 0 && now >= s->deadline) {
 		if (s->state == VS_HELLO) {
 			vsess_count(s, SV_HS_TIMEOUT, 1);
 			vsess_end(s, "hello_timeout", 0);
-		} else if (s->state == VS_CONNECT) {
-			event_del(&s->twev);
-			close(s->tfd);
-			s->tfd = -1;
-			s->tw_on = false;
-			vsess_connect_next(s);
-		} else if (s->state == VS_RESOLVE) {
-			vsess_count(s, SV_FLOWS_FAILED, 1);
-			vsess_end(s, "resolve_timeout", WS_CLOSE_GOING_AWAY);
 		} else {
 			vsess_end(s, "target_timeout", WS_CLOSE_POLICY);
 		}
 	}
-	if (!s->done && (s->state == VS_RELAY || s->state == VS_DNS) &&
+	if (!s->done && (s->state == VS_RELAY || s->state == VS_MUX || s->state == VS_DNS) &&
 	    now - s->last_io >= VSESS_IDLE_MS)
 		vsess_end(s, "idle_timeout", WS_CLOSE_NORMAL);
 	if (!s->done && s->ratchet && vpn_list_epoch() != s->epoch) {
@@ -695,8 +643,8 @@ vsess_step(struct vsess *s)
 		if (s->done)
 			return !flushed;
 		/* 2. The target. */
-		if (s->state == VS_CONNECT && s->tfd != -1)
-			vsess_connect_check(s);
+		if (s->state == VS_FLOW)
+			vsess_flow_check(s);
 		if (s->state == VS_RELAY) {
 			if (!vsess_target_write(s)) {
 				vsess_end(s, "target_error", WS_CLOSE_GOING_AWAY);
@@ -711,17 +659,36 @@ vsess_step(struct vsess *s)
 			if (s->done)
 				continue;
 		}
+		if (s->state == VS_MUX) {
+			s->mux_dirty = false;
+			vmux_step(s->mux);
+			if (s->done)
+				continue;
+		}
 		/* 3. The client's messages, while nothing waits for the target. */
 		if (s->out_len - s->out_off >= VSESS_OUT_HIGH) {
 			if (!w_blocked)
 				continue; /* the target refilled the queue: flush it first */
 			return true; /* the client reads slowly: its bytes wait in the kernel */
 		}
-		if (vsess_decode(s))
+		/* Before waiting, what steps 2 and 3 queued goes out (a WindowUpdate or data the
+		 * client waits for must not sit until the next tick), and what the last messages
+		 * asked of the flows is done. */
+		bool unsent = s->out_off < s->out_len && !w_blocked;
+		enum vsess_dec d = vsess_decode(s);
+		if (d == VD_WAIT) {
+			if (unsent || s->mux_dirty)
+				continue;
+			return true;
+		}
+		if (d == VD_AGAIN)
 			continue;
 		ssize_t n = tconn_vpn_read(s->c, s->in, sizeof s->in);
-		if (n == TCONN_IO_AGAIN)
+		if (n == TCONN_IO_AGAIN) {
+			if (unsent || s->mux_dirty)
+				continue;
 			return true;
+		}
 		if (n <= 0) {
 			vsess_end(s, n == TCONN_IO_EOF ? "client_closed" : "client_error", 0);
 			s->out_off = s->out_len = 0; /* nobody to send to */
@@ -752,10 +719,10 @@ vsess_new(struct term_conn *c, struct event_base *base, const struct vpn *v,
 	s->path = path;
 	s->st = v->stats[path];
 	s->worker = worker;
-	s->tfd = -1;
+	vflow_init(&s->f, base, v->cv, vsess_kick_cb, s);
 	if (peer != NULL)
 		s->peer = *peer;
-	s->t0 = vsess_ms();
+	s->t0 = vflow_ms();
 	s->deadline = s->t0 + VSESS_HELLO_MS;
 	ws_dec_init(&s->dec, WS_ROLE_SERVER, WS_MSG_MAX);
 	event_assign(&s->tick, base, -1, EV_PERSIST, vsess_tick_cb, s);
@@ -796,19 +763,15 @@ vsess_free(struct vsess *s)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&s->peer)->sin6_addr, addr, sizeof addr);
 	log_write(LOG_LEVEL_INFO, "vpn session client=%s key=\"%s\" path=%s flows=%u "
 	    "bytes_in=%llu bytes_out=%llu duration_ms=%llu end=%s", addr,
-	    s->name[0] ? s->name : "-", vpn_path_name(s->path), s->flows,
+	    s->name[0] ? s->name : "-", vpn_path_name(s->path),
+	    s->mux != NULL ? vmux_flows(s->mux) : s->flows,
 	    (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
-	    (unsigned long long)(vsess_ms() - s->t0), vsess_end_reason(s));
+	    (unsigned long long)(vflow_ms() - s->t0), vsess_end_reason(s));
 	vsess_count(s, SV_SESSIONS_ACTIVE, -1);
 	vpn_session_give();
 	event_del(&s->tick);
-	if (s->tfd != -1) {
-		event_del(&s->trev);
-		event_del(&s->twev);
-		close(s->tfd);
-	}
-	if (s->dreq != NULL)
-		evdns_getaddrinfo_cancel(s->dreq);
+	vflow_close(&s->f);
+	vmux_free(s->mux);
 	if (s->dns != NULL)
 		evdns_base_free(s->dns, 1);
 	vdns_free(s->vd);

@@ -2,7 +2,9 @@
  * One VPN session (rvpn-protocol.md §5-§7): a WebSocket after the 101, carrying the Hello,
  * the ServerHello, then ratchet messages. The `/ws` path: the first message names a target,
  * the egress policy is checked, the name resolved (evdns, never blocking), the target
- * connected, and bytes relayed both ways with bounded buffers. The HTTP connection
+ * connected (terminator/vpn/vflow.c), and bytes relayed both ways with bounded buffers. The
+ * `/mux` path hands every message to the multiplexer (vmux.c), which sends through the
+ * session's queue (vsess_slot / vsess_seal below). The HTTP connection
  * (terminator/tconn.c) owns the socket and TLS; the session reads and writes through it
  * (term_int.h) and owns the target socket.
  */
@@ -44,5 +46,20 @@ const char *vsess_end_reason(const struct vsess *s);
 
 /* Frees the session (logs its line, gives back its slot). */
 void vsess_free(struct vsess *s);
+
+/*
+ * For the /mux multiplexer (vmux.c), which sends through the session's one queue so that
+ * the wire order is the seal order. vsess_slot gives where to write a payload of up to
+ * RVPN_PAD_MAX - 2 bytes (padding goes behind it), or NULL when the queue is full: data
+ * (control false) waits while VSESS_OUT_HIGH bytes are queued, control may use the slack
+ * above it. vsess_seal pads and seals len bytes written there as one message of the given
+ * payload type (-1: the session ended). vsess_account adds payload bytes each way to the
+ * counters, vsess_stat counts one SV_* event, vsess_kick runs the driver soon.
+ */
+uint8_t *vsess_slot(struct vsess *s, bool control);
+int vsess_seal(struct vsess *s, uint8_t type, size_t len);
+void vsess_account(struct vsess *s, uint64_t in, uint64_t out);
+void vsess_stat(struct vsess *s, unsigned field, int64_t n);
+void vsess_kick(struct vsess *s);
 
 #endif

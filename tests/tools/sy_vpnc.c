@@ -15,7 +15,7 @@
  *   hello-only                          the handshake only
  *   ws-echo  --target HOST:PORT --bytes N          (path default /api/v1/ws)
  *   mux-echo --target HOST:PORT --flows K --bytes N [--slow-credit] [--no-window-update]
- *            [--zero-rtt BYTES]                    (path default /api/v1/ws/mux)
+ *            [--zero-rtt BYTES] [--ping TS]        (path default /api/v1/ws/mux)
  *   dns      --name NAME [--type A|AAAA|NUMBER] [--repeat R]   (path default /api/v1/ws/dns)
  *   fetch    --target HOST:PORT --fetch URL-PATH   (over /ws, or one mux flow when the
  *            path ends in /mux; a plain HTTP/1.1 GET with Host: HOST, Connection: close)
@@ -41,7 +41,8 @@
  *     or never with --no-window-update. Every byte the server sends beyond what we
  *     granted counts as a credit violation. Data waits for FlowCreated unless
  *     --zero-rtt BYTES allows that many bytes per flow before it. A flow ends with our
- *     CloseFlow once all N bytes came back.
+ *     CloseFlow once all N bytes came back. --ping TS sends a Ping with timestamp TS
+ *     before the flows' data and waits for its Pong (printed as pong=TS).
  *   dns: R queries (ids 1..R, default 1) sent at once; waits for R answers.
  *   --tamper N: flips the lowest bit of the first ciphertext byte of the Nth message we
  *     send after the handshake (1 is the first); the server must then end the session.
@@ -150,7 +151,8 @@ static struct {
 	const char *target, *name, *fetch;
 	bool plain, slow_credit, no_wu;
 	enum vc_mode mode;
-	uint64_t bytes, zero_rtt, seed, tamper;
+	uint64_t bytes, zero_rtt, seed, tamper, ping;
+	bool ping_set;
 	unsigned flows, repeat, timeout_s;
 	uint16_t qtype;
 } o;
@@ -205,6 +207,7 @@ static struct {
 	crypto_hash_sha256_state ws_hs, ws_hr;
 	struct vc_flow *flows;
 	bool flows_opened;
+	bool pong_seen;
 	uint64_t violations;
 	unsigned dns_answers;
 	bool dns_sent;
@@ -1154,6 +1157,10 @@ mux_produce(void)
 				.port = c.tport };
 			send_ctl(&ctl, c.thost, strlen(c.thost));
 		}
+		if (o.ping_set) {
+			struct rvpn_ctl ping = { .kind = RVPN_CTL_PING, .timestamp = o.ping };
+			send_ctl(&ping, NULL, 0);
+		}
 		c.flows_opened = true;
 	}
 	bool progress = true, all_done = true;
@@ -1203,7 +1210,7 @@ mux_produce(void)
 		if (!(f->close_sent || f->closed || f->failed))
 			all_done = false;
 	}
-	if (o.mode != VC_FETCH && all_done)
+	if (o.mode != VC_FETCH && all_done && (!o.ping_set || c.pong_seen))
 		c.done = true;
 }
 
@@ -1217,8 +1224,11 @@ mux_on_ctl(const uint8_t *p, size_t n)
 		printf("session_error=control_%s\n", rvpn_ctl_verdict_str(v));
 		finish(VC_EXIT_SESSION);
 	}
-	if (ctl.kind == RVPN_CTL_PONG)
+	if (ctl.kind == RVPN_CTL_PONG) {
+		printf("pong=%llu\n", (unsigned long long)ctl.timestamp);
+		c.pong_seen = true;
 		return;
+	}
 	struct vc_flow *f = flow_of(ctl.flow_id);
 	if (f == NULL) {
 		fprintf(stderr, "sy_vpnc: control %d for unknown flow %u\n", (int)ctl.kind,
@@ -1445,7 +1455,7 @@ main(int argc, char **argv)
 {
 	enum { OPT_CONNECT = 256, OPT_SNI, OPT_CAFILE, OPT_PLAIN, OPT_PATH, OPT_IDENTITY, OPT_BUNDLE,
 		OPT_TIMEOUT, OPT_SEED, OPT_RECORD, OPT_REPLAY, OPT_TAMPER, OPT_TARGET, OPT_BYTES, OPT_FLOWS,
-		OPT_SLOW, OPT_NOWU, OPT_ZRTT, OPT_NAME, OPT_TYPE, OPT_REPEAT, OPT_FETCH };
+		OPT_SLOW, OPT_NOWU, OPT_ZRTT, OPT_NAME, OPT_TYPE, OPT_REPEAT, OPT_FETCH, OPT_PING };
 	static const struct option longopts[] = {
 		{ "connect", required_argument, NULL, OPT_CONNECT },
 		{ "sni", required_argument, NULL, OPT_SNI },
@@ -1465,6 +1475,7 @@ main(int argc, char **argv)
 		{ "slow-credit", no_argument, NULL, OPT_SLOW },
 		{ "no-window-update", no_argument, NULL, OPT_NOWU },
 		{ "zero-rtt", required_argument, NULL, OPT_ZRTT },
+		{ "ping", required_argument, NULL, OPT_PING },
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "type", required_argument, NULL, OPT_TYPE },
 		{ "repeat", required_argument, NULL, OPT_REPEAT },
@@ -1501,6 +1512,7 @@ main(int argc, char **argv)
 		case OPT_SLOW: o.slow_credit = true; break;
 		case OPT_NOWU: o.no_wu = true; break;
 		case OPT_ZRTT: o.zero_rtt = num_arg(optarg, "--zero-rtt"); break;
+		case OPT_PING: o.ping = num_arg(optarg, "--ping"); o.ping_set = true; break;
 		case OPT_NAME: o.name = optarg; break;
 		case OPT_TYPE:
 			o.qtype = strcasecmp(optarg, "A") == 0 ? RVPN_DNS_TYPE_A :

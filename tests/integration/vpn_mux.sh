@@ -1,0 +1,178 @@
+#!/bin/sh
+# VPN engine, /mux path (rvpn-protocol.md §7.4), through the router and the terminator
+# (TLS, terminate: true), driven by the C test client tests/tools/sy_vpnc (client role):
+# 10 MiB echoed through one flow with matching SHA-256; 32 parallel flows (max_flows 32:
+# the limit at N) and 33 (N+1: the 33rd gets FlowFailed, counted as limit); a client that
+# grants credit slowly (the server never exceeds it: credit_violations=0); a client that
+# never sends WindowUpdate (the server sends exactly 256 KiB per flow and stops, the
+# session stays up and ends normally); a denied target (FlowFailed "denied"); a closed
+# port (FlowFailed); 0-RTT data before FlowCreated kept at VMUX_PENDING_MAX (64 KiB) and
+# refused at 64 KiB + 1 (the name resolves through a DNS server that answers after
+# 0.5 s, so the bytes surely arrive before the connect); Ping answered by Pong; a page
+# from a real nginx fetched through a flow; metrics and the session log line.
+
+SY_DIR=$(cd "$(dirname "$0")" && pwd)
+. "$SY_DIR/lib.sh"
+sy_setup
+VC=${SY_BUILD_DIR:?run under ctest}/tests/sy_vpnc
+[ -x "$VC" ] || { sy_bad "no $VC"; sy_done; exit 1; }
+command -v nginx >/dev/null || { sy_skip "nginx missing"; sy_done; exit $?; }
+
+"$SWITCHYARD" keygen -o "$T/server.key" >/dev/null &&
+	"$SWITCHYARD" prekey-bundle --identity "$T/server.key" -o "$T/bundle.json" >/dev/null &&
+	"$SWITCHYARD" keygen -o "$T/alice.key" >/dev/null || { sy_bad "key tools"; sy_done; exit 1; }
+echo "$("$SWITCHYARD" pubkey --identity "$T/alice.key" | awk '$1 == "x25519_hex:" { print $2 }') alice" >"$T/clients.allow"
+
+# The echo target.
+E=$(sy_port)
+cat >"$T/echo.py" <<'EOF'
+import sys
+from sy_peer import serve_threads
+def serve(c):
+    c.settimeout(60)
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            c.sendall(d)
+    except OSError:
+        pass
+    c.close()
+serve_threads(int(sys.argv[1]), serve)
+EOF
+sy_start echo env PYTHONPATH="$SY_DIR" python3 "$T/echo.py" "$E"
+
+# A DNS server that answers every A query with 127.0.0.1 after 0.5 s (AAAA: no data).
+D=$(sy_port)
+cat >"$T/slowdns.py" <<'EOF'
+import socket, struct, sys, threading, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+def answer(q, peer):
+    time.sleep(0.5)
+    qid, flags, qd = struct.unpack(">HHH", q[:6])
+    end = 12
+    while q[end] != 0:
+        end += q[end] + 1
+    qtype = struct.unpack(">H", q[end + 1:end + 3])[0]
+    question = q[12:end + 5]
+    an = b""
+    if qtype == 1:
+        an = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton("127.0.0.1")
+    s.sendto(struct.pack(">HHHHHH", qid, 0x8180, 1, 1 if an else 0, 0, 0) + question + an, peer)
+while True:
+    q, peer = s.recvfrom(512)
+    threading.Thread(target=answer, args=(q, peer), daemon=True).start()
+EOF
+sy_start slowdns python3 "$T/slowdns.py" "$D"
+
+# A real web server for the fetch.
+W=$(sy_port)
+mkdir -p "$T/www" "$T/site"
+head -c 300000 /dev/urandom >"$T/www/page.bin"
+printf 'decoy\n' >"$T/site/index.html"
+sy_nginx ngx "http { access_log off; server { listen 127.0.0.1:$W; root $T/www; } }"
+
+sy_cert site vpn.test
+P=$(sy_port) A=$(sy_port)
+cat >"$T/sy.yaml" <<EOF
+process: {workers: 2}
+log: {level: info, access: $T/access.log}
+admin: {listen: "127.0.0.1:$A"}
+listeners:
+  - name: edge
+    listen: 127.0.0.1:$P
+    kind: tls
+    routes:
+      - default: {terminate: true}
+terminator:
+  certificates: [{cert: $T/site.crt, key: $T/site.key}]
+  site: {root: $T/site}
+  vpn:
+    identity_key: $T/server.key
+    prekey_bundle: $T/bundle.json
+    clients: $T/clients.allow
+    max_sessions: 8
+    max_flows: 32
+    dns: {servers: ["127.0.0.1:$D"]}
+    egress: {allow: [127.0.0.1/32]}
+EOF
+sy_switchyard sy "$T/sy.yaml" || sy_bad "switchyard did not start: $(cat "$T/sy.log")"
+for p in $P $E $W; do sy_wait_port "$p" || sy_bad "port $p not up"; done
+m() { sy_metric "$A" "$1"; }
+MUX='path="/api/v1/ws/mux"'
+C="--connect 127.0.0.1:$P --sni vpn.test --identity $T/alice.key --bundle $T/bundle.json --path /api/v1/ws/mux"
+# vc CODE NAME ARGS...: runs the client (output in $T/NAME.out) and checks its exit code.
+vc() {
+	want=$1 name=$2
+	shift 2
+	"$VC" $C "$@" >"$T/$name.out" 2>"$T/$name.err"
+	got=$?
+	if [ "$got" = "$want" ]; then sy_ok; else
+		sy_bad "$name: exit $got, want $want: $(tr '\n' ' ' <"$T/$name.out") $(head -3 "$T/$name.err")"
+	fi
+}
+# has NAME REGEX: the client's output has a line matching REGEX.
+has() { sy_check "$1: /$2/" grep -qE "$2" "$T/$1.out"; }
+
+# 10 MiB through one flow, SHA-256 compared by the client.
+vc 0 big --timeout 60 mux-echo --target "127.0.0.1:$E" --flows 1 --bytes 10m
+has big '^flow=1 bytes=10485760 sha256_sent=([0-9a-f]{64}) sha256_recv=\1 result=ok$'
+has big '^flows=1 flows_ok=1 credit_violations=0 result=ok$'
+sy_wait_log sy 'vpn session client=127.0.0.1 key="alice" path=mux flows=1 bytes_in=10485760 bytes_out=10485760 duration_ms=[0-9]+ end=' ||
+	sy_bad "no session log line for the 10 MiB echo"
+
+# 32 parallel flows (max_flows: the limit at N), then 33 (N+1).
+vc 0 par --timeout 60 mux-echo --target "127.0.0.1:$E" --flows 32 --bytes 300k
+sy_check "32 flows echoed" [ "$(grep -cE '^flow=[0-9]+ bytes=307200 sha256_sent=([0-9a-f]{64}) sha256_recv=\1 result=ok$' "$T/par.out")" = 32 ]
+has par '^flows=32 flows_ok=32 credit_violations=0 result=ok$'
+vc 8 over mux-echo --target "127.0.0.1:$E" --flows 33 --bytes 1000
+has over '^flow=33 bytes=0 .* result=failed error=too%20many%20flows$'
+has over '^flows=33 flows_ok=32 credit_violations=0 result=fail$'
+[ "$(m "switchyard_vpn_flows_total{$MUX,result=\"limit\"}")" = 1 ] && sy_ok || sy_bad "limit not counted"
+sy_wait_log sy 'path=mux flows=33 ' || sy_bad "log line does not count 33 flows"
+
+# Slow credit: at most one WindowUpdate per flow every 200 ms; never a byte beyond it.
+vc 0 slow --timeout 60 mux-echo --target "127.0.0.1:$E" --flows 2 --bytes 1m --slow-credit
+has slow '^flows=2 flows_ok=2 credit_violations=0 result=ok$'
+
+# No WindowUpdate ever: the client sends 512 KiB per flow (the server grants as its bytes
+# reach the target), the server sends back exactly its 256 KiB initial credit per flow and
+# then waits; the session stays up (the client gives up at its timeout: exit 9).
+out0=$(m "switchyard_vpn_bytes_total{$MUX,direction=\"out\"}")
+in0=$(m "switchyard_vpn_bytes_total{$MUX,direction=\"in\"}")
+vc 9 nowu --timeout 4 mux-echo --target "127.0.0.1:$E" --flows 2 --bytes 512k --no-window-update
+has nowu '^result=timeout phase=session$'
+sy_check "no-WU: exactly 2 x 256 KiB sent" [ "$(($(m "switchyard_vpn_bytes_total{$MUX,direction=\"out\"}") - out0))" = 524288 ]
+sy_check "no-WU: all 2 x 512 KiB taken" [ "$(($(m "switchyard_vpn_bytes_total{$MUX,direction=\"in\"}") - in0))" = 1048576 ]
+sy_wait_log sy 'path=mux flows=2 bytes_in=1048576 bytes_out=524288 duration_ms=[0-9]+ end=client_(closed|error)' ||
+	sy_bad "no-WU session did not end as the client's"
+
+# Denied target and closed port: FlowFailed, counted.
+vc 8 denied mux-echo --target "127.0.0.2:$E" --bytes 10
+has denied '^flow=1 bytes=0 .* result=failed error=denied$'
+[ "$(m "switchyard_vpn_flows_total{$MUX,result=\"denied\"}")" = 1 ] && sy_ok || sy_bad "denied not counted"
+vc 8 refused mux-echo --target 127.0.0.1:1 --bytes 10
+has refused '^flow=1 bytes=0 .* result=failed error=connect%20failed$'
+[ "$(m "switchyard_vpn_flows_total{$MUX,result=\"failed\"}")" -ge 1 ] && sy_ok || sy_bad "failed not counted"
+
+# 0-RTT: 64 KiB before FlowCreated are kept (N), 64 KiB + 1 fail the flow (N+1).
+vc 0 zrtt mux-echo --target "slow.test:$E" --bytes 65536 --zero-rtt 65536
+has zrtt '^flow=1 bytes=65536 sha256_sent=([0-9a-f]{64}) sha256_recv=\1 result=ok$'
+vc 8 zrtt1 mux-echo --target "slow.test:$E" --bytes 65537 --zero-rtt 65537
+has zrtt1 '^flow=1 bytes=0 .* result=failed error=0-rtt%20limit$'
+
+# Ping is answered by Pong.
+vc 0 ping mux-echo --target "127.0.0.1:$E" --bytes 1000 --ping 4242
+has ping '^pong=4242$'
+
+# A page from nginx through one flow (the curl of the issue: a plain HTTP/1.1 GET).
+vc 0 fetch fetch --target "127.0.0.1:$W" --fetch /page.bin
+page_sha=$(sha256sum "$T/www/page.bin" | cut -c1-64)
+has fetch "^status=200 body_bytes=300000 body_sha256=$page_sha result=ok$"
+
+[ "$(m "switchyard_vpn_flows_total{$MUX,result=\"ok\"}")" -ge 39 ] && sy_ok || sy_bad "ok flows: $(m "switchyard_vpn_flows_total{$MUX,result=\"ok\"}")"
+sy_wait_metric "$A" "switchyard_vpn_sessions_active{$MUX}" 0 || sy_bad "sessions still active"
+sy_stop_clean sy
+sy_done
