@@ -25,6 +25,7 @@
 
 #include "core/dial.h"
 #include "core/egress.h"
+#include "terminator/vpn/vdns.h"
 
 /* Monotonic milliseconds. */
 uint64_t
@@ -33,29 +34,6 @@ vflow_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* A resolver configured from vpn.dns (see vflow.h). */
-struct evdns_base *
-vflow_dns_new(struct event_base *base, const struct conf_vpn *cv)
-{
-	int flags = cv->dns.nservers > 0 ? 0 : EVDNS_BASE_INITIALIZE_NAMESERVERS;
-	struct evdns_base *d = evdns_base_new(base, flags);
-	if (d == NULL)
-		return NULL;
-	for (size_t i = 0; i < cv->dns.nservers; i++) {
-		const struct conf_addr *a = &cv->dns.servers[i];
-		evdns_base_nameserver_sockaddr_add(d, (const struct sockaddr *)&a->ss,
-		    a->ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) :
-		    sizeof(struct sockaddr_in6), 0);
-	}
-	if (cv->dns.nservers > 0)
-		evdns_base_load_hosts(d, NULL);
-	char tm[32];
-	snprintf(tm, sizeof tm, "%.3f", (double)cv->dns.timeout_ms / 1000.0);
-	evdns_base_set_option(d, "timeout:", tm);
-	evdns_base_set_option(d, "attempts:", "2");
-	return d;
 }
 
 /* Readiness of the target socket: the owner's driver does the work. */
@@ -184,7 +162,7 @@ vflow_start(struct vflow *f, struct evdns_base **dns, const char *host, size_t h
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons(port);
 	} else {
-		if (*dns == NULL && (*dns = vflow_dns_new(f->base, f->cv)) == NULL) {
+		if (*dns == NULL && (*dns = vdns_base_new(f->base, &f->cv->dns)) == NULL) {
 			vflow_fail(f, VF_FAILED, "resolve failed");
 			return;
 		}

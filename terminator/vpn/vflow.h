@@ -58,17 +58,15 @@ struct vflow {
 /* Monotonic milliseconds (coarse), the clock of every VPN deadline. */
 uint64_t vflow_ms(void);
 
-/* A resolver for a session's flows (vpn.dns.servers, else /etc/resolv.conf; /etc/hosts
- * honoured); NULL when it cannot be made. Freed by the session with evdns_base_free. */
-struct evdns_base *vflow_dns_new(struct event_base *base, const struct conf_vpn *cv);
-
 /* Prepares f (no socket yet); kick(arg) is called on every event of the flow. */
 void vflow_init(struct vflow *f, struct event_base *base, const struct conf_vpn *cv,
     void (*kick)(void *arg), void *arg);
 
 /*
  * Starts the flow to host (hl bytes, [v6] accepted) and port: an IP literal is checked and
- * connected at once; a name is resolved with *dns (made on first use). Afterwards the
+ * connected at once; a name is resolved with *dns, made on first use by vdns_base_new
+ * (terminator/vpn/vdns.h: the one resolver set-up of every VPN path, so /ws and /mux
+ * names see vpn.dns.servers and /etc/hosts exactly as /dns does). Afterwards the
  * state is RESOLVE, CONNECT, or already FAILED/DENIED.
  */
 void vflow_start(struct vflow *f, struct evdns_base **dns, const char *host, size_t hl,

@@ -9,7 +9,8 @@
 # port (FlowFailed); 0-RTT data before FlowCreated kept at VMUX_PENDING_MAX (64 KiB) and
 # refused at 64 KiB + 1 (the name resolves through a DNS server that answers after
 # 0.5 s, so the bytes surely arrive before the connect); Ping answered by Pong; a page
-# from a real nginx fetched through a flow; metrics and the session log line.
+# from a real nginx fetched through a flow; /ws targets by a name only vpn.dns.servers
+# knows and by an /etc/hosts name; metrics and the session log line.
 
 SY_DIR=$(cd "$(dirname "$0")" && pwd)
 . "$SY_DIR/lib.sh"
@@ -162,6 +163,17 @@ vc 0 zrtt mux-echo --target "slow.test:$E" --bytes 65536 --zero-rtt 65536
 has zrtt '^flow=1 bytes=65536 sha256_sent=([0-9a-f]{64}) sha256_recv=\1 result=ok$'
 vc 8 zrtt1 mux-echo --target "slow.test:$E" --bytes 65537 --zero-rtt 65537
 has zrtt1 '^flow=1 bytes=0 .* result=failed error=0-rtt%20limit$'
+
+# Names on /ws resolve like /mux and /dns names (vdns_base_new): slow.test is known only
+# to the test DNS server of vpn.dns.servers, localhost only to /etc/hosts (the server is
+# never asked about it).
+WSC="--connect 127.0.0.1:$P --sni vpn.test --identity $T/alice.key --bundle $T/bundle.json"
+"$VC" $WSC --path /api/v1/ws --timeout 10 ws-echo --target "slow.test:$E" --bytes 20000 >"$T/wsname.out" 2>"$T/wsname.err" &&
+	sy_ok || sy_bad "ws by name via vpn.dns.servers: $(cat "$T/wsname.out" "$T/wsname.err")"
+has wsname '^sha256_sent=([0-9a-f]{64}) sha256_recv=\1 bytes=20000 result=ok$'
+"$VC" $WSC --path /api/v1/ws --timeout 10 ws-echo --target "localhost:$E" --bytes 20000 >"$T/wshosts.out" 2>"$T/wshosts.err" &&
+	sy_ok || sy_bad "ws by /etc/hosts name: $(cat "$T/wshosts.out" "$T/wshosts.err")"
+has wshosts '^sha256_sent=([0-9a-f]{64}) sha256_recv=\1 bytes=20000 result=ok$'
 
 # Ping is answered by Pong.
 vc 0 ping mux-echo --target "127.0.0.1:$E" --bytes 1000 --ping 4242
