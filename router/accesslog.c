@@ -183,9 +183,22 @@ accesslog_write(const struct accesslog_rec *r)
 			accesslog_json_str(line, &n, cap, vals[i]);
 			accesslog_add(line, &n, cap, "\"");
 		}
-		accesslog_add(line, &n, cap, ",\"bytes_in\":%llu,\"bytes_out\":%llu,\"duration_ms\":%llu}",
+		accesslog_add(line, &n, cap, ",\"bytes_in\":%llu,\"bytes_out\":%llu,\"duration_ms\":%llu",
 		    (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
 		    (unsigned long long)r->duration_ms);
+		if (r->vpn != NULL) {
+			/* The key name is checked at load: no `"`, `\\` or control characters. */
+			accesslog_add(line, &n, cap, ",\"vpn\":{\"path\":\"%s\",\"key\":", r->vpn->path);
+			if (r->vpn->key != NULL)
+				accesslog_add(line, &n, cap, "\"%s\"", r->vpn->key);
+			else
+				accesslog_add(line, &n, cap, "null");
+			accesslog_add(line, &n, cap, ",\"flows\":%u,\"bytes_in\":%llu,\"bytes_out\":%llu,"
+			    "\"duration_ms\":%llu}", (unsigned)r->vpn->flows,
+			    (unsigned long long)r->vpn->bytes_in, (unsigned long long)r->vpn->bytes_out,
+			    (unsigned long long)r->vpn->duration_ms);
+		}
+		accesslog_add(line, &n, cap, "}");
 	} else {
 		accesslog_add(line, &n, cap,
 		    "%s client=%s listener=%s sni=%s alpn=%s route=%s upstream=%s server=%s proxy=%s "
@@ -195,6 +208,11 @@ accesslog_write(const struct accesslog_rec *r)
 		    (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out,
 		    (unsigned long long)r->duration_ms, r->end,
 		    r->alpn_offered ? r->alpn_offered : "-");
+		if (r->vpn != NULL) /* the name may hold blanks: quoted, as it holds no `"` */
+			accesslog_add(line, &n, cap, " vpn_path=%s vpn_key=\"%s\" vpn_flows=%u vpn_in=%llu "
+			    "vpn_out=%llu vpn_ms=%llu", r->vpn->path, r->vpn->key ? r->vpn->key : "-",
+			    (unsigned)r->vpn->flows, (unsigned long long)r->vpn->bytes_in,
+			    (unsigned long long)r->vpn->bytes_out, (unsigned long long)r->vpn->duration_ms);
 	}
 	if (n > cap)
 		n = cap;

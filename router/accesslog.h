@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "core/conf-t.h"
+#include "terminator/terminator.h"
 
 #define ACCESSLOG_LINE_MAX 2048
 
@@ -29,6 +30,7 @@ struct accesslog_rec {
 	uint64_t    duration_ms;
 	const char *end;         /* end reason */
 	const char *alpn_offered; /* the client's ALPN list, comma-separated; NULL: none */
+	const struct term_vpn *vpn; /* the VPN session of the connection; NULL: none */
 };
 
 /*

@@ -217,6 +217,7 @@ conn_term_done(void *arg, const struct term_result *r)
 	c->up.bytes = r->bytes_in;
 	c->down.bytes = r->bytes_out;
 	c->e.term_end = r->end;
+	c->e.term_vpn = r->vpn; /* logged by the close below, before r goes away */
 	/* What the terminator negotiated, or nothing: never the first one offered. */
 	snprintf(c->alpn, sizeof c->alpn, "%s", r->alpn != NULL ? r->alpn : "");
 	c->alpn_cut = false;

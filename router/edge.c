@@ -236,6 +236,7 @@ edge_log_line(struct edge *e, enum edge_end end, const struct sockaddr_storage *
 		.duration_ms = clock_mono_ms() - e->start_ms,
 		.end = e->term_end != NULL ? e->term_end : edge_end_str[end],
 		.alpn_offered = x->alpn_offered,
+		.vpn = e->term_vpn,
 	};
 	accesslog_write(&r);
 }

@@ -65,6 +65,8 @@ struct edge {
 	struct server_rt   *server;    /* the server of the last connect attempt; NULL: none */
 	struct term_conn   *tc;        /* handed to the terminator, which owns cfd; NULL: not */
 	const char         *term_end;  /* the terminator's end reason (static string) */
+	const struct term_vpn *term_vpn; /* set only inside the terminator's done callback,
+	                                    which closes at once: its VPN session, or NULL */
 	int                 cfd, ufd;  /* -1: none */
 	struct event        cev, uev, tev; /* client, upstream, the one timer */
 	uint64_t            start_ms, last_ms; /* monotonic: accept, last progress */

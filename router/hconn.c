@@ -879,6 +879,7 @@ hconn_term_done(void *arg, const struct term_result *r)
 	h->bytes_in += r->bytes_in; /* it counts the handed-over bytes again: see terminate */
 	h->bytes_own += r->bytes_out;
 	h->e.term_end = r->end;
+	h->e.term_vpn = r->vpn; /* logged by the close below, before r goes away */
 	hconn_close(h, r->error ? EDGE_END_TERMINATED_ERROR : EDGE_END_TERMINATED);
 }
 

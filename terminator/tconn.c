@@ -340,6 +340,11 @@ tconn_close(struct term_conn *c, const char *end, bool error)
 		.bytes_in = c->bytes_in, .bytes_out = c->bytes_out, .requests = c->requests,
 		.last_status = c->last_status, .alpn = alpn, .end = end, .error = error,
 	};
+	struct term_vpn tv;
+	if (c->vs != NULL) {
+		vsess_report(c->vs, &tv);
+		r.vpn = &tv;
+	}
 	if (c->ssl != NULL)
 		r.bytes_out += BIO_number_written(SSL_get_wbio(c->ssl));
 	if (c->done != NULL)

@@ -26,6 +26,17 @@ struct term;
 /* One handed-over connection, owned by the terminator until it closes. */
 struct term_conn;
 
+/* A VPN session's part of its connection's access-log line (never a key, never payload). */
+struct term_vpn {
+	const char *path;        /* "ws", "mux" or "dns" */
+	const char *key;         /* the client's name from vpn.clients; NULL: none (refused
+	                            before the allow-list, or unnamed, or open: true) */
+	uint32_t    flows;       /* flows opened (on /dns: queries) */
+	uint64_t    bytes_in;    /* payload client -> targets */
+	uint64_t    bytes_out;   /* payload targets -> client */
+	uint64_t    duration_ms; /* from the 101 to the end */
+};
+
 /* What the router learns when a handed-over connection closes (for its access-log line). */
 struct term_result {
 	uint64_t    bytes_in;      /* bytes read from the client, the handed-over ones included */
@@ -35,6 +46,8 @@ struct term_result {
 	const char *alpn;          /* negotiated ALPN protocol, NULL when none */
 	const char *end;           /* why it ended: a stable lowercase id */
 	bool        error;         /* ended by an error (TLS, protocol, timeout) */
+	const struct term_vpn *vpn; /* the VPN session the connection carried; NULL: none.
+	                               Valid only during the done callback. */
 };
 
 /* Called once when a handed-over connection closes (on the worker's thread). */

@@ -38,6 +38,7 @@
 #include "proto/rvpn/rvpn_x3dh.h"
 #include "proto/ws.h"
 #include "terminator/term_int.h"
+#include "terminator/terminator.h"
 #include "terminator/vpn/vdns.h"
 #include "terminator/vpn/vflow.h"
 #include "terminator/vpn/vmux.h"
@@ -748,6 +749,18 @@ const char *
 vsess_end_reason(const struct vsess *s)
 {
 	return s->end != NULL ? s->end : "client_closed";
+}
+
+/* The access-log fields (see vsess.h). */
+void
+vsess_report(const struct vsess *s, struct term_vpn *out)
+{
+	out->path = vpn_path_name(s->path);
+	out->key = s->name[0] != '\0' ? s->name : NULL;
+	out->flows = s->mux != NULL ? vmux_flows(s->mux) : s->flows;
+	out->bytes_in = s->bytes_in;
+	out->bytes_out = s->bytes_out;
+	out->duration_ms = vflow_ms() - s->t0;
 }
 
 /* Frees the session and writes its log line (no key, no payload). */

@@ -44,6 +44,11 @@ void vsess_preload(struct vsess *s, const uint8_t *buf, size_t len);
 /* Why the session ended (a stable lowercase id). */
 const char *vsess_end_reason(const struct vsess *s);
 
+struct term_vpn;
+
+/* Fills out the session's access-log fields (strings live as long as s). */
+void vsess_report(const struct vsess *s, struct term_vpn *out);
+
 /* Frees the session (logs its line, gives back its slot). */
 void vsess_free(struct vsess *s);
 

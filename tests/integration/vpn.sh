@@ -106,11 +106,20 @@ out=$($CLI --port "$H" --bundle "$T/bundle.json" --identity "$T/bob.key" --targe
 [ "$out" = echo_ok ] && sy_ok || sy_bad "plain ws echo: $out"
 sy_wait_log sy 'vpn session client=127.0.0.1 key="alice" path=ws flows=1 bytes_in=10485760 bytes_out=10485760 duration_ms=[0-9]+ end=' || sy_bad "no session log line"
 grep -q "$(ik alice x25519_hex)" "$T/sy.log" && sy_bad "a key was logged" || sy_ok
+# The session is in its connection's access-log line (issue 9 item 5), keys never.
+sy_wait_log access ' client=127\.0\.0\.1:[0-9]+ .* end=[a-z_]+ alpn_offered=[^ ]+ vpn_path=ws vpn_key="alice" vpn_flows=1 vpn_in=10485760 vpn_out=10485760 vpn_ms=[0-9]+$' ||
+	sy_bad "no access-log line for the 10 MiB session: $(grep vpn_ "$T/access.log")"
+sy_wait_log access ' vpn_path=ws vpn_key="bob" vpn_flows=1 vpn_in=200000 vpn_out=200000 vpn_ms=[0-9]+$' ||
+	sy_bad "no access-log line for the plain ws:// session: $(grep vpn_ "$T/access.log")"
+grep -q "$(ik alice x25519_hex)" "$T/access.log" && sy_bad "a key in the access log" || sy_ok
 
 # Unknown key: no ServerHello, no Error.
 out=$(run --identity "$T/eve.key")
 [ "$out" = no_answer ] && sy_ok || sy_bad "unknown key answered: $out"
 [ "$(m "switchyard_vpn_handshakes_total{$WS,result=\"unknown_client\"}")" = 1 ] && sy_ok || sy_bad "unknown_client not counted"
+sy_wait_log access ' end=unknown_client alpn_offered=[^ ]+ vpn_path=ws vpn_key="-" vpn_flows=0 vpn_in=0 vpn_out=0 vpn_ms=[0-9]+$' ||
+	sy_bad "no access-log line for the unknown key: $(grep vpn_ "$T/access.log")"
+grep -q "$(ik eve x25519_hex)" "$T/access.log" "$T/sy.log" && sy_bad "an unknown key was logged" || sy_ok
 
 # Replay: a recorded Hello is refused before any ServerHello.
 out=$(run --identity "$T/alice.key" --save-hello "$T/hello.json")

@@ -51,7 +51,7 @@ while True:
 conf() {
 	cat >"$T/$1.yaml" <<EOF
 process: {workers: 1}
-log: {level: info}
+log: {level: info, access: $T/$1-access.log, format: json}
 admin: {listen: "127.0.0.1:$3"}
 listeners:
   - name: edge
@@ -131,6 +131,9 @@ sy_wait_metric "$A" 'switchyard_vpn_dns_queries_total{path="/api/v1/ws/dns",resu
 	sy_bad "unexpected results: error $(m "$A" error) busy $(m "$A" busy) timeout $(m "$A" timeout)"
 sy_wait_log sy 'vpn session client=127\.0\.0\.1 key="tester" path=dns flows=20 bytes_in=[0-9]+ bytes_out=[0-9]+ duration_ms=[0-9]+ end=client_closed' ||
 	sy_bad "no session line for the 20 queries"
+# The same in the connection's JSON access-log line (issue 9 item 5).
+sy_wait_log sy-access '"end":"client_closed",.*,"vpn":\{"path":"dns","key":"tester","flows":20,"bytes_in":[0-9]+,"bytes_out":[0-9]+,"duration_ms":[0-9]+\}\}$' ||
+	sy_bad "no JSON access-log line for the 20 queries: $(grep vpn "$T/sy-access.log")"
 [ "$(grep -c 'vpn session .*path=dns' "$T/sy.log")" = 7 ] && sy_ok || sy_bad "7 session lines: $(grep 'vpn session' "$T/sy.log")"
 grep 'vpn session .*path=dns' "$T/sy.log" | grep -qv 'end=client_closed' && sy_bad "a /dns session ended badly: $(grep 'vpn session' "$T/sy.log")" || sy_ok
 
