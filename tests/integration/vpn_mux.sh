@@ -10,7 +10,8 @@
 # refused at 64 KiB + 1 (the name resolves through a DNS server that answers after
 # 0.5 s, so the bytes surely arrive before the connect); Ping answered by Pong; a page
 # from a real nginx fetched through a flow; /ws targets by a name only vpn.dns.servers
-# knows and by an /etc/hosts name; metrics and the session log line.
+# knows and by an /etc/hosts name; the WebSocket message size at N and N+1; metrics,
+# the session log line and the access-log line.
 
 SY_DIR=$(cd "$(dirname "$0")" && pwd)
 . "$SY_DIR/lib.sh"
@@ -174,6 +175,18 @@ has wsname '^sha256_sent=([0-9a-f]{64}) sha256_recv=\1 bytes=20000 result=ok$'
 "$VC" $WSC --path /api/v1/ws --timeout 10 ws-echo --target "localhost:$E" --bytes 20000 >"$T/wshosts.out" 2>"$T/wshosts.err" &&
 	sy_ok || sy_bad "ws by /etc/hosts name: $(cat "$T/wshosts.out" "$T/wshosts.err")"
 has wshosts '^sha256_sent=([0-9a-f]{64}) sha256_recv=\1 bytes=20000 result=ok$'
+
+# Message size (WS_MSG_MAX, 16462 bytes: a RatchetMessage of 16384 padded bytes): at N
+# every message is taken and echoed; at N + 1 the session ends with 1009 before any
+# decryption, and its access-log line says message_too_big.
+"$VC" $WSC --path /api/v1/ws --timeout 20 ws-echo --target "127.0.0.1:$E" --bytes 163820 --full-msg 0 >"$T/msgn.out" 2>"$T/msgn.err" &&
+	sy_ok || sy_bad "message of WS_MSG_MAX bytes: $(cat "$T/msgn.out" "$T/msgn.err")"
+has msgn '^sha256_sent=([0-9a-f]{64}) sha256_recv=\1 bytes=163820 result=ok$'
+"$VC" $WSC --path /api/v1/ws --timeout 20 ws-echo --target "127.0.0.1:$E" --bytes 16382 --full-msg 1 >"$T/msgn1.out" 2>"$T/msgn1.err"
+[ $? = 7 ] && sy_ok || sy_bad "message of WS_MSG_MAX + 1 bytes: $(cat "$T/msgn1.out" "$T/msgn1.err")"
+has msgn1 '^session=closed close_code=1009$'
+sy_wait_log access ' end=message_too_big alpn_offered=[^ ]+ vpn_path=ws vpn_key="alice" vpn_flows=1 vpn_in=0 ' ||
+	sy_bad "no message_too_big access-log line: $(grep vpn_ "$T/access.log" | tail -3)"
 
 # Ping is answered by Pong.
 vc 0 ping mux-echo --target "127.0.0.1:$E" --bytes 1000 --ping 4242

@@ -13,7 +13,7 @@
  *           MODE [mode options]
  *
  *   hello-only                          the handshake only
- *   ws-echo  --target HOST:PORT --bytes N          (path default /api/v1/ws)
+ *   ws-echo  --target HOST:PORT --bytes N [--full-msg EXTRA]  (path default /api/v1/ws)
  *   mux-echo --target HOST:PORT --flows K --bytes N [--slow-credit] [--no-window-update]
  *            [--zero-rtt BYTES] [--ping TS]        (path default /api/v1/ws/mux)
  *   dns      --name NAME [--type A|AAAA|NUMBER] [--repeat R]   (path default /api/v1/ws/dns)
@@ -33,6 +33,12 @@
  *   ws-echo: message 1 is the target (§7.3); then N bytes of a seeded pseudo-random
  *     stream (--seed, default 1) in messages of at most 8190 bytes; it reads back what
  *     the target echoes until N bytes came.
+ *   ws-echo --full-msg EXTRA: every data message carries 16382 bytes (the most padding
+ *     allows), so it is padded to exactly 16384 and the sealed RatchetMessage is exactly
+ *     WS_MSG_MAX (16462) bytes; EXTRA junk bytes are appended behind it (0: the largest
+ *     valid message; 1: one byte over the server's limit). Such a message does not fit
+ *     one of our frames (WS_OUT_MAX), so it goes in two fragments (binary without FIN,
+ *     then a continuation), as RFC 6455 §5.4 allows.
  *   mux-echo: CreateFlow for flows 1..K, then N bytes per flow (stream seeded with seed
  *     and the flow id), at most 8190 per frame, one frame per message. Credit (§7.4):
  *     256 KiB each way per flow at the start; we never send beyond what the server
@@ -151,8 +157,8 @@ static struct {
 	const char *target, *name, *fetch;
 	bool plain, slow_credit, no_wu;
 	enum vc_mode mode;
-	uint64_t bytes, zero_rtt, seed, tamper, ping;
-	bool ping_set;
+	uint64_t bytes, zero_rtt, seed, tamper, ping, full_extra;
+	bool ping_set, full_msg;
 	unsigned flows, repeat, timeout_s;
 	uint16_t qtype;
 } o;
@@ -422,6 +428,34 @@ ws_send(enum ws_opcode op, const uint8_t *p, size_t n)
 	ws_mask(body, n, key, 0);
 	out_put(hdr, (size_t)h);
 	out_put(body, n);
+}
+
+/* Queues one message of up to 2 * WS_OUT_MAX bytes in two masked fragments (binary
+ * without FIN, then a continuation with FIN): --full-msg's messages exceed one frame. */
+static void
+ws_send_fragments(const uint8_t *p, size_t n)
+{
+	static uint8_t body[WS_OUT_MAX];
+	size_t first = n / 2;
+	for (int i = 0; i < 2; i++) {
+		size_t len = i == 0 ? first : n - first;
+		const uint8_t *src = i == 0 ? p : p + first;
+		uint8_t hdr[8], key[4];
+		if (len > sizeof body || len <= 125) {
+			fprintf(stderr, "sy_vpnc: cannot fragment %zu bytes\n", n);
+			finish(VC_EXIT_USAGE);
+		}
+		randombytes_buf(key, sizeof key);
+		hdr[0] = (uint8_t)(i == 0 ? WS_OP_BINARY : 0x80); /* FIN only on the continuation */
+		hdr[1] = 0x80 | 126; /* masked, 16-bit length */
+		hdr[2] = (uint8_t)(len >> 8);
+		hdr[3] = (uint8_t)len;
+		memcpy(hdr + 4, key, 4);
+		memcpy(body, src, len);
+		ws_mask(body, len, key, 0);
+		out_put(hdr, sizeof hdr);
+		out_put(body, len);
+	}
 }
 
 /* Queues a masked Close (normal). */
@@ -821,6 +855,26 @@ seal_send(uint8_t type, size_t pt_len)
 	ws_send(WS_OP_BINARY, seal_buf, (size_t)n);
 }
 
+/* --full-msg: seals RVPN_PAD_MAX_DATA data bytes (already at seal_buf + RVPN_WIRE_HDR_LEN)
+ * padded to exactly RVPN_PAD_MAX, appends o.full_extra junk bytes, sends it fragmented. */
+static void
+send_full(void)
+{
+	static uint8_t msg[VC_SEAL_CAP + 16];
+	int pl = rvpn_pad(seal_buf + RVPN_WIRE_HDR_LEN, RVPN_PAD_MAX, RVPN_PAD_MAX_DATA,
+	    RVPN_PAD_RANDOM);
+	int n = pl != RVPN_PAD_MAX ? -1 : rvpn_ratchet_seal(&c.r, RVPN_PT_DATA,
+	    seal_buf + RVPN_WIRE_HDR_LEN, (size_t)pl, NULL, seal_buf, sizeof seal_buf);
+	if (n != WS_MSG_MAX || o.full_extra > sizeof msg - (size_t)n) {
+		fprintf(stderr, "sy_vpnc: --full-msg: sealed %d bytes, want %d\n", n, WS_MSG_MAX);
+		finish(VC_EXIT_USAGE);
+	}
+	c.sent_msgs++;
+	memcpy(msg, seal_buf, (size_t)n);
+	randombytes_buf(msg + n, (size_t)o.full_extra);
+	ws_send_fragments(msg, (size_t)n + (size_t)o.full_extra);
+}
+
 /* Pads data already at seal_buf + RVPN_WIRE_HDR_LEN (len bytes), seals and queues it. */
 static void
 send_padded(uint8_t type, size_t len)
@@ -1107,12 +1161,15 @@ ws_produce(void)
 		return;
 	}
 	while (c.ws_sent < o.bytes && out_pending() < VC_OUT_HIGH) {
-		size_t k = o.bytes - c.ws_sent < RVPN_MUX_MAX_DATA ? (size_t)(o.bytes - c.ws_sent) :
-		    RVPN_MUX_MAX_DATA;
+		size_t step = o.full_msg ? RVPN_PAD_MAX_DATA : RVPN_MUX_MAX_DATA;
+		size_t k = o.bytes - c.ws_sent < step ? (size_t)(o.bytes - c.ws_sent) : step;
 		prng_fill(&c.ws_prng, b, k);
 		crypto_hash_sha256_update(&c.ws_hs, b, k);
 		c.ws_sent += k;
-		send_padded(RVPN_PT_DATA, k);
+		if (o.full_msg && k == RVPN_PAD_MAX_DATA)
+			send_full();
+		else
+			send_padded(RVPN_PT_DATA, k);
 	}
 	if (c.ws_sent == o.bytes && c.ws_recv == o.bytes)
 		c.done = true;
@@ -1455,7 +1512,8 @@ main(int argc, char **argv)
 {
 	enum { OPT_CONNECT = 256, OPT_SNI, OPT_CAFILE, OPT_PLAIN, OPT_PATH, OPT_IDENTITY, OPT_BUNDLE,
 		OPT_TIMEOUT, OPT_SEED, OPT_RECORD, OPT_REPLAY, OPT_TAMPER, OPT_TARGET, OPT_BYTES, OPT_FLOWS,
-		OPT_SLOW, OPT_NOWU, OPT_ZRTT, OPT_NAME, OPT_TYPE, OPT_REPEAT, OPT_FETCH, OPT_PING };
+		OPT_SLOW, OPT_NOWU, OPT_ZRTT, OPT_NAME, OPT_TYPE, OPT_REPEAT, OPT_FETCH, OPT_PING,
+		OPT_FULL };
 	static const struct option longopts[] = {
 		{ "connect", required_argument, NULL, OPT_CONNECT },
 		{ "sni", required_argument, NULL, OPT_SNI },
@@ -1480,6 +1538,7 @@ main(int argc, char **argv)
 		{ "type", required_argument, NULL, OPT_TYPE },
 		{ "repeat", required_argument, NULL, OPT_REPEAT },
 		{ "fetch", required_argument, NULL, OPT_FETCH },
+		{ "full-msg", required_argument, NULL, OPT_FULL },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *mode = NULL;
@@ -1521,6 +1580,12 @@ main(int argc, char **argv)
 			break;
 		case OPT_REPEAT: o.repeat = (unsigned)num_arg(optarg, "--repeat"); break;
 		case OPT_FETCH: o.fetch = optarg; break;
+		case OPT_FULL:
+			o.full_msg = true;
+			o.full_extra = num_arg(optarg, "--full-msg");
+			if (o.full_extra > 16)
+				return usage("--full-msg: at most 16 extra bytes");
+			break;
 		default: return usage("bad option");
 		}
 	}
