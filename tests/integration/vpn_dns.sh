@@ -30,7 +30,22 @@ mkdir -p "$T/www"
 printf 'decoy\n' >"$T/www/index.html"
 
 # The real resolver. It runs as the invoking user (no privilege drop) with its pid file here.
-D=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# dnsmasq listens on UDP and TCP: its port must be free for both (a UDP-only check lost
+# to a TCP socket of a parallel test: "Address already in use").
+D=$(python3 -c '
+import socket
+for _ in range(50):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", 0))
+    port = u.getsockname()[1]
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        t.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    print(port)
+    break
+')
 sy_start dnsmasq "$DNSMASQ" --keep-in-foreground --no-resolv --no-hosts --port="$D" \
 	--listen-address=127.0.0.1 --bind-interfaces --pid-file="$T/dnsmasq.pid" \
 	--user="$(id -un)" --log-facility=- \
