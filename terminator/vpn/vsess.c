@@ -675,8 +675,10 @@ vsess_step(struct vsess *s)
 		/* Before waiting, what steps 2 and 3 queued goes out (a WindowUpdate or data the
 		 * client waits for must not sit until the next tick), and what the last messages
 		 * asked of the flows is done. */
-		bool unsent = s->out_off < s->out_len && !w_blocked;
 		enum vsess_dec d = vsess_decode(s);
+		/* Asked after decoding: a message just taken may have queued an answer (the
+		 * ServerHello after the Hello), which must not wait for the tick either. */
+		bool unsent = s->out_off < s->out_len && !w_blocked;
 		if (d == VD_WAIT) {
 			if (unsent || s->mux_dirty)
 				continue;
