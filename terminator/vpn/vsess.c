@@ -4,8 +4,11 @@
  * the target, decode client bytes into messages and act on them (only while nothing waits
  * for the target: that is the client->target backpressure), read the target (only while
  * the client's queue is under VSESS_OUT_HIGH: the target->client backpressure). Memory per
- * session is fixed at its start: one input buffer, one message, one output queue, one
- * target queue; nothing grows with traffic.
+ * session is bounded: one input buffer, one message, one output queue, one target queue;
+ * nothing grows with traffic. Each is taken only while bytes wait in it and given back when
+ * it empties (STYLE rule 12: an idle session holds none): in, msg and tq come from
+ * core/bufpool, out (larger than a pool buffer) is malloc'd. out is given back only when
+ * vsess_step returns with it flushed, never while vmux holds a slot (vsess_slot/_seal).
  *
  * Order of the handshake checks (rvpn-protocol.md §12 #1, #2): Hello parse, allow-list,
  * replay cache, then X3DH and the ServerHello. An unknown key and a replay get no answer
@@ -28,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/bufpool.h"
 #include "core/log.h"
 #include "core/stats.h"
 #include "proto/rvpn/rvpn_hello.h"
@@ -53,6 +57,8 @@ _Static_assert(RVPN_WIRE_HDR_LEN + RVPN_DNS_MAX + RVPN_WIRE_TAG_LEN + 4 < VSESS_
     "a DNS answer fits the room kept above VSESS_OUT_HIGH");
 _Static_assert(4 + RVPN_WIRE_HDR_LEN + 8192 + RVPN_WIRE_TAG_LEN <= WS_OUT_MAX + 4,
     "a relay message fits one frame we may send");
+_Static_assert(VSESS_IN_CAP <= BUFPOOL_SIZE && WS_MSG_MAX <= BUFPOOL_SIZE &&
+    RVPN_PAD_MAX <= BUFPOOL_SIZE, "in, msg and tq come from core/bufpool");
 
 enum vsess_state { VS_HELLO, VS_TARGET, VS_FLOW, VS_RELAY, VS_MUX, VS_DNS, VS_CLOSING };
 
@@ -78,17 +84,18 @@ struct vsess {
 	unsigned                flows;
 	struct event            tick;
 	/* client -> us */
-	uint8_t                 in[VSESS_IN_CAP];
+	uint8_t                *in;        /* VSESS_IN_CAP used; pool, while bytes wait */
 	size_t                  in_off, in_len;
-	uint8_t                 msg[WS_MSG_MAX];
+	uint8_t                *msg;       /* WS_MSG_MAX used; pool, while a message builds */
 	size_t                  msg_len;
 	bool                    msg_bin;
 	/* us -> client */
-	uint8_t                *out;
+	uint8_t                *out;       /* VSESS_OUT_CAP; malloc'd while bytes wait */
 	size_t                  out_off, out_len, out_try;
 	/* us -> target */
-	uint8_t                 tq[RVPN_PAD_MAX];
+	uint8_t                *tq;        /* RVPN_PAD_MAX used; pool, per message */
 	size_t                  tq_off, tq_len;
+	size_t                  tq_used;   /* plaintext bytes written into tq: wiped on return */
 	/* the /ws target */
 	struct evdns_base      *dns;       /* made on the first name, shared by /mux flows */
 	struct vflow            f;
@@ -106,6 +113,42 @@ vsess_count(struct vsess *s, unsigned field, int64_t n)
 	stats_add(s->st, s->worker, field, n);
 }
 
+/* Takes the output queue if the session holds none; false when out of memory. */
+static bool
+vsess_out_take(struct vsess *s)
+{
+	if (s->out == NULL && (s->out = malloc(VSESS_OUT_CAP)) == NULL)
+		return false;
+	return true;
+}
+
+/* Gives back the buffers that hold nothing (see the top of the file). Only where no slot
+ * is held: vsess_step's returns. */
+static void
+vsess_trim(struct vsess *s)
+{
+	if (s->out != NULL && s->out_len == 0 && s->out_try == 0) {
+		free(s->out);
+		s->out = NULL;
+		s->out_off = 0;
+	}
+	if (s->in != NULL && s->in_off == s->in_len) {
+		bufpool_put(s->in);
+		s->in = NULL;
+		s->in_off = s->in_len = 0;
+	}
+	if (s->msg != NULL && s->msg_len == 0) {
+		bufpool_put(s->msg);
+		s->msg = NULL;
+	}
+	if (s->tq != NULL && s->tq_len == 0) {
+		sodium_memzero(s->tq, s->tq_used); /* decrypted plaintext */
+		bufpool_put(s->tq);
+		s->tq = NULL;
+		s->tq_used = 0;
+	}
+}
+
 /* Ends the session: what is queued still goes out, then the connection closes. A close
  * code of 0 sends no Close frame (the silent close of the decoy). */
 static void
@@ -116,7 +159,7 @@ vsess_end(struct vsess *s, const char *why, uint16_t code)
 	s->done = true;
 	s->end = why;
 	s->state = VS_CLOSING;
-	if (code != 0 && s->out_len + 8 <= VSESS_OUT_CAP) {
+	if (code != 0 && vsess_out_take(s) && s->out_len + 8 <= VSESS_OUT_CAP) {
 		int n = ws_enc_close(s->out + s->out_len, VSESS_OUT_CAP - s->out_len, code, NULL, 0,
 		    NULL);
 		if (n > 0)
@@ -131,6 +174,10 @@ vsess_end(struct vsess *s, const char *why, uint16_t code)
 static int
 vsess_queue(struct vsess *s, enum ws_opcode op, const uint8_t *p, size_t len)
 {
+	if (!vsess_out_take(s)) {
+		vsess_end(s, "no_memory", WS_CLOSE_INTERNAL);
+		return -1;
+	}
 	if (s->out_try == 0 && s->out_off > 0) {
 		memmove(s->out, s->out + s->out_off, s->out_len - s->out_off);
 		s->out_len -= s->out_off;
@@ -170,6 +217,10 @@ vsess_slot(struct vsess *s, bool control)
 {
 	if (s->done || (!control && s->out_len - s->out_off >= VSESS_OUT_HIGH))
 		return NULL;
+	if (!vsess_out_take(s)) {
+		vsess_end(s, "no_memory", WS_CLOSE_INTERNAL);
+		return NULL;
+	}
 	if (s->out_try == 0 && s->out_off > 0) {
 		memmove(s->out, s->out + s->out_off, s->out_len - s->out_off);
 		s->out_len -= s->out_off;
@@ -292,6 +343,10 @@ vsess_target_read(struct vsess *s)
 {
 	bool want = !s->t_eof;
 	while (want && s->out_len - s->out_off < VSESS_OUT_HIGH) {
+		if (!vsess_out_take(s)) {
+			vsess_end(s, "no_memory", WS_CLOSE_INTERNAL);
+			return;
+		}
 		if (s->out_try == 0 && s->out_off > 0) {
 			memmove(s->out, s->out + s->out_off, s->out_len - s->out_off);
 			s->out_len -= s->out_off;
@@ -480,8 +535,14 @@ vsess_message(struct vsess *s)
 	}
 	size_t n;
 	uint8_t type;
+	if (s->tq == NULL && (s->tq = bufpool_get()) == NULL) {
+		vsess_end(s, "no_memory", WS_CLOSE_INTERNAL);
+		return;
+	}
 	enum rvpn_open_verdict ov = rvpn_ratchet_open(&s->r, s->msg, s->msg_len, s->tq,
-	    sizeof s->tq, &n, &type);
+	    RVPN_PAD_MAX, &n, &type);
+	if (ov == RVPN_OPEN_OK && n > s->tq_used)
+		s->tq_used = n;
 	if (ov != RVPN_OPEN_OK) {
 		vsess_end(s, "bad_message", WS_CLOSE_POLICY);
 		return;
@@ -547,8 +608,9 @@ vsess_decode(struct vsess *s)
 	while (vsess_takes(s)) {
 		size_t used;
 		struct ws_event ev;
-		enum ws_verdict wv = ws_dec_feed(&s->dec, s->in + s->in_off, s->in_len - s->in_off,
-		    &used, &ev);
+		static uint8_t none[1]; /* never written: its length is 0 */
+		uint8_t *ip = s->in != NULL ? s->in + s->in_off : none;
+		enum ws_verdict wv = ws_dec_feed(&s->dec, ip, s->in_len - s->in_off, &used, &ev);
 		s->in_off += used;
 		switch (wv) {
 		case WS_MORE:
@@ -557,6 +619,10 @@ vsess_decode(struct vsess *s)
 		case WS_DATA:
 			if (ev.opcode != WS_OP_BINARY) {
 				vsess_end(s, "text_frame", WS_CLOSE_BAD_DATA);
+				return VD_AGAIN;
+			}
+			if (s->msg == NULL && (s->msg = bufpool_get()) == NULL) {
+				vsess_end(s, "no_memory", WS_CLOSE_INTERNAL);
 				return VD_AGAIN;
 			}
 			memcpy(s->msg + s->msg_len, ev.data, ev.len); /* ws_dec bounds it by msg_max */
@@ -641,8 +707,10 @@ vsess_step(struct vsess *s)
 		if (s->out_off == s->out_len && s->out_try == 0)
 			s->out_off = s->out_len = 0;
 		bool flushed = s->out_len == 0;
-		if (s->done)
+		if (s->done) {
+			vsess_trim(s);
 			return !flushed;
+		}
 		/* 2. The target. */
 		if (s->state == VS_FLOW)
 			vsess_flow_check(s);
@@ -670,6 +738,7 @@ vsess_step(struct vsess *s)
 		if (s->out_len - s->out_off >= VSESS_OUT_HIGH) {
 			if (!w_blocked)
 				continue; /* the target refilled the queue: flush it first */
+			vsess_trim(s);
 			return true; /* the client reads slowly: its bytes wait in the kernel */
 		}
 		/* Before waiting, what steps 2 and 3 queued goes out (a WindowUpdate or data the
@@ -682,14 +751,20 @@ vsess_step(struct vsess *s)
 		if (d == VD_WAIT) {
 			if (unsent || s->mux_dirty)
 				continue;
+			vsess_trim(s);
 			return true;
 		}
 		if (d == VD_AGAIN)
 			continue;
-		ssize_t n = tconn_vpn_read(s->c, s->in, sizeof s->in);
+		if (s->in == NULL && (s->in = bufpool_get()) == NULL) {
+			vsess_end(s, "no_memory", WS_CLOSE_INTERNAL);
+			continue;
+		}
+		ssize_t n = tconn_vpn_read(s->c, s->in, VSESS_IN_CAP);
 		if (n == TCONN_IO_AGAIN) {
 			if (unsent || s->mux_dirty)
 				continue;
+			vsess_trim(s);
 			return true;
 		}
 		if (n <= 0) {
@@ -701,6 +776,7 @@ vsess_step(struct vsess *s)
 		s->in_len = (size_t)n;
 	}
 	event_active(&s->tick, EV_TIMEOUT, 1); /* fairness: continue on the next loop turn */
+	vsess_trim(s);
 	return true;
 }
 
@@ -712,10 +788,6 @@ vsess_new(struct term_conn *c, struct event_base *base, const struct vpn *v,
 	struct vsess *s = calloc(1, sizeof *s);
 	if (s == NULL)
 		return NULL;
-	if ((s->out = malloc(VSESS_OUT_CAP)) == NULL) {
-		free(s);
-		return NULL;
-	}
 	s->c = c;
 	s->base = base;
 	s->v = v;
@@ -739,8 +811,14 @@ vsess_new(struct term_conn *c, struct event_base *base, const struct vpn *v,
 void
 vsess_preload(struct vsess *s, const uint8_t *buf, size_t len)
 {
-	if (len > sizeof s->in)
-		len = sizeof s->in; /* cannot happen: the head buffer is no larger */
+	if (len == 0)
+		return;
+	if (len > VSESS_IN_CAP)
+		len = VSESS_IN_CAP; /* cannot happen: the head buffer is no larger */
+	if (s->in == NULL && (s->in = bufpool_get()) == NULL) {
+		vsess_end(s, "no_memory", WS_CLOSE_INTERNAL);
+		return;
+	}
 	memcpy(s->in, buf, len);
 	s->in_off = 0;
 	s->in_len = len;
@@ -792,8 +870,13 @@ vsess_free(struct vsess *s)
 	vdns_free(s->vd);
 	if (s->ratchet)
 		rvpn_ratchet_wipe(&s->r);
-	sodium_memzero(s->msg, sizeof s->msg);
-	sodium_memzero(s->tq, sizeof s->tq);
+	if (s->msg != NULL)
+		sodium_memzero(s->msg, s->msg_len);
+	bufpool_put(s->msg);
+	if (s->tq != NULL)
+		sodium_memzero(s->tq, s->tq_used);
+	bufpool_put(s->tq);
+	bufpool_put(s->in);
 	free(s->out);
 	free(s);
 }
