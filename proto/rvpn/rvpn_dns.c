@@ -15,12 +15,6 @@
 
 #include "proto/rvpn/rvpn_json.h"
 
-/* True when the decoded key (full length klen) is exactly name. */
-static bool
-key_is(const char *key, size_t klen, const char *name)
-{
-	return klen == strlen(name) && memcmp(key, name, klen) == 0;
-}
 
 /* True when s[0 .. n) is 1..n bytes of printable ASCII without spaces. */
 static bool
@@ -54,16 +48,16 @@ rvpn_dns_query_parse(const uint8_t *buf, size_t len, struct rvpn_dns_query *q)
 		return -1;
 	while ((r = rvpn_json_obj_next(&j, &first, key, &klen)) == 1) {
 		bit = 0;
-		if (key_is(key, klen, "query_id")) {
+		if (rvpn_json_key_is(key, klen, "query_id")) {
 			bit = 1;
 			rc = rvpn_json_uint(&j, UINT64_MAX, &q->query_id);
-		} else if (key_is(key, klen, "domain")) {
+		} else if (rvpn_json_key_is(key, klen, "domain")) {
 			bit = 2;
 			rc = rvpn_json_string(&j, (uint8_t *)q->domain, RVPN_DNS_MAX_DOMAIN,
 			    &q->domain_len);
 			if (rc == 0 && !printable(q->domain, q->domain_len))
 				rc = -1;
-		} else if (key_is(key, klen, "query_type")) {
+		} else if (rvpn_json_key_is(key, klen, "query_type")) {
 			bit = 4;
 			rc = rvpn_json_uint(&j, UINT16_MAX, &v);
 			q->query_type = (uint16_t)v;
@@ -193,23 +187,23 @@ rvpn_dns_response_parse(const uint8_t *buf, size_t len, struct rvpn_dns_response
 		return -1;
 	while ((rr = rvpn_json_obj_next(&j, &first, key, &klen)) == 1) {
 		bit = 0;
-		if (key_is(key, klen, "query_id")) {
+		if (rvpn_json_key_is(key, klen, "query_id")) {
 			bit = 1;
 			rc = rvpn_json_uint(&j, UINT64_MAX, &r->query_id);
-		} else if (key_is(key, klen, "success")) {
+		} else if (rvpn_json_key_is(key, klen, "success")) {
 			bit = 2;
 			rc = rvpn_json_bool(&j, &r->success);
-		} else if (key_is(key, klen, "ipv4_addrs")) {
+		} else if (rvpn_json_key_is(key, klen, "ipv4_addrs")) {
 			bit = 4;
 			rc = json_addrs(&j, r->ipv4, &r->n4);
-		} else if (key_is(key, klen, "ipv6_addrs")) {
+		} else if (rvpn_json_key_is(key, klen, "ipv6_addrs")) {
 			bit = 8;
 			rc = json_addrs(&j, r->ipv6, &r->n6);
-		} else if (key_is(key, klen, "ttl")) {
+		} else if (rvpn_json_key_is(key, klen, "ttl")) {
 			bit = 16;
 			rc = rvpn_json_uint(&j, UINT32_MAX, &v);
 			r->ttl = (uint32_t)v;
-		} else if (key_is(key, klen, "error")) {
+		} else if (rvpn_json_key_is(key, klen, "error")) {
 			bit = 32;
 			rc = 0;
 			if (rvpn_json_null(&j) != 1) {

@@ -19,12 +19,6 @@
 
 #include "proto/rvpn/rvpn_json.h"
 
-/* True when the decoded key (full length klen) is exactly name. */
-static bool
-key_is(const char *key, size_t klen, const char *name)
-{
-	return klen == strlen(name) && memcmp(key, name, klen) == 0;
-}
 
 /* Marks bit in *seen; false when it was already set (a duplicate member). */
 static bool
@@ -52,13 +46,13 @@ hello_version(struct rvpn_json *j, struct rvpn_hello *h)
 	while ((r = rvpn_json_obj_next(j, &first, key, &klen)) == 1) {
 		uint32_t *dst = NULL;
 		unsigned bit = 0;
-		if (key_is(key, klen, "major")) {
+		if (rvpn_json_key_is(key, klen, "major")) {
 			dst = &h->major;
 			bit = 1;
-		} else if (key_is(key, klen, "minor")) {
+		} else if (rvpn_json_key_is(key, klen, "minor")) {
 			dst = &h->minor;
 			bit = 2;
-		} else if (key_is(key, klen, "patch")) {
+		} else if (rvpn_json_key_is(key, klen, "patch")) {
 			dst = &h->patch;
 			bit = 4;
 		}
@@ -139,17 +133,17 @@ hello_body(struct rvpn_json *j, struct rvpn_hello *h)
 	if (rvpn_json_obj_begin(j) != 0)
 		return -1;
 	while ((r = rvpn_json_obj_next(j, &first, key, &klen)) == 1) {
-		if (key_is(key, klen, "version"))
+		if (rvpn_json_key_is(key, klen, "version"))
 			rc = seen_once(&seen, HF_VERSION) ? hello_version(j, h) : -1;
-		else if (key_is(key, klen, "auth_method"))
+		else if (rvpn_json_key_is(key, klen, "auth_method"))
 			rc = seen_once(&seen, HF_AUTH) ? hello_auth(j, &h->auth) : -1;
-		else if (key_is(key, klen, "ephemeral_key"))
+		else if (rvpn_json_key_is(key, klen, "ephemeral_key"))
 			rc = seen_once(&seen, HF_EK) ? hello_key(j, h->ephemeral_key, &h->ek_len) : -1;
-		else if (key_is(key, klen, "identity_key"))
+		else if (rvpn_json_key_is(key, klen, "identity_key"))
 			rc = seen_once(&seen, HF_IK) ? hello_key(j, h->identity_key, &h->ik_len) : -1;
-		else if (key_is(key, klen, "session_token"))
+		else if (rvpn_json_key_is(key, klen, "session_token"))
 			rc = seen_once(&seen, HF_TOKEN) ? hello_ignored(j) : -1;
-		else if (key_is(key, klen, "connection_nonce"))
+		else if (rvpn_json_key_is(key, klen, "connection_nonce"))
 			rc = seen_once(&seen, HF_NONCE) ? hello_ignored(j) : -1;
 		else
 			rc = rvpn_json_skip(j);
@@ -196,7 +190,7 @@ rvpn_hello_parse(const uint8_t *buf, size_t len, struct rvpn_hello *h)
 	if (len > RVPN_HELLO_MAX)
 		return RVPN_HELLO_ERR_TOO_LARGE;
 	rvpn_json_init(&j, buf, len);
-	if (tag_open(&j, key, &klen) != 0 || !key_is(key, klen, "Hello") ||
+	if (tag_open(&j, key, &klen) != 0 || !rvpn_json_key_is(key, klen, "Hello") ||
 	    hello_body(&j, h) != 0 || tag_close(&j) != 0)
 		return RVPN_HELLO_ERR_MALFORMED;
 	if (h->major != 1)
@@ -316,13 +310,13 @@ server_hello_body(struct rvpn_json *j, struct rvpn_server_msg *m)
 	if (rvpn_json_obj_begin(j) != 0)
 		return -1;
 	while ((r = rvpn_json_obj_next(j, &first, key, &klen)) == 1) {
-		if (key_is(key, klen, "ephemeral_key"))
+		if (rvpn_json_key_is(key, klen, "ephemeral_key"))
 			rc = seen_once(&seen, 1) ? rvpn_json_bytes(j, tmp, sizeof tmp, &n) : -1;
-		else if (key_is(key, klen, "signed_prekey"))
+		else if (rvpn_json_key_is(key, klen, "signed_prekey"))
 			rc = seen_once(&seen, 2) ? exact_bytes(j, m->signed_prekey, 32) : -1;
-		else if (key_is(key, klen, "prekey_signature"))
+		else if (rvpn_json_key_is(key, klen, "prekey_signature"))
 			rc = seen_once(&seen, 4) ? exact_bytes(j, m->prekey_signature, 64) : -1;
-		else if (key_is(key, klen, "identity_key"))
+		else if (rvpn_json_key_is(key, klen, "identity_key"))
 			rc = seen_once(&seen, 8) ? exact_bytes(j, m->identity_key, 32) : -1;
 		else
 			rc = rvpn_json_skip(j);
@@ -346,10 +340,10 @@ error_body(struct rvpn_json *j, struct rvpn_server_msg *m)
 	if (rvpn_json_obj_begin(j) != 0)
 		return -1;
 	while ((r = rvpn_json_obj_next(j, &first, key, &klen)) == 1) {
-		if (key_is(key, klen, "code")) {
+		if (rvpn_json_key_is(key, klen, "code")) {
 			rc = seen_once(&seen, 1) ? rvpn_json_uint(j, UINT32_MAX, &v) : -1;
 			m->code = (uint32_t)v;
-		} else if (key_is(key, klen, "message")) {
+		} else if (rvpn_json_key_is(key, klen, "message")) {
 			rc = seen_once(&seen, 2) ? rvpn_json_string(j, m->message,
 			    sizeof m->message, &m->message_len) : -1;
 		} else {
@@ -376,10 +370,10 @@ rvpn_server_msg_parse(const uint8_t *buf, size_t len, struct rvpn_server_msg *m)
 	rvpn_json_init(&j, buf, len);
 	if (tag_open(&j, key, &klen) != 0)
 		return -1;
-	if (key_is(key, klen, "ServerHello")) {
+	if (rvpn_json_key_is(key, klen, "ServerHello")) {
 		m->kind = RVPN_SERVER_HELLO;
 		rc = server_hello_body(&j, m);
-	} else if (key_is(key, klen, "Error")) {
+	} else if (rvpn_json_key_is(key, klen, "Error")) {
 		m->kind = RVPN_SERVER_ERROR;
 		rc = error_body(&j, m);
 	} else {

@@ -563,3 +563,10 @@ rvpn_jw_done(struct rvpn_jw *w)
 	w->out[w->len] = '\0';
 	return (int)w->len;
 }
+
+/* See rvpn_json.h. */
+bool
+rvpn_json_key_is(const char *key, size_t klen, const char *name)
+{
+	return klen == strlen(name) && memcmp(key, name, klen) == 0;
+}

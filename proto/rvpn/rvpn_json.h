@@ -38,6 +38,9 @@ struct rvpn_jw {
 void rvpn_json_init(struct rvpn_json *j, const uint8_t *buf, size_t len);
 /* Consumes '{'. */
 int rvpn_json_obj_begin(struct rvpn_json *j);
+/* True when a key read by rvpn_json_obj_next (full length klen) is exactly name. */
+bool rvpn_json_key_is(const char *key, size_t klen, const char *name);
+
 /*
  * Next member of the object: 1 with the decoded key in key (NUL-terminated, *klen its full
  * length, which may exceed RVPN_JSON_MAX_KEY: then key holds a prefix) and ':' consumed;

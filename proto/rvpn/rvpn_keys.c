@@ -283,12 +283,6 @@ json_opt_b64(struct rvpn_json *j, uint8_t *out, size_t want, bool *has)
 	return json_b64(j, out, want);
 }
 
-/* True when the decoded key (full length klen) is exactly name. */
-static bool
-key_is(const char *key, size_t klen, const char *name)
-{
-	return klen == strlen(name) && memcmp(key, name, klen) == 0;
-}
 
 /* See rvpn_keys.h. */
 int
@@ -311,26 +305,26 @@ rvpn_bundle_parse(struct rvpn_bundle *b, const char *text, size_t len)
 		return -1;
 	while ((r = rvpn_json_obj_next(&j, &first, key, &klen)) == 1) {
 		bit = 0;
-		if (key_is(key, klen, "identity_key")) {
+		if (rvpn_json_key_is(key, klen, "identity_key")) {
 			bit = 1;
 			rc = json_b64(&j, b->identity_key, 32);
-		} else if (key_is(key, klen, "identity_x25519_key")) {
+		} else if (rvpn_json_key_is(key, klen, "identity_x25519_key")) {
 			bit = 2;
 			rc = json_b64(&j, b->identity_x25519_key, 32);
-		} else if (key_is(key, klen, "signed_prekey")) {
+		} else if (rvpn_json_key_is(key, klen, "signed_prekey")) {
 			bit = 4;
 			rc = json_b64(&j, b->signed_prekey, 32);
-		} else if (key_is(key, klen, "prekey_signature")) {
+		} else if (rvpn_json_key_is(key, klen, "prekey_signature")) {
 			bit = 8;
 			rc = json_b64(&j, b->prekey_signature, 64);
-		} else if (key_is(key, klen, "one_time_prekey")) {
+		} else if (rvpn_json_key_is(key, klen, "one_time_prekey")) {
 			bit = 16;
 			rc = json_opt_b64(&j, b->one_time_prekey, 32, &b->has_one_time_prekey);
-		} else if (key_is(key, klen, "identity_key_version")) {
+		} else if (rvpn_json_key_is(key, klen, "identity_key_version")) {
 			bit = 32;
 			rc = rvpn_json_uint(&j, UINT32_MAX, &v);
 			b->identity_key_version = (uint32_t)v;
-		} else if (key_is(key, klen, "rotation_signature")) {
+		} else if (rvpn_json_key_is(key, klen, "rotation_signature")) {
 			bit = 64;
 			rc = json_opt_b64(&j, b->rotation_signature, 64,
 			    &b->has_rotation_signature);
@@ -380,7 +374,7 @@ rvpn_private_parse(uint8_t spk_priv[32], const char *text, size_t len)
 	if (rvpn_json_obj_begin(&j) != 0)
 		goto out;
 	while ((r = rvpn_json_obj_next(&j, &first, key, &klen)) == 1) {
-		if (key_is(key, klen, "signed_prekey_private")) {
+		if (rvpn_json_key_is(key, klen, "signed_prekey_private")) {
 			if (seen || json_b64(&j, spk_priv, 32) != 0)
 				goto out;
 			seen = true;

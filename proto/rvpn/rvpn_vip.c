@@ -49,12 +49,6 @@ rvpn_vip_emit(char *out, size_t cap, const struct rvpn_vip *v)
 	return rvpn_jw_done(&w);
 }
 
-/* True when the decoded key (full length klen) is exactly name. */
-static bool
-key_is(const char *key, size_t klen, const char *name)
-{
-	return klen == strlen(name) && memcmp(key, name, klen) == 0;
-}
 
 /* Reads one address string into a (NUL-terminated). */
 static int
@@ -94,20 +88,20 @@ rvpn_vip_parse(const uint8_t *buf, size_t len, struct rvpn_vip *v)
 		return -1;
 	while ((r = rvpn_json_obj_next(&j, &first, key, &klen)) == 1) {
 		bit = 0;
-		if (key_is(key, klen, "ipv4")) {
+		if (rvpn_json_key_is(key, klen, "ipv4")) {
 			bit = 1;
 			rc = json_addr(&j, v->ipv4);
-		} else if (key_is(key, klen, "ipv6")) {
+		} else if (rvpn_json_key_is(key, klen, "ipv6")) {
 			bit = 2;
 			rc = 0;
 			if (rvpn_json_null(&j) != 1) {
 				v->has_ipv6 = true;
 				rc = json_addr(&j, v->ipv6);
 			}
-		} else if (key_is(key, klen, "gateway_ip")) {
+		} else if (rvpn_json_key_is(key, klen, "gateway_ip")) {
 			bit = 4;
 			rc = json_addr(&j, v->gateway_ip);
-		} else if (key_is(key, klen, "dns_servers")) {
+		} else if (rvpn_json_key_is(key, klen, "dns_servers")) {
 			bit = 8;
 			afirst = true;
 			rc = rvpn_json_arr_begin(&j);
@@ -116,7 +110,7 @@ rvpn_vip_parse(const uint8_t *buf, size_t len, struct rvpn_vip *v)
 				    json_addr(&j, v->dns_servers[v->ndns]) : -1;
 				v->ndns++;
 			}
-		} else if (key_is(key, klen, "mtu")) {
+		} else if (rvpn_json_key_is(key, klen, "mtu")) {
 			bit = 16;
 			rc = rvpn_json_uint(&j, UINT32_MAX, &x);
 			v->mtu = (uint32_t)x;
