@@ -152,6 +152,7 @@ sy_check "the spoofed packet was counted ($s0 -> $s1)" [ "$s1" -gt "$s0" ]
 client b1 "$C2" bob 198.18.77.5
 sy_check "bob: lease .4" grep -q 'vip=10.231.77.4 ' "$T/b1.log"
 ip netns exec "$C2" ip route add 10.231.77.0/24 dev syc0
+ip netns exec "$C1" ip route add 10.231.77.0/24 dev syc0 # alice would answer bob
 c0=$(m "$C2C")
 sy_check "bob cannot reach alice" sh -c "! ip netns exec $C2 python3 $SY_DIR/sy_icmp.py 10.231.77.4 10.231.77.3 1 >/dev/null"
 c1=$(m "$C2C")
