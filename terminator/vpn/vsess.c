@@ -897,13 +897,13 @@ vsess_free(struct vsess *s)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&s->peer)->sin_addr, addr, sizeof addr);
 	else if (s->peer.ss_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&s->peer)->sin6_addr, addr, sizeof addr);
-	log_write(LOG_LEVEL_INFO, "vpn session client=%s key=\"%s\" path=%s lease=%s flows=%u "
-	    "bytes_in=%llu bytes_out=%llu duration_ms=%llu end=%s", addr,
+	log_write(LOG_LEVEL_INFO, "vpn session client=%s key=\"%s\" path=%s flows=%u "
+	    "bytes_in=%llu bytes_out=%llu duration_ms=%llu end=%s%s%s", addr,
 	    s->name[0] ? s->name : "-", vpn_path_name(s->path),
-	    s->tun != NULL ? vtun_lease(s->tun) : "-",
 	    s->mux != NULL ? vmux_flows(s->mux) : s->flows,
 	    (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
-	    (unsigned long long)(vflow_ms() - s->t0), vsess_end_reason(s));
+	    (unsigned long long)(vflow_ms() - s->t0), vsess_end_reason(s),
+	    s->tun != NULL ? " lease=" : "", s->tun != NULL ? vtun_lease(s->tun) : "");
 	vsess_count(s, SV_SESSIONS_ACTIVE, -1);
 	vpn_session_give();
 	vtun_detach(s->tun); /* first: no packet is queued for s after this */
