@@ -117,6 +117,13 @@ sy_check "-t creates no device" sh -c "! ip netns exec $S ip link show $DEV >/de
 start_sy() {
 	sy_start sy ip netns exec "$S" "$SWITCHYARD" -c "$T/sy.yaml"
 	sy_wait_log sy 'generation 1\)' 100 || sy_bad "switchyard did not start: $(cat "$T/sy.log")"
+	i=0 # the listener accepts (in S, where sy_wait_port cannot look)
+	until in_s python3 -c 'import socket; socket.create_connection(("127.0.0.1", 8443), 1)' \
+	    2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || { sy_bad "port 8443 not up in S"; break; }
+		sleep 0.05
+	done
 }
 start_sy
 sy_check "device $DEV is up in S" sh -c "ip netns exec $S ip -o addr show dev $DEV | grep -q 10.231.77.1/24"
