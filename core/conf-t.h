@@ -64,6 +64,10 @@
 #define CONF_TUN_MTU_DEFAULT          1420u
 #define CONF_TUN_MTU_MIN              576u
 #define CONF_TUN_MTU_MAX              65535u
+#define CONF_TUN_MTU_FRAME_MAX        8190u /* enabled: a packet fits one mux frame (§7.4) */
+#define CONF_TUN_PREFIX_MIN           16   /* at most 65533 leases */
+#define CONF_TUN_PREFIX_MAX           29   /* at least the .3 lease (and .4-.6) */
+#define CONF_TUN_DNS_MAX              4    /* dns servers in the VirtualIp message */
 #define CONF_VPN_PATH_DEFAULT         "/api/v1/ws"
 #define CONF_VPN_REPLAY_DEFAULT       86400000u     /* 24h */
 #define CONF_VPN_REPLAY_MIN           1000u         /* 1s */

@@ -943,7 +943,39 @@ ifname_ok(const char *s, size_t len)
 	return true;
 }
 
-/* terminator.vpn.tun: {enabled, name, address, mtu, dns}. */
+#define CONF_STR_(x) #x
+#define CONF_STR(x)  CONF_STR_(x)
+
+/* An enabled TUN's address: IPv4 (leases are IPv4 only, rvpn-protocol.md §7.5), a prefix
+ * between CONF_TUN_PREFIX_MIN and _MAX (room for the .3 lease, a bounded pool), and a host
+ * address that is neither the network nor the broadcast address. */
+static int
+tun_check_address(struct val *V, const struct cnode *m, const struct conf_tun *t)
+{
+	const struct cnode *x = lookup(m, "address", NULL);
+	const struct cnode *at = x != NULL ? x : lookup(m, "enabled", NULL);
+	size_t old = push_key(V, x != NULL ? "address" : "enabled");
+	const char *why = NULL;
+	if (t->address.family != AF_INET) {
+		why = "the TUN address must be IPv4 (leases are IPv4 only)";
+	} else if (t->address.prefix < CONF_TUN_PREFIX_MIN ||
+	    t->address.prefix > CONF_TUN_PREFIX_MAX) {
+		why = "the TUN prefix must be between /" CONF_STR(CONF_TUN_PREFIX_MIN) " and /"
+		    CONF_STR(CONF_TUN_PREFIX_MAX);
+	} else {
+		uint32_t a = (uint32_t)t->address.addr[0] << 24 | (uint32_t)t->address.addr[1] << 16 |
+		    (uint32_t)t->address.addr[2] << 8 | t->address.addr[3];
+		uint32_t host = a & (UINT32_MAX >> t->address.prefix);
+		if (host == 0 || host == UINT32_MAX >> t->address.prefix)
+			why = "the TUN address is the network or broadcast address";
+	}
+	int rc = why == NULL ? 0 : x != NULL ? fail(V, x, VAL_FMT ": %s", VAL_ARG(x), why) :
+	    fail(V, at, "%s (the default address)", why);
+	pop(V, old);
+	return rc;
+}
+
+/* terminator.vpn.tun: {enabled, name, address, mtu, dns, client_to_client}. */
 static int
 do_tun(struct val *V, const struct cnode *m, struct conf_tun *t)
 {
@@ -954,14 +986,7 @@ do_tun(struct val *V, const struct cnode *m, struct conf_tun *t)
 	if (get_bool(V, m, "enabled", &t->enabled) == -1 ||
 	    get_bool(V, m, "client_to_client", &t->client_to_client) == -1)
 		return -1;
-	struct cnode *x = lookup(m, "enabled", NULL);
-	if (t->enabled) {
-		size_t old = push_key(V, "enabled");
-		fail(V, x, "`true`: the TUN path is not supported yet");
-		pop(V, old);
-		return -1;
-	}
-	x = lookup(m, "name", NULL);
+	struct cnode *x = lookup(m, "name", NULL);
 	if (x != NULL) {
 		size_t old = push_key(V, "name");
 		int rc = want_scalar(V, x);
@@ -1003,12 +1028,25 @@ do_tun(struct val *V, const struct cnode *m, struct conf_tun *t)
 				rc = fail(V, items[i], "%s", why);
 			pop(V, o2);
 		}
+		if (rc == 0 && n > CONF_TUN_DNS_MAX)
+			rc = fail(V, x, "at most %d servers (the VirtualIp message's limit)",
+			    CONF_TUN_DNS_MAX);
 		if (rc == 0)
 			t->ndns = n;
 		pop(V, old);
 		if (rc == -1)
 			return -1;
 	}
+	if (t->enabled && t->mtu > CONF_TUN_MTU_FRAME_MAX) {
+		x = lookup(m, "mtu", NULL);
+		size_t old = push_key(V, "mtu");
+		fail(V, x, VAL_FMT ": with the TUN enabled, at most %u (one packet per mux frame)",
+		    VAL_ARG(x), CONF_TUN_MTU_FRAME_MAX);
+		pop(V, old);
+		return -1;
+	}
+	if (t->enabled)
+		return tun_check_address(V, m, t);
 	return 0;
 }
 

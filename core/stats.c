@@ -199,6 +199,19 @@ static const struct stats_metric stats_metrics[] = {
 	SM_DNS(SV_DNS_TIMEOUT, "timeout", 0), SM_DNS(SV_DNS_BUSY, "busy", 0),
 	SM_DNS(SV_DNS_ERROR, "error", 0),
 #undef SM_DNS
+	SM(STATS_VPN, SV_TUN_PKTS_IN, "switchyard_vpn_tun_packets_total", "counter",
+	    "/tun IP packets relayed (in: from clients to the TUN device).", "direction=\"in\""),
+	SM(STATS_VPN, SV_TUN_PKTS_OUT, "switchyard_vpn_tun_packets_total", "counter", NULL,
+	    "direction=\"out\""),
+#define SM_TD(f, r, first) SM(STATS_VPN, f, "switchyard_vpn_tun_dropped_total", "counter", \
+	first ? "/tun IP packets dropped by reason." : NULL, "reason=\"" r "\"")
+	SM_TD(SV_TUN_DROP_SPOOF, "spoofed_source", 1), SM_TD(SV_TUN_DROP_C2C, "client_to_client", 0),
+	SM_TD(SV_TUN_DROP_EGRESS, "egress_denied", 0), SM_TD(SV_TUN_DROP_MALFORMED, "malformed", 0),
+	SM_TD(SV_TUN_DROP_QUEUE, "queue_full", 0), SM_TD(SV_TUN_DROP_NO_LEASE, "no_session", 0),
+	SM_TD(SV_TUN_DROP_WRITE, "device_busy", 0),
+#undef SM_TD
+	SM(STATS_VPN, SV_TUN_POOL_EXHAUSTED, "switchyard_vpn_tun_pool_exhausted_total", "counter",
+	    "/tun sessions refused because every address was held by a live session.", NULL),
 #undef SM_STATUS
 };
 

@@ -193,6 +193,8 @@ accesslog_write(const struct accesslog_rec *r)
 				accesslog_add(line, &n, cap, "\"%s\"", r->vpn->key);
 			else
 				accesslog_add(line, &n, cap, "null");
+			if (r->vpn->lease != NULL) /* dotted IPv4: nothing to escape */
+				accesslog_add(line, &n, cap, ",\"lease\":\"%s\"", r->vpn->lease);
 			accesslog_add(line, &n, cap, ",\"flows\":%u,\"bytes_in\":%llu,\"bytes_out\":%llu,"
 			    "\"duration_ms\":%llu}", (unsigned)r->vpn->flows,
 			    (unsigned long long)r->vpn->bytes_in, (unsigned long long)r->vpn->bytes_out,
@@ -213,6 +215,8 @@ accesslog_write(const struct accesslog_rec *r)
 			    "vpn_out=%llu vpn_ms=%llu", r->vpn->path, r->vpn->key ? r->vpn->key : "-",
 			    (unsigned)r->vpn->flows, (unsigned long long)r->vpn->bytes_in,
 			    (unsigned long long)r->vpn->bytes_out, (unsigned long long)r->vpn->duration_ms);
+		if (r->vpn != NULL && r->vpn->lease != NULL)
+			accesslog_add(line, &n, cap, " vpn_lease=%s", r->vpn->lease);
 	}
 	if (n > cap)
 		n = cap;

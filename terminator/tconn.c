@@ -44,6 +44,7 @@
 #include "proto/ws.h"
 #include "terminator/site.h"
 #include "terminator/vpn/vsess.h"
+#include "terminator/vpn/vtun.h"
 
 #define TCONN_IN_CAP       (HTTP1_HEAD_MAX + 1)     /* one byte past the limit gives 431 */
 #define TCONN_RECORD       16384                    /* TLS record payload */
@@ -583,7 +584,8 @@ tconn_field(const struct term_conn *c, const char *name, size_t *len)
  * A request for a VPN path. A proper WebSocket upgrade of /ws, /mux or /dns gets the 101
  * and a session; anything else gets exactly what the decoy gives for a file that is not
  * there (404 for GET and HEAD, the site's own answer for other methods), so a prober learns
- * nothing. /tun is not served yet: it looks missing too.
+ * nothing. /tun is served only while tun.enabled (and its device is open): otherwise it
+ * looks missing too.
  */
 static void
 tconn_vpn_request(struct term_conn *c, enum vpn_path p, bool keep, time_t now)
@@ -593,7 +595,8 @@ tconn_vpn_request(struct term_conn *c, enum vpn_path p, bool keep, time_t now)
 	const uint8_t *key = tconn_field(c, "sec-websocket-key", &kl);
 	const uint8_t *ver = tconn_field(c, "sec-websocket-version", &vl);
 	char accept[WS_ACCEPT_LEN + 1];
-	bool served = p == VPN_WS || p == VPN_MUX || p == VPN_DNS;
+	bool served = p == VPN_WS || p == VPN_MUX || p == VPN_DNS ||
+	    (p == VPN_TUN && c->t->vpn->cv->tun.enabled && vtun_ready());
 	bool upgrade = served && r->method == HTTP1_M_GET && r->version_minor == 1 &&
 	    r->conn_upgrade && r->upgrade_websocket && !r->chunked &&
 	    (!r->has_cl || r->content_length == 0) && !c->draining &&

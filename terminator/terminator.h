@@ -28,13 +28,14 @@ struct term_conn;
 
 /* A VPN session's part of its connection's access-log line (never a key, never payload). */
 struct term_vpn {
-	const char *path;        /* "ws", "mux" or "dns" */
+	const char *path;        /* "ws", "mux", "dns" or "tun" */
 	const char *key;         /* the client's name from vpn.clients; NULL: none (refused
 	                            before the allow-list, or unnamed, or open: true) */
 	uint32_t    flows;       /* flows opened (on /dns: queries) */
 	uint64_t    bytes_in;    /* payload client -> targets */
 	uint64_t    bytes_out;   /* payload targets -> client */
 	uint64_t    duration_ms; /* from the 101 to the end */
+	const char *lease;       /* /tun: the client's address (dotted); NULL: none */
 };
 
 /* What the router learns when a handed-over connection closes (for its access-log line). */

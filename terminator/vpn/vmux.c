@@ -69,6 +69,8 @@ struct vmux {
 	size_t              up_bytes;    /* sum of queued over the flows */
 	bool                pong_due;
 	uint64_t            pong_ts;
+	vmux_raw_fn        *raw;         /* /tun: frames of unknown flows (vmux_set_raw) */
+	void               *raw_arg;
 };
 
 /* The flow's events run the session. */
@@ -208,6 +210,11 @@ static void
 vmux_data(struct vmux *m, uint32_t id, const uint8_t *p, size_t len)
 {
 	struct vmux_flow *f = vmux_find(m, id);
+	if (f == NULL && m->raw != NULL) {
+		vsess_account(m->s, len, 0);
+		m->raw(m->raw_arg, p, len); /* /tun: an IP packet */
+		return;
+	}
 	if (f == NULL || f->client_closed || len == 0)
 		return; /* the tail of a flow that ended here */
 	vsess_account(m->s, len, 0);
@@ -498,6 +505,14 @@ vmux_new(struct vsess *s, struct event_base *base, const struct vpn *v,
 	m->v = v;
 	m->dns = dns;
 	return m;
+}
+
+/* The /tun hook (see vmux.h). */
+void
+vmux_set_raw(struct vmux *m, vmux_raw_fn *fn, void *arg)
+{
+	m->raw = fn;
+	m->raw_arg = arg;
 }
 
 /* Frees (see vmux.h). */

@@ -52,6 +52,11 @@ void vmux_close_all(struct vmux *m);
 /* Flows created over the session's life (for its log line). */
 unsigned vmux_flows(const struct vmux *m);
 
+/* /tun (vtun.c): data frames for a flow id the client did not create are handed to fn
+ * (one IP packet each, §7.4 "data for an unknown flow") instead of being dropped. */
+typedef void vmux_raw_fn(void *arg, const uint8_t *p, size_t len);
+void vmux_set_raw(struct vmux *m, vmux_raw_fn *fn, void *arg);
+
 /* Frees the multiplexer and its flows; NULL is fine. */
 void vmux_free(struct vmux *m);
 

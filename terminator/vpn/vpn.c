@@ -21,6 +21,7 @@
 #include "core/privopen.h"
 #include "core/stats.h"
 #include "terminator/vpn/vreplay.h"
+#include "terminator/vpn/vtun.h"
 
 static pthread_mutex_t vpn_list_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct vpn_list *vpn_list_cur;   /* the newest published list, one reference */
@@ -204,6 +205,11 @@ vpn_build(const struct conf_vpn *cv, char *err, size_t cap)
 		snprintf(label, sizeof label, "path=\"%s\"", esc);
 		v->stats[p] = stats_entry(STATS_VPN, label);
 	}
+	/* /tun: the device and the leases, once per process (before the privilege drop:
+	 * creating the device needs CAP_NET_ADMIN); `-t` only checks that it could. */
+	if (cv->tun.enabled && vtun_open_process(cv, v->stats[VPN_TUN], vpn_no_state, err,
+	    cap) == -1)
+		goto fail;
 	return v;
 fail:
 	vpn_free(v);
@@ -310,4 +316,5 @@ vpn_fini_process(void)
 	vreplay_free(vpn_replay);
 	vpn_replay = NULL;
 	pthread_mutex_unlock(&vpn_list_mu);
+	vtun_fini_process(); /* the device goes with its descriptor */
 }

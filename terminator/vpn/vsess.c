@@ -38,6 +38,7 @@
 #include "proto/rvpn/rvpn_pad.h"
 #include "proto/rvpn/rvpn_ratchet.h"
 #include "proto/rvpn/rvpn_target.h"
+#include "proto/rvpn/rvpn_vip.h"
 #include "proto/rvpn/rvpn_wire.h"
 #include "proto/rvpn/rvpn_x3dh.h"
 #include "proto/ws.h"
@@ -47,6 +48,7 @@
 #include "terminator/vpn/vflow.h"
 #include "terminator/vpn/vmux.h"
 #include "terminator/vpn/vreplay.h"
+#include "terminator/vpn/vtun.h"
 
 #define VSESS_IN_CAP     16384
 #define VSESS_FRAME_MAX  (4 + RVPN_WIRE_HDR_LEN + RVPN_PAD_MAX + RVPN_WIRE_TAG_LEN)
@@ -104,6 +106,7 @@ struct vsess {
 	struct vmux            *mux;
 	bool                    mux_dirty;  /* a message came since vmux_step last ran */
 	struct vdns            *vd;         /* /dns: the resolver (vdns.c) */
+	struct vtun_port       *tun;        /* /tun: the lease and its packets (vtun.c) */
 };
 
 /* Counts one event of the session's path. */
@@ -455,6 +458,41 @@ vsess_dns_query(struct vsess *s, uint8_t type, size_t len)
 		vsess_dns_send(s, &now, res); /* room: decode runs only below VSESS_OUT_HIGH */
 }
 
+/* ---- /tun (the device, the leases and the packet checks are vtun.c) ---- */
+
+/* A flow-1 frame of a /tun session: one IP packet for the device. */
+static void
+vsess_tun_packet(void *arg, const uint8_t *p, size_t len)
+{
+	struct vsess *s = arg;
+	vtun_uplink(s->tun, s->v->cv, p, len);
+}
+
+/* After the ServerHello on /tun: the lease, then VirtualIp as the first message (§7.5);
+ * the rest is the /mux machinery with packets for unknown flows. false: the session ended
+ * (pool exhausted, out of memory). */
+static bool
+vsess_tun_start(struct vsess *s)
+{
+	bool exhausted;
+	s->tun = vtun_attach(s, s->base, s->worker, s->st, s->ik, &exhausted);
+	if (s->tun == NULL) {
+		if (exhausted)
+			vsess_count(s, SV_TUN_POOL_EXHAUSTED, 1);
+		vsess_end(s, exhausted ? "pool_exhausted" : "internal", exhausted ?
+		    VTUN_CLOSE_FULL : WS_CLOSE_INTERNAL);
+		return false;
+	}
+	vmux_set_raw(s->mux, vsess_tun_packet, s);
+	uint8_t *slot = vsess_slot(s, true);
+	int n = slot == NULL ? -1 : vtun_vip(s->tun, s->v->cv, (char *)slot, RVPN_VIP_MAX);
+	if (n < 0 || vsess_seal(s, RVPN_PT_VIRTUAL_IP, (size_t)n) == -1) {
+		vsess_end(s, "internal", WS_CLOSE_INTERNAL);
+		return false;
+	}
+	return true;
+}
+
 /* ---- client messages ---- */
 
 /* The Hello: checks in the order of §12, then the ServerHello. */
@@ -511,11 +549,13 @@ vsess_hello(struct vsess *s, const uint8_t *p, size_t len)
 		vsess_dns_start(s);
 		return;
 	}
-	if (s->path == VPN_MUX) {
+	if (s->path == VPN_MUX || s->path == VPN_TUN) {
 		if ((s->mux = vmux_new(s, s->base, s->v, &s->dns)) == NULL) {
 			vsess_end(s, "internal", WS_CLOSE_INTERNAL);
 			return;
 		}
+		if (s->path == VPN_TUN && !vsess_tun_start(s))
+			return;
 		s->state = VS_MUX;
 		s->deadline = 0;
 		s->last_io = vflow_ms();
@@ -731,6 +771,8 @@ vsess_step(struct vsess *s)
 		if (s->state == VS_MUX) {
 			s->mux_dirty = false;
 			vmux_step(s->mux);
+			if (s->tun != NULL && !s->done)
+				vtun_step(s->tun); /* /tun: packets from the device */
 			if (s->done)
 				continue;
 		}
@@ -841,6 +883,7 @@ vsess_report(const struct vsess *s, struct term_vpn *out)
 	out->bytes_in = s->bytes_in;
 	out->bytes_out = s->bytes_out;
 	out->duration_ms = vflow_ms() - s->t0;
+	out->lease = s->tun != NULL ? vtun_lease(s->tun) : NULL;
 }
 
 /* Frees the session and writes its log line (no key, no payload). */
@@ -855,13 +898,15 @@ vsess_free(struct vsess *s)
 	else if (s->peer.ss_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&s->peer)->sin6_addr, addr, sizeof addr);
 	log_write(LOG_LEVEL_INFO, "vpn session client=%s key=\"%s\" path=%s flows=%u "
-	    "bytes_in=%llu bytes_out=%llu duration_ms=%llu end=%s", addr,
+	    "bytes_in=%llu bytes_out=%llu duration_ms=%llu end=%s%s%s", addr,
 	    s->name[0] ? s->name : "-", vpn_path_name(s->path),
 	    s->mux != NULL ? vmux_flows(s->mux) : s->flows,
 	    (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
-	    (unsigned long long)(vflow_ms() - s->t0), vsess_end_reason(s));
+	    (unsigned long long)(vflow_ms() - s->t0), vsess_end_reason(s),
+	    s->tun != NULL ? " lease=" : "", s->tun != NULL ? vtun_lease(s->tun) : "");
 	vsess_count(s, SV_SESSIONS_ACTIVE, -1);
 	vpn_session_give();
+	vtun_detach(s->tun); /* first: no packet is queued for s after this */
 	event_del(&s->tick);
 	vflow_close(&s->f);
 	vmux_free(s->mux);

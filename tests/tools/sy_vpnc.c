@@ -19,6 +19,7 @@
  *   dns      --name NAME [--type A|AAAA|NUMBER] [--repeat R]   (path default /api/v1/ws/dns)
  *   fetch    --target HOST:PORT --fetch URL-PATH   (over /ws, or one mux flow when the
  *            path ends in /mux; a plain HTTP/1.1 GET with Host: HOST, Connection: close)
+ *   tun      [--tun-name NAME] [--ping TS]   (path default /api/v1/ws/tun; see the tun block)
  *
  * Transport: TCP to --connect; TLS 1.3 with SNI NAME and ALPN http/1.1, the certificate
  * unchecked unless --cafile (then verified, with NAME as the host name); --plain for ws://
@@ -116,6 +117,7 @@
 #include "proto/rvpn/rvpn_pad.h"
 #include "proto/rvpn/rvpn_ratchet.h"
 #include "proto/rvpn/rvpn_target.h"
+#include "proto/rvpn/rvpn_vip.h"
 #include "proto/rvpn/rvpn_wire.h"
 #include "proto/rvpn/rvpn_x3dh.h"
 #include "proto/ws.h"
@@ -149,12 +151,13 @@ enum {
 #define VC_FILE_MAX       65536         /* identity, bundle and recorded Hello files */
 #define VC_SEAL_CAP       (RVPN_WIRE_HDR_LEN + RVPN_PAD_MAX + RVPN_WIRE_TAG_LEN)
 
-enum vc_mode { VC_HELLO_ONLY, VC_WS_ECHO, VC_MUX_ECHO, VC_DNS, VC_FETCH };
+enum vc_mode { VC_HELLO_ONLY, VC_WS_ECHO, VC_MUX_ECHO, VC_DNS, VC_FETCH, VC_TUN };
 
 /* Command-line options. */
 static struct {
 	const char *connect, *sni, *cafile, *path, *identity, *bundle, *record, *replay;
 	const char *target, *name, *fetch;
+	const char *tun_name;   /* tun mode: the local device (default syc0) */
 	bool plain, slow_credit, no_wu;
 	enum vc_mode mode;
 	uint64_t bytes, zero_rtt, seed, tamper, ping, full_extra;
@@ -908,12 +911,17 @@ send_ctl(const struct rvpn_ctl *ctl, const char *str, size_t slen)
 }
 
 static void mode_on_msg(uint8_t type, uint8_t *pt, size_t len);
+static void tun_on_msg(uint8_t type, uint8_t *pt, size_t len);
+static void tun_run(void);
+static bool tun_stash(const uint8_t *m, size_t n);
 
 /* A whole WebSocket message: the handshake answer, or a session message to open. */
 static void
 on_ws_message(const uint8_t *m, size_t n)
 {
 	if (!c.in_session) {
+		if (c.hs_have && o.mode == VC_TUN && tun_stash(m, n))
+			return; /* VirtualIp right behind the ServerHello: opened after it */
 		if (c.hs_have || n > sizeof c.hs_msg) {
 			printf("handshake=bad_server_hello reason=%s\n", c.hs_have ? "extra_message" :
 			    "too_long");
@@ -1410,6 +1418,10 @@ mode_on_msg(uint8_t type, uint8_t *pt, size_t len)
 	size_t dl, pos = 0;
 	struct rvpn_mux_frame fr;
 
+	if (o.mode == VC_TUN) {
+		tun_on_msg(type, pt, len);
+		return;
+	}
 	if (o.mode == VC_DNS) {
 		if (type != RVPN_PT_DNS_REPLY) {
 			printf("session_error=unexpected_type type=%u\n", type);
@@ -1513,7 +1525,7 @@ main(int argc, char **argv)
 	enum { OPT_CONNECT = 256, OPT_SNI, OPT_CAFILE, OPT_PLAIN, OPT_PATH, OPT_IDENTITY, OPT_BUNDLE,
 		OPT_TIMEOUT, OPT_SEED, OPT_RECORD, OPT_REPLAY, OPT_TAMPER, OPT_TARGET, OPT_BYTES, OPT_FLOWS,
 		OPT_SLOW, OPT_NOWU, OPT_ZRTT, OPT_NAME, OPT_TYPE, OPT_REPEAT, OPT_FETCH, OPT_PING,
-		OPT_FULL };
+		OPT_FULL, OPT_TUN_NAME };
 	static const struct option longopts[] = {
 		{ "connect", required_argument, NULL, OPT_CONNECT },
 		{ "sni", required_argument, NULL, OPT_SNI },
@@ -1539,6 +1551,7 @@ main(int argc, char **argv)
 		{ "repeat", required_argument, NULL, OPT_REPEAT },
 		{ "fetch", required_argument, NULL, OPT_FETCH },
 		{ "full-msg", required_argument, NULL, OPT_FULL },
+		{ "tun-name", required_argument, NULL, OPT_TUN_NAME },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *mode = NULL;
@@ -1580,6 +1593,7 @@ main(int argc, char **argv)
 			break;
 		case OPT_REPEAT: o.repeat = (unsigned)num_arg(optarg, "--repeat"); break;
 		case OPT_FETCH: o.fetch = optarg; break;
+		case OPT_TUN_NAME: o.tun_name = optarg; break;
 		case OPT_FULL:
 			o.full_msg = true;
 			o.full_extra = num_arg(optarg, "--full-msg");
@@ -1600,6 +1614,7 @@ main(int argc, char **argv)
 	else if (strcmp(mode, "mux-echo") == 0) o.mode = VC_MUX_ECHO;
 	else if (strcmp(mode, "dns") == 0) o.mode = VC_DNS;
 	else if (strcmp(mode, "fetch") == 0) o.mode = VC_FETCH;
+	else if (strcmp(mode, "tun") == 0) o.mode = VC_TUN;
 	else return usage("unknown mode");
 	if (o.connect == NULL || o.sni == NULL || o.identity == NULL || o.bundle == NULL)
 		return usage("--connect, --sni, --identity and --bundle are required");
@@ -1618,7 +1633,7 @@ main(int argc, char **argv)
 		return usage("dns wants --name NAME");
 	if (o.path == NULL)
 		o.path = o.mode == VC_MUX_ECHO ? "/api/v1/ws/mux" : o.mode == VC_DNS ?
-		    "/api/v1/ws/dns" : "/api/v1/ws";
+		    "/api/v1/ws/dns" : o.mode == VC_TUN ? "/api/v1/ws/tun" : "/api/v1/ws";
 	if (sodium_init() == -1)
 		return VC_EXIT_USAGE;
 	signal(SIGPIPE, SIG_IGN);
@@ -1667,6 +1682,8 @@ main(int argc, char **argv)
 	crypto_hash_sha256_init(&c.ws_hr);
 	if (o.mode == VC_HELLO_ONLY)
 		c.done = true;
+	if (o.mode == VC_TUN)
+		tun_run(); /* never returns */
 	while (!c.done) {
 		if (c.eof || c.closed) {
 			if (o.mode == VC_FETCH && c.flows == NULL)
@@ -1705,4 +1722,196 @@ main(int argc, char **argv)
 	ws_send_close();
 	drain_out();
 	finish(rc);
+}
+
+/* ==== tun mode (issue 10: the /tun path's test client) =================================
+ *
+ *   tun [--tun-name NAME] [--ping TS]
+ *
+ * The first session message must be VirtualIp (payload type 0x0D, padded JSON, §7.5);
+ * anything else first, or nothing within 5 s, ends with exit 7 (session_error=...). It
+ * prints `vip=IP gateway=IP mtu=N dns=A,B`, creates the TUN device NAME (default syc0)
+ * in the namespace it runs in, with the lease as its address and the gateway as its
+ * point-to-point peer, prints `tun=up name=NAME`, then relays until killed or --timeout:
+ * each packet read from the device goes out as one flow-1 frame in its own message, and
+ * every flow-1 frame from the server is written to the device (other flows are ignored).
+ * --ping TS sends one Ping and prints pong=TS when the Pong comes. At --timeout it prints
+ * `tun=done packets_up=N packets_down=M` and exits 0 (the relay has no end of its own).
+ * Needs CAP_NET_ADMIN and /dev/net/tun (exit 1 with a message otherwise). Linux only.
+ */
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+
+#define VC_TUN_VIP_MS   5000   /* §7.5: mobile clients give up after 5 s */
+#define VC_TUN_BURST    64     /* packets read from the device per turn */
+
+static struct {
+	int fd;
+	bool have_vip;
+	struct rvpn_vip vip;
+	uint64_t up, down;
+	uint8_t stash[WS_MSG_MAX]; /* the first session message, when it came with the
+	                              ServerHello (before the ratchet existed) */
+	size_t stash_len;
+	bool stashed;
+} tn = { .fd = -1 };
+
+/* Keeps the one message that came behind the ServerHello; false when one is kept already. */
+static bool
+tun_stash(const uint8_t *m, size_t n)
+{
+	if (tn.stashed || n > sizeof tn.stash)
+		return false;
+	memcpy(tn.stash, m, n);
+	tn.stash_len = n;
+	tn.stashed = true;
+	return true;
+}
+
+/* Sets an IPv4 address ioctl on the device. */
+static void
+tun_ioctl_addr(int s, unsigned long req, const char *ip, const char *what)
+{
+	struct ifreq r;
+	memset(&r, 0, sizeof r);
+	snprintf(r.ifr_name, sizeof r.ifr_name, "%s", o.tun_name);
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	if (inet_pton(AF_INET, ip, &sin.sin_addr) != 1) {
+		fprintf(stderr, "sy_vpnc: tun: %s %s is not IPv4\n", what, ip);
+		finish(VC_EXIT_SESSION);
+	}
+	memcpy(&r.ifr_addr, &sin, sizeof sin);
+	if (ioctl(s, req, &r) == -1) {
+		fprintf(stderr, "sy_vpnc: tun: setting the %s: %s\n", what, strerror(errno));
+		finish(VC_EXIT_USAGE);
+	}
+}
+
+/* Creates the local device with the lease (see the block's comment). */
+static void
+tun_create(void)
+{
+	if ((tn.fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		fprintf(stderr, "sy_vpnc: tun: /dev/net/tun: %s\n", strerror(errno));
+		finish(VC_EXIT_USAGE);
+	}
+	struct ifreq r;
+	memset(&r, 0, sizeof r);
+	r.ifr_flags = IFF_TUN | IFF_NO_PI;
+	snprintf(r.ifr_name, sizeof r.ifr_name, "%s", o.tun_name);
+	if (ioctl(tn.fd, TUNSETIFF, &r) == -1) {
+		fprintf(stderr, "sy_vpnc: tun: TUNSETIFF %s: %s\n", o.tun_name, strerror(errno));
+		finish(VC_EXIT_USAGE);
+	}
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s == -1) {
+		perror("sy_vpnc: tun: socket");
+		finish(VC_EXIT_USAGE);
+	}
+	tun_ioctl_addr(s, SIOCSIFADDR, tn.vip.ipv4, "address");
+	tun_ioctl_addr(s, SIOCSIFDSTADDR, tn.vip.gateway_ip, "peer");
+	memset(&r, 0, sizeof r);
+	snprintf(r.ifr_name, sizeof r.ifr_name, "%s", o.tun_name);
+	r.ifr_mtu = (int)tn.vip.mtu;
+	if (ioctl(s, SIOCSIFMTU, &r) == -1 || ioctl(s, SIOCGIFFLAGS, &r) == -1) {
+		fprintf(stderr, "sy_vpnc: tun: mtu/flags: %s\n", strerror(errno));
+		finish(VC_EXIT_USAGE);
+	}
+	r.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (ioctl(s, SIOCSIFFLAGS, &r) == -1) {
+		fprintf(stderr, "sy_vpnc: tun: up: %s\n", strerror(errno));
+		finish(VC_EXIT_USAGE);
+	}
+	close(s);
+	printf("tun=up name=%s\n", o.tun_name);
+}
+
+/* A session message in tun mode: VirtualIp first, then flow-1 packets and Pongs. */
+static void
+tun_on_msg(uint8_t type, uint8_t *pt, size_t len)
+{
+	size_t dl, pos = 0;
+	if (rvpn_unpad(pt, len, &dl) != 0) {
+		printf("session_error=bad_padding\n");
+		finish(VC_EXIT_SESSION);
+	}
+	if (!tn.have_vip) {
+		if (type != RVPN_PT_VIRTUAL_IP || rvpn_vip_parse(pt, dl, &tn.vip) != 0) {
+			printf("session_error=first_message_not_virtual_ip type=%u\n", type);
+			finish(VC_EXIT_SESSION);
+		}
+		tn.have_vip = true;
+		printf("vip=%s gateway=%s mtu=%u dns=", tn.vip.ipv4, tn.vip.gateway_ip,
+		    (unsigned)tn.vip.mtu);
+		for (size_t i = 0; i < tn.vip.ndns; i++)
+			printf("%s%s", i ? "," : "", tn.vip.dns_servers[i]);
+		printf("%s\n", tn.vip.ndns ? "" : "-");
+		return;
+	}
+	struct rvpn_mux_frame fr;
+	for (;;) {
+		enum rvpn_mux_verdict v = rvpn_mux_next(pt, dl, &pos, &fr);
+		if (v == RVPN_MUX_END)
+			break;
+		if (v != RVPN_MUX_FRAME) {
+			printf("session_error=bad_mux_frame\n");
+			finish(VC_EXIT_SESSION);
+		}
+		if (fr.flow_id == RVPN_MUX_CONTROL) {
+			struct rvpn_ctl ctl;
+			if (rvpn_ctl_decode(pt + fr.off, fr.len, &ctl) == RVPN_CTL_OK &&
+			    ctl.kind == RVPN_CTL_PONG)
+				printf("pong=%llu\n", (unsigned long long)ctl.timestamp);
+		} else if (fr.flow_id == 1 && tn.fd != -1) {
+			if (write(tn.fd, pt + fr.off, fr.len) == (ssize_t)fr.len)
+				tn.down++;
+		}
+	}
+}
+
+/* The tun relay (see the block's comment); exits. */
+static void
+tun_run(void)
+{
+	uint64_t vip_deadline = now_ms() + VC_TUN_VIP_MS;
+	if (o.tun_name == NULL)
+		o.tun_name = "syc0";
+	if (tn.stashed)
+		on_ws_message(tn.stash, tn.stash_len); /* the session exists now */
+	while (!tn.have_vip) {
+		if (c.eof || c.closed)
+			session_ended();
+		if (now_ms() >= vip_deadline) {
+			printf("session_error=no_virtual_ip_in_5s\n");
+			finish(VC_EXIT_SESSION);
+		}
+		pump(VC_POLL_MS);
+	}
+	tun_create();
+	if (o.ping_set) {
+		struct rvpn_ctl ctl = { .kind = RVPN_CTL_PING, .timestamp = o.ping };
+		send_ctl(&ctl, NULL, 0);
+	}
+	c.deadline_ms = UINT64_MAX; /* the relay ends at --timeout below, not as a failure */
+	uint64_t end = now_ms() + (uint64_t)o.timeout_s * 1000u;
+	static uint8_t pkt[65536];
+	while (now_ms() < end) {
+		if (c.eof || c.closed)
+			session_ended();
+		for (int i = 0; i < VC_TUN_BURST && out_pending() < VC_OUT_HIGH; i++) {
+			ssize_t n = read(tn.fd, pkt, sizeof pkt);
+			if (n <= 0)
+				break;
+			if ((size_t)n > RVPN_MUX_MAX_DATA)
+				continue;
+			send_mux(1, RVPN_PT_DATA, pkt, (size_t)n);
+			tn.up++;
+		}
+		pump(5);
+	}
+	printf("tun=done packets_up=%llu packets_down=%llu\n", (unsigned long long)tn.up,
+	    (unsigned long long)tn.down);
+	close(tn.fd);
+	finish(VC_EXIT_OK);
 }

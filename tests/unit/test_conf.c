@@ -530,8 +530,27 @@ test_terminator(void)
 	    "t.yaml:6:17: terminator.vpn.tun.dns[0]: `dns.google`: host names are not accepted, only IP literals");
 	BAD(VPN "    tun: {enabled: on}\n",
 	    "t.yaml:6:20: terminator.vpn.tun.enabled: `on`: expected true or false");
-	BAD(VPN "    tun: {enabled: true}\n",
-	    "t.yaml:6:20: terminator.vpn.tun.enabled: `true`: the TUN path is not supported yet");
+	OK(VPN "    tun: {enabled: true}\n" L_TLS R_DEF);
+	OK(VPN "    tun: {enabled: true, address: 10.9.0.1/16}\n" L_TLS R_DEF);
+	BAD(VPN "    tun: {enabled: true, address: 10.9.0.1/15}\n",
+	    "t.yaml:6:35: terminator.vpn.tun.address: `10.9.0.1/15`: the TUN prefix must be between /16 and /29");
+	OK(VPN "    tun: {enabled: true, address: 10.9.0.1/29}\n" L_TLS R_DEF);
+	BAD(VPN "    tun: {enabled: true, address: 10.9.0.1/30}\n",
+	    "t.yaml:6:35: terminator.vpn.tun.address: `10.9.0.1/30`: the TUN prefix must be between /16 and /29");
+	BAD(VPN "    tun: {enabled: true, address: 10.9.0.0/24}\n",
+	    "t.yaml:6:35: terminator.vpn.tun.address: `10.9.0.0/24`: the TUN address is the network or broadcast address");
+	BAD(VPN "    tun: {enabled: true, address: 10.9.0.255/24}\n",
+	    "t.yaml:6:35: terminator.vpn.tun.address: `10.9.0.255/24`: the TUN address is the network or broadcast address");
+	BAD(VPN "    tun: {enabled: true, address: \"fd00::1/64\"}\n",
+	    "t.yaml:6:35: terminator.vpn.tun.address: `fd00::1/64`: the TUN address must be IPv4 (leases are IPv4 only)");
+	OK(VPN "    tun: {enabled: false, address: \"fd00::1/64\"}\n" L_TLS R_DEF);
+	OK(VPN "    tun: {dns: [1.1.1.1, 1.0.0.1, 8.8.8.8, 8.8.4.4]}\n" L_TLS R_DEF);
+	BAD(VPN "    tun: {dns: [1.1.1.1, 1.0.0.1, 8.8.8.8, 8.8.4.4, 9.9.9.9]}\n",
+	    "t.yaml:6:16: terminator.vpn.tun.dns: at most 4 servers (the VirtualIp message's limit)");
+	OK(VPN "    tun: {enabled: true, client_to_client: true}\n" L_TLS R_DEF);
+	OK(VPN "    tun: {enabled: true, mtu: 8190}\n" L_TLS R_DEF);
+	BAD(VPN "    tun: {enabled: true, mtu: 8191}\n",
+	    "t.yaml:6:31: terminator.vpn.tun.mtu: `8191`: with the TUN enabled, at most 8190 (one packet per mux frame)");
 	BAD(VPN "    replay_window: 999ms\n",
 	    "t.yaml:6:20: terminator.vpn.replay_window: `999ms`: must be from 1s to 168h");
 	BAD(VPN "    max_sessions: 0\n",
