@@ -8,6 +8,7 @@
 #include <event2/thread.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -35,7 +36,10 @@
 #include "router/worker.h"
 #include "terminator/terminator.h"
 
-#define MAIN_CONF_DEFAULT "/etc/switchyard/switchyard.yaml"
+#ifndef SY_SYSCONFDIR
+#define SY_SYSCONFDIR "/etc" /* CMake's SY_SYSCONFDIR */
+#endif
+#define MAIN_CONF_DEFAULT SY_SYSCONFDIR "/switchyard/switchyard.yaml"
 #define MAIN_ADDRS_LINE_MAX 1024 /* listen addresses named in one start-up line */
 #define MAIN_STATUS_INTERVAL_MS 2000 /* STATUS= to the service manager, when it changed */
 
@@ -56,9 +60,10 @@ static const char main_help[] =
 "HTTP listener it routes plain HTTP by Host. It runs in the foreground and logs to stderr.\n"
 "\n"
 "Options:\n"
-"  -c, --config FILE  Read the configuration from FILE. Default: " MAIN_CONF_DEFAULT ",\n"
-"                     or, when that does not exist, the demo configuration\n"
-"                     " SY_DEMO_CONF "\n"
+"  -c, --config FILE  Read the configuration from FILE. Default: " MAIN_CONF_DEFAULT "\n";
+
+/* The rest of the help, after the default configuration (and the build tree's fallback). */
+static const char main_help_rest[] =
 "  -t, --test         Check the configuration (syntax, types, limits, references and all\n"
 "                     included files; certificates and keys are loaded and matched, the\n"
 "                     site root opened) and exit: 0 when it is valid, 2 with\n"
@@ -88,13 +93,33 @@ static const char main_help[] =
 "Exit status:\n"
 "  0  success; 1  runtime failure; 2  bad usage or invalid configuration.\n";
 
+/*
+ * True when this process runs the binary the build tree made (SY_BUILD_EXE, set by CMake),
+ * not an installed copy: only then may a missing default configuration fall back to the
+ * demo one in the source tree. An installed daemon must never read a build tree's file.
+ */
+static bool
+main_in_build_tree(void)
+{
+#ifdef SY_BUILD_EXE
+	char self[PATH_MAX], built[PATH_MAX];
+	if (realpath("/proc/self/exe", self) == NULL || realpath(SY_BUILD_EXE, built) == NULL)
+		return false;
+	return strcmp(self, built) == 0;
+#else
+	return false;
+#endif
+}
+
 /* Picks the configuration path when -c was not given (DESIGN.md §4). */
 static const char *
 main_default_conf(void)
 {
-	if (access(MAIN_CONF_DEFAULT, F_OK) == 0)
-		return MAIN_CONF_DEFAULT;
-	return SY_DEMO_CONF;
+#ifdef SY_DEMO_CONF
+	if (access(MAIN_CONF_DEFAULT, F_OK) == -1 && main_in_build_tree())
+		return SY_DEMO_CONF;
+#endif
+	return MAIN_CONF_DEFAULT;
 }
 
 /* Prints the program and library versions. */
@@ -525,6 +550,13 @@ main(int argc, char **argv)
 		case 'h':
 			fputs(main_usage, stdout);
 			fputs(main_help, stdout);
+#ifdef SY_DEMO_CONF
+			if (main_in_build_tree())
+				fputs("                     (from the build tree, when that does not exist: "
+				    "the demo\n                     configuration " SY_DEMO_CONF ")\n",
+				    stdout);
+#endif
+			fputs(main_help_rest, stdout);
 			fputs(keytool_help, stdout);
 			return MAIN_EXIT_OK;
 		case 'V':
