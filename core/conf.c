@@ -127,10 +127,17 @@ want_map(struct val *V, const struct cnode *v)
 	return 0;
 }
 
+static bool keyset_listed(const char *const *keys);
+
 /* Refuses keys of map that are not in keys, with a suggestion when one is close. */
 static int
 check_keys(struct val *V, const struct cnode *map, const char *const *keys)
 {
+	if (!keyset_listed(keys)) {
+		/* A programming error, not a configuration one: the set must be documented. */
+		fprintf(stderr, "conf: a key set at %s is missing from keysets[]\n", V->path);
+		abort();
+	}
 	for (const struct cnode *k = map->head; k != NULL; k = k->next) {
 		if (in_set(k->str, keys))
 			continue;
@@ -534,6 +541,61 @@ static const char *const vpn_dns_keys[] = { "servers", "timeout", NULL };
 static const char *const egress_keys[] = { "deny", "allow", NULL };
 static const char *const tun_keys[] = { "enabled", "name", "address", "mtu", "dns",
 	"client_to_client", NULL };
+
+/*
+ * Every key set above, under the dotted path a reader writes its keys with ("[]": any list
+ * element, "*": any name). switchyard.yaml(5) documents exactly these keys (the unit test
+ * test_confkeys compares them), and check_keys refuses to run with a set that is not
+ * listed here, so a new set cannot escape that comparison.
+ */
+static const struct {
+	const char        *at;
+	const char *const *keys;
+} keysets[] = {
+	{ "", root_keys },
+	{ "process", process_keys },
+	{ "log", log_keys },
+	{ "admin", admin_keys },
+	{ "listeners[]", listener_keys },
+	{ "listeners[].routes[]", tls_route_keys },
+	{ "listeners[].routes[]", http_route_keys },
+	{ "listeners[].routes[].default", tls_action_keys },
+	{ "listeners[].routes[].default", http_action_keys },
+	{ "upstreams.*", upstream_keys },
+	{ "upstreams.*.health_check", health_keys },
+	{ "terminator", terminator_keys },
+	{ "terminator.certificates[]", cert_keys },
+	{ "terminator.site", site_keys },
+	{ "terminator.vpn", vpn_keys },
+	{ "terminator.vpn.dns", vpn_dns_keys },
+	{ "terminator.vpn.egress", egress_keys },
+	{ "terminator.vpn.tun", tun_keys },
+};
+
+/* Calls fn with the full dotted name of every key the loader accepts (a name may come
+ * twice when two sets share it, e.g. upstream in TLS and HTTP routes). */
+void
+conf_keys_each(void (*fn)(const char *key, void *arg), void *arg)
+{
+	char name[CONF_PATH_MAX];
+	for (size_t i = 0; i < sizeof keysets / sizeof keysets[0]; i++) {
+		for (const char *const *k = keysets[i].keys; *k != NULL; k++) {
+			snprintf(name, sizeof name, "%s%s%s", keysets[i].at, keysets[i].at[0] ? "." : "",
+			    *k);
+			fn(name, arg);
+		}
+	}
+}
+
+/* True when keys is one of keysets (check_keys' guard). */
+static bool
+keyset_listed(const char *const *keys)
+{
+	for (size_t i = 0; i < sizeof keysets / sizeof keysets[0]; i++)
+		if (keysets[i].keys == keys)
+			return true;
+	return false;
+}
 
 static const char *const level_names[] = { "error", "warn", "info", "debug", NULL };
 static const char *const format_names[] = { "text", "json", NULL };

@@ -43,6 +43,12 @@ void conf_free(struct conf *c);
 /* Prints the effective configuration, defaults included, as commented YAML. */
 void conf_dump(const struct conf *c, FILE *out);
 
+/*
+ * Calls fn with the full dotted name of every key the loader accepts ("listeners[].kind",
+ * "upstreams.*.servers"); the documentation test compares them with switchyard.yaml(5).
+ */
+void conf_keys_each(void (*fn)(const char *key, void *arg), void *arg);
+
 /* Short lowercase names for enums, as written in the file. */
 const char *conf_action_name(enum conf_action a);
 const char *conf_balance_name(enum conf_balance b);

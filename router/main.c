@@ -8,6 +8,7 @@
 #include <event2/thread.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -23,6 +24,7 @@
 #include "core/confval.h"
 #include "core/log.h"
 #include "core/privopen.h"
+#include "core/sdnotify.h"
 #include "core/stats.h"
 #include "router/accesslog.h"
 #include "router/admin.h"
@@ -34,8 +36,12 @@
 #include "router/worker.h"
 #include "terminator/terminator.h"
 
-#define MAIN_CONF_DEFAULT "/etc/switchyard/switchyard.yaml"
+#ifndef SY_SYSCONFDIR
+#define SY_SYSCONFDIR "/etc" /* CMake's SY_SYSCONFDIR */
+#endif
+#define MAIN_CONF_DEFAULT SY_SYSCONFDIR "/switchyard/switchyard.yaml"
 #define MAIN_ADDRS_LINE_MAX 1024 /* listen addresses named in one start-up line */
+#define MAIN_STATUS_INTERVAL_MS 2000 /* STATUS= to the service manager, when it changed */
 
 /* Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad configuration. */
 enum { MAIN_EXIT_OK = 0, MAIN_EXIT_FAIL = 1, MAIN_EXIT_CONFIG = 2 };
@@ -54,9 +60,10 @@ static const char main_help[] =
 "HTTP listener it routes plain HTTP by Host. It runs in the foreground and logs to stderr.\n"
 "\n"
 "Options:\n"
-"  -c, --config FILE  Read the configuration from FILE. Default: " MAIN_CONF_DEFAULT ",\n"
-"                     or, when that does not exist, the demo configuration\n"
-"                     " SY_DEMO_CONF "\n"
+"  -c, --config FILE  Read the configuration from FILE. Default: " MAIN_CONF_DEFAULT "\n";
+
+/* The rest of the help, after the default configuration (and the build tree's fallback). */
+static const char main_help_rest[] =
 "  -t, --test         Check the configuration (syntax, types, limits, references and all\n"
 "                     included files; certificates and keys are loaded and matched, the\n"
 "                     site root opened) and exit: 0 when it is valid, 2 with\n"
@@ -68,7 +75,8 @@ static const char main_help[] =
 "  -V, --version      Print the version and the library versions and exit.\n"
 "\n"
 "Configuration:\n"
-"  YAML; see conf.d/switchyard.yaml (commented) and conf.d/examples/. Durations are written\n"
+"  YAML; every key in switchyard.yaml(5), commented examples in share/switchyard/examples/\n"
+"  (conf.d/examples/ in the source tree). Durations are written\n"
 "  500ms, 5s, 10m, 24h; sizes 4096, 16k, 1m; addresses ip:port or [v6]:port. Relative paths\n"
 "  are resolved against the directory of the file that names them. Unknown keys are errors.\n"
 "\n"
@@ -86,13 +94,33 @@ static const char main_help[] =
 "Exit status:\n"
 "  0  success; 1  runtime failure; 2  bad usage or invalid configuration.\n";
 
+/*
+ * True when this process runs the binary the build tree made (SY_BUILD_EXE, set by CMake),
+ * not an installed copy: only then may a missing default configuration fall back to the
+ * demo one in the source tree. An installed daemon must never read a build tree's file.
+ */
+static bool
+main_in_build_tree(void)
+{
+#ifdef SY_BUILD_EXE
+	char self[PATH_MAX], built[PATH_MAX];
+	if (realpath("/proc/self/exe", self) == NULL || realpath(SY_BUILD_EXE, built) == NULL)
+		return false;
+	return strcmp(self, built) == 0;
+#else
+	return false;
+#endif
+}
+
 /* Picks the configuration path when -c was not given (DESIGN.md §4). */
 static const char *
 main_default_conf(void)
 {
-	if (access(MAIN_CONF_DEFAULT, F_OK) == 0)
-		return MAIN_CONF_DEFAULT;
-	return SY_DEMO_CONF;
+#ifdef SY_DEMO_CONF
+	if (access(MAIN_CONF_DEFAULT, F_OK) == -1 && main_in_build_tree())
+		return SY_DEMO_CONF;
+#endif
+	return MAIN_CONF_DEFAULT;
 }
 
 /* Prints the program and library versions. */
@@ -118,7 +146,39 @@ static struct {
 	bool                admin_on;
 	struct conf_addr    admin_addr;
 	struct stats_entry *pstats;
+	struct event       *status_ev;  /* periodic STATUS= (only under a service manager) */
+	unsigned            status_conns; /* connection count of the last STATUS= sent */
 } m;
+
+/* Sends "READY=1" or "STOPPING=1" (head, may be NULL) with a STATUS= line of the current
+ * generation and connection count to the service manager, when one listens. */
+static void
+main_notify(const char *head, const char *state)
+{
+	char st[SDNOTIFY_MSG_MAX], msg[SDNOTIFY_MSG_MAX];
+	if (!sdnotify_enabled())
+		return;
+	m.status_conns = __atomic_load_n(&worker_conns_total, __ATOMIC_RELAXED);
+	if (sdnotify_fmt_status(st, sizeof st, state, m.genid, m.status_conns) == 0)
+		return;
+	int w = snprintf(msg, sizeof msg, "%s%s%s", head != NULL ? head : "",
+	    head != NULL ? "\n" : "", st);
+	if (w < 0 || (size_t)w >= sizeof msg)
+		return;
+	if (!sdnotify_send(msg))
+		log_debug("service manager notification not sent: %s", strerror(errno));
+}
+
+/* Timer: refreshes STATUS= when the connection count changed since the last one. */
+static void
+main_status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (__atomic_load_n(&worker_conns_total, __ATOMIC_RELAXED) != m.status_conns)
+		main_notify(NULL, m.admin.draining ? "draining" : "serving");
+}
 
 /* Applies the log settings of a configuration. */
 static bool
@@ -198,7 +258,7 @@ main_check_user(const struct conf *c)
 
 /* SIGHUP: check the new file first; keep the running configuration on any error. */
 static void
-main_reload(void)
+main_reload_apply(void)
 {
 	struct conf_error err;
 	char berr[256];
@@ -236,6 +296,21 @@ main_reload(void)
 	log_info("reload: generation %llu in force", (unsigned long long)m.genid);
 }
 
+/* SIGHUP under a service manager: RELOADING=1 (with the monotonic time the reload began,
+ * so the manager can order it against its own reload request), the reload, then READY=1
+ * whether it worked or not: the old generation still serves after a failed one. */
+static void
+main_reload(void)
+{
+	char msg[SDNOTIFY_MSG_MAX];
+	if (sdnotify_enabled() && sdnotify_fmt_reloading(msg, sizeof msg, sdnotify_mono_usec(),
+	    m.genid, __atomic_load_n(&worker_conns_total, __ATOMIC_RELAXED)) > 0 &&
+	    !sdnotify_send(msg))
+		log_debug("service manager notification not sent: %s", strerror(errno));
+	main_reload_apply();
+	main_notify("READY=1", "serving");
+}
+
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -264,6 +339,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 		/* The main loop runs on: the admin listener answers /healthz with 503 (and
 		 * /metrics, /status) until the last worker has drained (main_exit_cb). */
 		m.admin.draining = true;
+		main_notify("STOPPING=1", "draining");
 		for (unsigned i = 0; i < m.nworkers; i++)
 			worker_post_stop(&m.workers[i]);
 		break;
@@ -350,6 +426,10 @@ main_serve(struct conf *conf, const char *path)
 		    "certificates and keys for reloads after the drop to %s)", (long)hp,
 		    conf->process.user);
 	}
+	/* After the helper's fork (it must not hold the socket), before the drop (the socket
+	 * file may need root to connect to). */
+	if (sdnotify_init(err, sizeof err) == -1)
+		log_warn("no readiness notifications: %s", err);
 	m.nworkers = conf->process.workers == CONF_WORKERS_AUTO ? (unsigned)sysconf(_SC_NPROCESSORS_ONLN)
 	    : conf->process.workers;
 	if (m.nworkers == 0)
@@ -415,6 +495,15 @@ main_serve(struct conf *conf, const char *path)
 	log_info("switchyard %s: %u worker(s), pid %ld, configuration %s (generation 1)",
 	    SY_VERSION, m.nworkers, (long)getpid(), path);
 	main_log_listeners(m.gen);
+	/* Every listening socket was bound and listens (gen_build) and the workers run: a
+	 * unit ordered after this one may connect now. */
+	main_notify("READY=1", "serving");
+	if (sdnotify_enabled()) {
+		struct timeval iv = { MAIN_STATUS_INTERVAL_MS / 1000, (MAIN_STATUS_INTERVAL_MS % 1000) * 1000 };
+		m.status_ev = event_new(m.base, -1, EV_PERSIST, main_status_cb, NULL);
+		if (m.status_ev == NULL || event_add(m.status_ev, &iv) == -1)
+			log_warn("no periodic STATUS= for the service manager");
+	}
 
 	event_base_dispatch(m.base);
 
@@ -462,6 +551,13 @@ main(int argc, char **argv)
 		case 'h':
 			fputs(main_usage, stdout);
 			fputs(main_help, stdout);
+#ifdef SY_DEMO_CONF
+			if (main_in_build_tree())
+				fputs("                     (from the build tree, when that does not exist: "
+				    "the demo\n                     configuration " SY_DEMO_CONF ")\n",
+				    stdout);
+#endif
+			fputs(main_help_rest, stdout);
 			fputs(keytool_help, stdout);
 			return MAIN_EXIT_OK;
 		case 'V':
