@@ -11,7 +11,12 @@ SY_BUILD_PKGS="build-essential cmake pkg-config ragel libssl-dev libsodium-dev l
 # logrotate: runs the shipped conf.d/logrotate/switchyard in tests/integration/privdrop.sh.
 # dnsmasq-base: the real resolver (the binary, without the system service) that
 # tests/integration/vpn_dns.sh starts on 127.0.0.1 for the VPN /dns path.
-SY_TEST_PKGS="clang libclang-rt-14-dev nginx libnginx-mod-stream haproxy curl openssl python3 gnutls-bin prometheus chromium logrotate dnsmasq-base python3-cryptography"
+# iproute2: `ip netns` for the /tun scenario (tests/integration/vpn_tun.sh).
+# systemd, mandoc, groff-base: `systemd-analyze verify` of the unit and the man page lint in
+# tests/integration/install.sh.
+SY_TEST_PKGS="clang libclang-rt-14-dev nginx libnginx-mod-stream haproxy curl openssl python3 gnutls-bin prometheus chromium logrotate dnsmasq-base python3-cryptography iproute2 systemd mandoc groff-base"
+# The Debian package test (tests/integration/deb.sh, SY_DEB_TEST=1, run by .ci/run).
+SY_DEB_PKGS="dpkg-dev debhelper fakeroot lintian"
 # Benchmark (tests/bench/proxy.sh): the peers, the C compiler and OpenSSL headers for the load
 # client tests/bench/tlsload.c, and perf for profiling.
 SY_BENCH_PKGS="build-essential libssl-dev nginx libnginx-mod-stream haproxy curl openssl python3 linux-perf"
