@@ -41,6 +41,8 @@ import hashlib
 import json
 import os
 import random
+import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -154,7 +156,6 @@ def wait_log(path, text, proc, secs):
 
 def children_cpu():
     """User+sys CPU seconds of every reaped child so far (curl's cost)."""
-    import resource
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
 
@@ -449,11 +450,11 @@ class Ctx:
         self.src_port = bench.free_port()
 
 
-def curl(peer, path, out="/dev/null", timeout=900, extra=()):
+def curl(peer, path, out="/dev/null", timeout=900):
     """One curl through peer; returns a dict from its -w line (+ curl's own CPU seconds)."""
     w = "code=%{http_code} size=%{size_download} total=%{time_total} ttfb=%{time_starttransfer}\\n"
     cmd = peer.curl_prefix() + ["curl", "-sS", "--max-time", str(timeout), "-o", out, "-w", w] + \
-        peer.proxy_args() + list(extra) + [peer.url(path)]
+        peer.proxy_args() + [peer.url(path)]
     c0 = children_cpu()
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 30)
     rows = []
@@ -805,7 +806,6 @@ def main():
 
 def bench_which(name):
     """Whether name is an executable on PATH."""
-    import shutil
     return shutil.which(name) is not None
 
 
