@@ -1,0 +1,131 @@
+/*
+ * switchyard-client's shared types: the options (client/ccfg.c), the one VPN session over
+ * /mux (client/sess.c), the local SOCKS5 / HTTP CONNECT connections that each ride one
+ * mux flow (client/lconn.c) and the known-hosts pin store (client/known.c). Floor 3: uses
+ * core/ and proto/ only, never router/ or terminator/ (DESIGN.md §2). One event loop runs
+ * everything; nothing here blocks it.
+ *
+ * Ownership: the session owns its flow table (flow id -> lconn, a borrowed pointer that
+ * the lconn removes when it closes); the listener list owns every lconn; an lconn owns
+ * its bufferevent. An lconn is never freed inside a callback that still uses it: closing
+ * marks it dead and a zero-delay event frees it.
+ */
+#ifndef SY_CLIENT_CLIENT_H
+#define SY_CLIENT_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "proto/rvpn/rvpn_keys.h"
+
+struct event_base;
+struct lconn;
+struct sess;
+
+#define CLIENT_CREDIT        (256 * 1024)  /* rvpn §7.4: initial credit each way per flow */
+#define CLIENT_GRANT_MIN     (32 * 1024)   /* WindowUpdates of at least this (or the rest) */
+#define CLIENT_SESS_OUT_HIGH (1024 * 1024) /* session output above this: locals stop reading */
+#define CLIENT_SESS_OUT_LOW  (256 * 1024)  /* ... and start again below this */
+#define CLIENT_LOCAL_IN_MAX  (64 * 1024)   /* bytes read from a local app before sending */
+#define CLIENT_WAIT_MS       15000         /* a local connection waits this long for a session */
+#define CLIENT_WAIT_MAX      1024          /* local connections waiting at once; more fail */
+#define CLIENT_HEAD_MAX      8192          /* HTTP CONNECT request head (431 beyond) */
+#define CLIENT_HELLO_MS      10000         /* connect + TLS + upgrade + handshake */
+#define CLIENT_PING_MIN_MS   3000          /* rvpn §3.4: encrypted Ping every 3-7 s */
+#define CLIENT_PING_MAX_MS   7000
+#define CLIENT_RX_TIMEOUT_MS 21000         /* rvpn §3.4: no server message this long: dead */
+#define CLIENT_BACKOFF_MIN_MS 250          /* reconnect backoff: doubles up to the max */
+#define CLIENT_BACKOFF_MAX_MS 30000
+#define CLIENT_KICK_MS       1000          /* a new local connection cuts the backoff short
+                                            * when the last attempt is older than this */
+#define CLIENT_HOST_MAX      255           /* the server's host name */
+#define CLIENT_PATH_MAX      512           /* the URL's path */
+
+/* Exit statuses of the process. */
+enum {
+	CLIENT_EXIT_OK = 0,
+	CLIENT_EXIT_FAIL = 1,  /* a file, a listener, a fatal runtime error */
+	CLIENT_EXIT_USAGE = 2, /* bad flags or configuration */
+	CLIENT_EXIT_PIN = 3    /* the server's identity is not the pinned one */
+};
+
+/* The options, from flags and the -c YAML file (flags win). Strings are owned. */
+struct ccfg {
+	char *server, *identity, *bundle, *cafile, *connect, *known_hosts, *socks, *http;
+	char *log_level;
+	/* derived from server */
+	char     host[CLIENT_HOST_MAX + 1]; /* without brackets */
+	uint16_t port;
+	char     path[CLIENT_PATH_MAX + 1]; /* the /mux path */
+	char     hostport[CLIENT_HOST_MAX + 9]; /* the known-hosts key host:port */
+};
+
+/* Parses argv and -c FILE into c. Returns -1 (message printed: usage exit), 0 run,
+ * 1 done (--help printed). */
+int ccfg_load(struct ccfg *c, int argc, char **argv);
+/* Frees c's strings. */
+void ccfg_free(struct ccfg *c);
+/* Parses "IP:PORT" or "[IPv6]:PORT" into sa. Returns 0 or -1. */
+int ccfg_addr(const char *s, struct sockaddr_storage *sa, socklen_t *len);
+/* Parses wss://HOST[:PORT]/PATH into c's host, port, path, hostport. Returns 0 or -1. */
+int ccfg_url(struct ccfg *c, char *err, size_t errlen);
+/* The --help text. */
+extern const char ccfg_help[];
+
+/* The known-hosts file (rvpn §4.3): {"host:port": "ik:1:..."}. */
+#define KNOWN_MAX_FILE  (256 * 1024) /* bytes of the file we read */
+#define KNOWN_MAX_HOSTS 1024         /* entries kept */
+/* Looks host_port up in path: 1 and the pin (NUL-terminated, up to cap) when found, 0 when
+ * not (or no file yet), -1 with err when the file is unreadable or not such JSON. */
+int known_lookup(const char *path, const char *host_port, char *pin, size_t cap, char *err,
+    size_t errlen);
+/* Adds host_port -> pin to path (atomically, mode 0600), keeping the other entries.
+ * Returns 0 or -1 with err. */
+int known_add(const char *path, const char *host_port, const char *pin, char *err,
+    size_t errlen);
+
+/* The session (one at a time, reconnecting). */
+struct sess *sess_new(struct event_base *base, const struct ccfg *cfg,
+    const struct rvpn_identity *id, const struct rvpn_bundle *bundle);
+void sess_free(struct sess *s);
+/* True when flows can be opened now. */
+bool sess_ready(const struct sess *s);
+/* A local connection wants a session: connect now unless one is up or was just tried. */
+void sess_kick(struct sess *s);
+/* True while the session's output is below its high watermark. */
+bool sess_writable(const struct sess *s);
+/* Opens a flow for c to host:port (CreateFlow). Returns the flow id, or 0 on failure. */
+uint32_t sess_flow_open(struct sess *s, struct lconn *c, const char *host, uint16_t port);
+/* Sends n (<= RVPN_MUX_MAX_DATA) bytes of flow id. */
+void sess_flow_data(struct sess *s, uint32_t id, const uint8_t *p, size_t n);
+/* Grants the server n more bytes on flow id. */
+void sess_flow_grant(struct sess *s, uint32_t id, uint32_t n);
+/* Forgets flow id; sends CloseFlow when tell is true. */
+void sess_flow_close(struct sess *s, uint32_t id, bool tell);
+/* The process exit status the session asks for (a pin refused), or -1. */
+int sess_fatal(const struct sess *s);
+
+/* Local side: called by the session. */
+void lconn_on_created(struct lconn *c);
+void lconn_on_failed(struct lconn *c, const uint8_t *err, size_t len);
+void lconn_on_data(struct lconn *c, const uint8_t *p, size_t n);
+void lconn_on_window(struct lconn *c, uint32_t n);
+void lconn_on_closed(struct lconn *c);
+/* The session dropped: every flow is gone (its lconn closes or fails). */
+void lconn_on_session_lost(struct lconn *c);
+/* The session is ready: waiting connections open their flows. */
+void local_on_ready(void);
+/* The session's output went below its low watermark: locals read again. */
+void local_on_writable(void);
+
+/* Local listeners. */
+enum local_kind { LOCAL_SOCKS5, LOCAL_HTTP };
+/* Starts listening on addr for kind. Returns 0 or -1 (message printed). */
+int local_listen(struct event_base *base, struct sess *s, enum local_kind kind, const char *addr);
+/* Closes listeners and every local connection. */
+void local_shutdown(void);
+
+#endif
