@@ -45,7 +45,7 @@ if [ "$with_sy" = 1 ]; then
 	cmake -S "$SY_TOP" -B "$dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
 	# Only what the benchmark runs: a half-finished test elsewhere must not stop it.
 	targets="switchyard sy_proto"
-	if cmake --build "$dir" --target help | grep -q 'switchyard-client'; then
+	if cmake --build "$dir" --target help 2>/dev/null | grep 'switchyard-client' >/dev/null; then
 		targets="$targets switchyard-client"
 	else
 		echo "vpn_peers.sh: this tree has no switchyard-client target yet (client/ has not landed);" \
