@@ -61,7 +61,7 @@ struct vmux {
 	struct vsess       *s;
 	struct event_base  *base;
 	const struct vpn   *v;
-	struct evdns_base **dns;
+	struct vdns_res **dns;
 	struct vmux_flow  **fl;          /* live flows, in no order */
 	size_t              nfl, capfl;
 	unsigned            live;        /* flows counted against max_flows */
@@ -488,7 +488,7 @@ vmux_flows(const struct vmux *m)
 /* A multiplexer (see vmux.h). */
 struct vmux *
 vmux_new(struct vsess *s, struct event_base *base, const struct vpn *v,
-    struct evdns_base **dns)
+    struct vdns_res **dns)
 {
 	struct vmux *m = calloc(1, sizeof *m);
 	if (m == NULL)

@@ -26,14 +26,15 @@
                                                  * out, beyond max_flows */
 
 struct event_base;
-struct evdns_base;
+struct vdns_res;
 struct vsess;
 struct vmux;
 
-/* A multiplexer for session s; *dns is the session's resolver (made on the first name).
+/* A multiplexer for session s; *dns is the session's reference to the worker's resolver
+ * (taken on the first name).
  * NULL when out of memory. */
 struct vmux *vmux_new(struct vsess *s, struct event_base *base, const struct vpn *v,
-    struct evdns_base **dns);
+    struct vdns_res **dns);
 
 /* One decrypted, unpadded client message (one or more mux frames). false when it breaks
  * the protocol (*why: a stable lowercase reason); the session then ends. */

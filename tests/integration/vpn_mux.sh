@@ -45,29 +45,70 @@ serve_threads(int(sys.argv[1]), serve)
 EOF
 sy_start echo env PYTHONPATH="$SY_DIR" python3 "$T/echo.py" "$E"
 
-# A DNS server that answers every A query with 127.0.0.1 after 0.5 s (AAAA: no data).
+# A DNS server: slow.test answers A 127.0.0.1 after 0.5 s; race.test answers at once A
+# 127.0.0.3 (a silent listener below), then 127.0.0.1 (the echo); deny.test answers at once
+# A 127.0.0.2 (egress-denied; a listener there logs every connect), then 127.0.0.1. AAAA:
+# no data.
 D=$(sy_port)
 cat >"$T/slowdns.py" <<'EOF'
 import socket, struct, sys, threading, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("127.0.0.1", int(sys.argv[1])))
+NAMES = {"slow.test": (0.5, ["127.0.0.1"]), "race.test": (0, ["127.0.0.3", "127.0.0.1"]),
+         "deny.test": (0, ["127.0.0.2", "127.0.0.1"])}
 def answer(q, peer):
-    time.sleep(0.5)
     qid, flags, qd = struct.unpack(">HHH", q[:6])
-    end = 12
+    end, labels = 12, []
     while q[end] != 0:
+        labels.append(q[end + 1:end + 1 + q[end]].decode().lower())
         end += q[end] + 1
     qtype = struct.unpack(">H", q[end + 1:end + 3])[0]
     question = q[12:end + 5]
+    delay, addrs = NAMES.get(".".join(labels), (0, []))
+    time.sleep(delay)
     an = b""
     if qtype == 1:
-        an = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton("127.0.0.1")
-    s.sendto(struct.pack(">HHHHHH", qid, 0x8180, 1, 1 if an else 0, 0, 0) + question + an, peer)
+        for a in addrs:
+            an += b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton(a)
+    s.sendto(struct.pack(">HHHHHH", qid, 0x8180, 1, len(an) // 16, 0, 0) + question + an, peer)
 while True:
     q, peer = s.recvfrom(512)
     threading.Thread(target=answer, args=(q, peer), daemon=True).start()
 EOF
 sy_start slowdns python3 "$T/slowdns.py" "$D"
+
+# The silent address of race.test: 127.0.0.3 on the echo's port, a listener whose accept
+# queue is full (backlog 0, never accepting), so the kernel drops every further SYN and a
+# connect there never answers (checked here before use). The denied address of deny.test:
+# 127.0.0.2 on the echo's port, a listener that logs every connection it is given.
+cat >"$T/silent.py" <<'EOF'
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.3", int(sys.argv[1]))); s.listen(0)
+fill = []
+for _ in range(4):
+    c = socket.socket(); c.setblocking(False)
+    try:
+        c.connect(("127.0.0.3", int(sys.argv[1])))
+    except BlockingIOError:
+        pass
+    fill.append(c)
+time.sleep(0.3)
+t = socket.socket(); t.settimeout(1)
+try:
+    t.connect(("127.0.0.3", int(sys.argv[1]))); print("not silent", flush=True)
+except OSError:
+    print("silent", flush=True)
+time.sleep(300)
+EOF
+sy_start silent python3 "$T/silent.py" "$E"
+cat >"$T/denied.py" <<'EOF'
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.2", int(sys.argv[1]))); s.listen(16)
+print("listening", flush=True)
+while True:
+    c, a = s.accept(); print("accepted", a, flush=True); c.close()
+EOF
+sy_start denied python3 "$T/denied.py" "$E"
 
 # A real web server for the fetch.
 W=$(sy_port)
@@ -98,7 +139,7 @@ terminator:
     max_sessions: 8
     max_flows: 32
     dns: {servers: ["127.0.0.1:$D"]}
-    egress: {allow: [127.0.0.1/32]}
+    egress: {allow: [127.0.0.1/32, 127.0.0.3/32]}
 EOF
 sy_switchyard sy "$T/sy.yaml" || sy_bad "switchyard did not start: $(cat "$T/sy.log")"
 for p in $P $E $W; do sy_wait_port "$p" || sy_bad "port $p not up"; done
@@ -164,6 +205,28 @@ vc 0 zrtt mux-echo --target "slow.test:$E" --bytes 65536 --zero-rtt 65536
 has zrtt '^flow=1 bytes=65536 sha256_sent=([0-9a-f]{64}) sha256_recv=\1 result=ok$'
 vc 8 zrtt1 mux-echo --target "slow.test:$E" --bytes 65537 --zero-rtt 65537
 has zrtt1 '^flow=1 bytes=0 .* result=failed error=0-rtt%20limit$'
+
+# The race (issue 9 item 3): race.test resolves to a silent address first and the echo
+# second; the second attempt starts VFLOW_RACE_DELAY_MS (250 ms) after the first and wins,
+# so the flow works well under the 5 s a sequential connect spends on the silent one.
+sy_wait_log silent '^silent$' 100 || sy_bad "127.0.0.3 is not silent: $(cat "$T/silent.log")"
+t0=$(date +%s%N)
+vc 0 race --timeout 20 mux-echo --target "race.test:$E" --bytes 20000
+ms=$((($(date +%s%N) - t0) / 1000000))
+has race '^flow=1 bytes=20000 sha256_sent=([0-9a-f]{64}) sha256_recv=\1 result=ok$'
+sy_check "race.test over /mux took ${ms} ms (< 2000)" [ "$ms" -lt 2000 ]
+# The same over /ws.
+t0=$(date +%s%N)
+"$VC" --connect "127.0.0.1:$P" --sni vpn.test --identity "$T/alice.key" --bundle "$T/bundle.json" \
+	--path /api/v1/ws --timeout 20 ws-echo --target "race.test:$E" --bytes 20000 >"$T/racews.out" 2>"$T/racews.err" &&
+	sy_ok || sy_bad "ws race: $(cat "$T/racews.out" "$T/racews.err")"
+ms=$((($(date +%s%N) - t0) / 1000000))
+sy_check "race.test over /ws took ${ms} ms (< 2000)" [ "$ms" -lt 2000 ]
+# deny.test: its first address is egress-denied and never connected, the second works.
+vc 0 denyname mux-echo --target "deny.test:$E" --bytes 20000
+has denyname '^flow=1 bytes=20000 sha256_sent=([0-9a-f]{64}) sha256_recv=\1 result=ok$'
+sy_wait_log denied '^listening$' 50 || sy_bad "no listener on 127.0.0.2"
+sy_check "the denied address of deny.test was never connected" sh -c "! grep -q accepted '$T/denied.log'"
 
 # Names on /ws resolve like /mux and /dns names (vdns_base_new): slow.test is known only
 # to the test DNS server of vpn.dns.servers, localhost only to /etc/hosts (the server is
