@@ -9,7 +9,8 @@
 # against a resolver that never answers (a UDP socket this test holds open): one query
 # times out after vpn.dns.timeout; a client that leaves with lookups pending; 64 queries in flight all time out (none busy); 65: the
 # 65th is answered "server busy" at once and the 64 others still time out in the same
-# session; every session ends because the client left (never an error); metrics
+# session; every session ends because the client left (never an error); all sessions of the
+# worker ask from one socket (one evdns base per worker, not per session); metrics
 # switchyard_vpn_dns_queries_total{result} and the session log line; a GET without Upgrade
 # on /dns is still the decoy's 404.
 . "$(dirname "$0")/lib.sh"
@@ -59,7 +60,8 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("127.0.0.1", int(sys.argv[1])))
 print("ready", flush=True)
 while True:
-    s.recv(4096)
+    q, peer = s.recvfrom(4096)
+    print("query from port", peer[1], flush=True)
 ' "$S"
 
 # conf NAME PORT ADMIN DNSPORT TIMEOUT: one switchyard configuration.
@@ -183,6 +185,10 @@ vc 0 after "$P2" --timeout 10 dns --name a.test --type A
 has after 'error=timeout$'
 got=$(curl -sk --max-time 5 -o /dev/null -w '%{http_code}' --resolve "vpn.test:$P:127.0.0.1" "https://vpn.test:$P/api/v1/ws/dns")
 [ "$got" = 404 ] && sy_ok || sy_bad "GET /api/v1/ws/dns without Upgrade: $got"
+# One evdns base per worker (issue 9 item 2), not one per session: the five /dns sessions
+# above (one worker) all asked the silent resolver from one UDP socket.
+ports=$(sed -n 's/^query from port \([0-9]*\)$/\1/p' "$T/silent.log" | sort -u | wc -l)
+sy_check "the silent resolver was asked from $ports source ports (want 1)" [ "$ports" = 1 ]
 
 sy_stop sy
 sy_stop sy2

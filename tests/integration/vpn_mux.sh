@@ -73,6 +73,7 @@ def answer(q, peer):
     s.sendto(struct.pack(">HHHHHH", qid, 0x8180, 1, len(an) // 16, 0, 0) + question + an, peer)
 while True:
     q, peer = s.recvfrom(512)
+    print("query from port", peer[1], flush=True)
     threading.Thread(target=answer, args=(q, peer), daemon=True).start()
 EOF
 sy_start slowdns python3 "$T/slowdns.py" "$D"
@@ -265,6 +266,12 @@ while [ "$(grep -c 'vpn_path=dns ' "$T/access.log")" -lt 3 ] && [ $i -lt 50 ]; d
 least=$(grep 'vpn_path=dns ' "$T/access.log" | sed -n 's/.*vpn_ms=\([0-9]*\).*/\1/p' | sort -n | head -1)
 [ -n "$least" ] && [ "$least" -lt 125 ] && sy_ok ||
 	sy_bad "hello-only sessions last a tick: vpn_ms $(grep 'vpn_path=dns ' "$T/access.log" | sed -n 's/.*vpn_ms=\([0-9]*\).*/\1/p' | tr '\n' ' ')"
+
+# One evdns base per worker (issue 9 item 2), shared by /ws and /mux sessions: the six
+# sessions above that resolved names asked the DNS server from at most two UDP sockets
+# (workers: 2), not one per session.
+ports=$(sed -n 's/^query from port \([0-9]*\)$/\1/p' "$T/slowdns.log" | sort -u | wc -l)
+sy_check "the DNS server was asked from $ports source ports (want 1 or 2)" [ "$ports" -ge 1 -a "$ports" -le 2 ]
 
 # Ping is answered by Pong.
 vc 0 ping mux-echo --target "127.0.0.1:$E" --bytes 1000 --ping 4242
