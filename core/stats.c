@@ -199,6 +199,8 @@ static const struct stats_metric stats_metrics[] = {
 	SM_DNS(SV_DNS_TIMEOUT, "timeout", 0), SM_DNS(SV_DNS_BUSY, "busy", 0),
 	SM_DNS(SV_DNS_ERROR, "error", 0),
 #undef SM_DNS
+	SM(STATS_VPN, SV_FLOW_STALLS, "switchyard_vpn_flow_stalls_total", "counter",
+	    "VPN /mux flows closed because the client granted no credit for vpn.flow_stall_timeout while target bytes waited.", NULL),
 #undef SM_STATUS
 };
 

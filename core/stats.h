@@ -79,6 +79,7 @@ enum {
 	SV_FLOWS_OK, SV_FLOWS_DENIED, SV_FLOWS_FAILED, SV_FLOWS_LIMIT,
 	SV_BYTES_IN, SV_BYTES_OUT,
 	SV_DNS_OK, SV_DNS_NXDOMAIN, SV_DNS_TIMEOUT, SV_DNS_BUSY, SV_DNS_ERROR,
+	SV_FLOW_STALLS,       /* /mux flows closed after vpn.flow_stall_timeout at zero credit */
 	SV_FIELD_COUNT
 };
 

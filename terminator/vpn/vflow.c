@@ -418,6 +418,16 @@ vflow_recv(struct vflow *f, uint8_t *buf, size_t cap)
 	return errno == EAGAIN || errno == EINTR ? VFLOW_AGAIN : VFLOW_ERROR;
 }
 
+/* Whether target bytes wait (see vflow.h). */
+bool
+vflow_readable(struct vflow *f)
+{
+	if (f->fd == -1)
+		return false;
+	struct pollfd pfd = { .fd = f->fd, .events = POLLIN };
+	return poll(&pfd, 1, 0) > 0;
+}
+
 /* Switches read interest (see vflow.h). */
 void
 vflow_want_read(struct vflow *f, bool on)

@@ -93,6 +93,10 @@ ssize_t vflow_send(struct vflow *f, const uint8_t *p, size_t len);
 /* Reads from the target: bytes read, 0 at EOF, VFLOW_AGAIN or VFLOW_ERROR. */
 ssize_t vflow_recv(struct vflow *f, uint8_t *buf, size_t cap);
 
+/* Whether an OPEN flow's target has bytes (or its end) waiting to be read, asked without
+ * reading. */
+bool vflow_readable(struct vflow *f);
+
 /* Whether readability of an OPEN flow should kick the owner (its backpressure switch). */
 void vflow_want_read(struct vflow *f, bool on);
 

@@ -4,8 +4,9 @@
 # 10 MiB echoed through one flow with matching SHA-256; 32 parallel flows (max_flows 32:
 # the limit at N) and 33 (N+1: the 33rd gets FlowFailed, counted as limit); a client that
 # grants credit slowly (the server never exceeds it: credit_violations=0); a client that
-# never sends WindowUpdate (the server sends exactly 256 KiB per flow and stops, the
-# session stays up and ends normally); a denied target (FlowFailed "denied"); a closed
+# never sends WindowUpdate (the server sends exactly 256 KiB per flow and stops; after
+# vpn.flow_stall_timeout the flows are closed and counted, the session stays up); a client
+# that grants only after 1 s at zero credit (the flow lives); a denied target (FlowFailed "denied"); a closed
 # port (FlowFailed); 0-RTT data before FlowCreated kept at VMUX_PENDING_MAX (64 KiB) and
 # refused at 64 KiB + 1 (the name resolves through a DNS server that answers after
 # 0.5 s, so the bytes surely arrive before the connect); Ping answered by Pong; a page
@@ -139,6 +140,7 @@ terminator:
     clients: $T/clients.allow
     max_sessions: 8
     max_flows: 32
+    flow_stall_timeout: 2s
     dns: {servers: ["127.0.0.1:$D"]}
     egress: {allow: [127.0.0.1/32, 127.0.0.3/32]}
 EOF
@@ -183,15 +185,26 @@ has slow '^flows=2 flows_ok=2 credit_violations=0 result=ok$'
 
 # No WindowUpdate ever: the client sends 512 KiB per flow (the server grants as its bytes
 # reach the target), the server sends back exactly its 256 KiB initial credit per flow and
-# then waits; the session stays up (the client gives up at its timeout: exit 9).
+# then waits; after vpn.flow_stall_timeout (2 s here) at zero credit with the target's
+# bytes waiting, each flow is closed with CloseFlow and counted (issue 9 item 3; before:
+# the flows stayed open until the client gave up). The session itself stays up.
 out0=$(m "switchyard_vpn_bytes_total{$MUX,direction=\"out\"}")
 in0=$(m "switchyard_vpn_bytes_total{$MUX,direction=\"in\"}")
-vc 9 nowu --timeout 4 mux-echo --target "127.0.0.1:$E" --flows 2 --bytes 512k --no-window-update
-has nowu '^result=timeout phase=session$'
+t0=$(date +%s%N)
+vc 8 nowu --timeout 10 mux-echo --target "127.0.0.1:$E" --flows 2 --bytes 512k --no-window-update
+ms=$((($(date +%s%N) - t0) / 1000000))
+sy_check "no-WU: both flows closed by the server" [ "$(grep -c '^flow=[12] bytes=262144 .* result=closed$' "$T/nowu.out")" = 2 ]
+sy_check "no-WU: closed after ${ms} ms (from 2000 to 4000)" [ "$ms" -ge 2000 -a "$ms" -lt 4000 ]
 sy_check "no-WU: exactly 2 x 256 KiB sent" [ "$(($(m "switchyard_vpn_bytes_total{$MUX,direction=\"out\"}") - out0))" = 524288 ]
 sy_check "no-WU: all 2 x 512 KiB taken" [ "$(($(m "switchyard_vpn_bytes_total{$MUX,direction=\"in\"}") - in0))" = 1048576 ]
+sy_check "no-WU: 2 stalls counted" [ "$(m "switchyard_vpn_flow_stalls_total{$MUX}")" = 2 ]
 sy_wait_log sy 'path=mux flows=2 bytes_in=1048576 bytes_out=524288 duration_ms=[0-9]+ end=client_(closed|error)' ||
 	sy_bad "no-WU session did not end as the client's"
+# Zero credit for about 1 s, less than the timeout, then WindowUpdates: the flow lives on
+# and completes; no stall is counted.
+vc 0 lategrant --timeout 10 mux-echo --target "127.0.0.1:$E" --flows 1 --bytes 1m --credit-after 1000
+has lategrant '^flow=1 bytes=1048576 sha256_sent=([0-9a-f]{64}) sha256_recv=\1 result=ok$'
+sy_check "late grant: no stall counted" [ "$(m "switchyard_vpn_flow_stalls_total{$MUX}")" = 2 ]
 
 # Denied target and closed port: FlowFailed, counted.
 vc 8 denied mux-echo --target "127.0.0.2:$E" --bytes 10
