@@ -475,8 +475,9 @@ vmux_stall_cb(evutil_socket_t fd, short what, void *arg)
 static bool
 vmux_stall_over(const struct vmux *m, const struct vmux_flow *f, uint64_t now)
 {
-	return f->stall_since != 0 && f->down_credit <= 0 &&
-	    now - f->stall_since >= m->v->cv->flow_stall_ms;
+	return f->stall_since != 0 && f->down_credit <= 0 && now >= f->stall_since &&
+	    now - f->stall_since >= m->v->cv->flow_stall_ms; /* a clock read later in the step
+	                                                    * may be ahead of now: no stall */
 }
 
 /* Closes the flows stalled past vpn.flow_stall_timeout with target bytes waiting, and arms
@@ -543,7 +544,7 @@ vmux_step(struct vmux *m)
 		    vmux_stall_over(m, f, now)));
 	}
 	/* A flow whose credit ran out in this pass: its deadline is armed now. */
-	if (vmux_stalls(m, now))
+	if (vmux_stalls(m, vflow_ms()))
 		vsess_kick(m->s);
 }
 
