@@ -20,12 +20,8 @@ VC=${SY_BUILD_DIR:?run under ctest}/tests/sy_vpnc
 DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
 [ -x "$DNSMASQ" ] || { sy_skip "dnsmasq missing (Debian package dnsmasq-base)"; sy_done; exit $?; }
 
-"$SWITCHYARD" keygen -o "$T/srv.key" >/dev/null &&
-	"$SWITCHYARD" keygen -o "$T/cli.key" >/dev/null &&
-	"$SWITCHYARD" prekey-bundle --identity "$T/srv.key" -o "$T/b.json" >/dev/null ||
-	{ sy_bad "key tools"; sy_done; exit 1; }
-"$SWITCHYARD" pubkey --identity "$T/cli.key" | awk '$1 == "x25519_hex:" { print $2 " tester" }' \
-	>"$T/clients.allow"
+sy_vpn_keys srv.key b.json cli.key || { sy_bad "key tools"; sy_done; exit 1; }
+echo "$(sy_vpn_ik cli.key x25519_hex) tester" >"$T/clients.allow"
 sy_cert vpn vpn.test
 mkdir -p "$T/www"
 printf 'decoy\n' >"$T/www/index.html"
@@ -110,18 +106,14 @@ do
 done
 
 B="--sni vpn.test --identity $T/cli.key --bundle $T/b.json"
-# vc CODE NAME PORT ARGS...: runs the client, output in $T/NAME.out; checks the exit code.
+# vc CODE NAME PORT ARGS...: the client on 127.0.0.1:PORT (sy_vc); has NAME REGEX: its
+# output (sy_has).
 vc() {
-	want=$1 name=$2 port=$3
+	w=$1 n=$2 port=$3
 	shift 3
-	"$VC" --connect "127.0.0.1:$port" $B "$@" >"$T/$name.out" 2>"$T/$name.err"
-	got=$?
-	if [ "$got" = "$want" ]; then sy_ok; else
-		sy_bad "$name: exit $got, want $want: $(tr '\n' ' ' <"$T/$name.out") $(head -3 "$T/$name.err")"
-	fi
+	sy_vc "$w" "$n" --connect "127.0.0.1:$port" $B "$@"
 }
-# has NAME REGEX: the client's output has a line matching REGEX.
-has() { sy_check "$1: /$2/ in $(tr '\n' ' ' <"$T/$1.out")" grep -qE "$2" "$T/$1.out"; }
+has() { sy_has "$@"; }
 m() { sy_metric "$1" "switchyard_vpn_dns_queries_total{path=\"/api/v1/ws/dns\",result=\"$2\"}"; }
 
 vc 0 a "$P" --timeout 10 dns --name a.test --type A

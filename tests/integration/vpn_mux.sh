@@ -21,30 +21,12 @@ VC=${SY_BUILD_DIR:?run under ctest}/tests/sy_vpnc
 [ -x "$VC" ] || { sy_bad "no $VC"; sy_done; exit 1; }
 command -v nginx >/dev/null || { sy_skip "nginx missing"; sy_done; exit $?; }
 
-"$SWITCHYARD" keygen -o "$T/server.key" >/dev/null &&
-	"$SWITCHYARD" prekey-bundle --identity "$T/server.key" -o "$T/bundle.json" >/dev/null &&
-	"$SWITCHYARD" keygen -o "$T/alice.key" >/dev/null || { sy_bad "key tools"; sy_done; exit 1; }
-echo "$("$SWITCHYARD" pubkey --identity "$T/alice.key" | awk '$1 == "x25519_hex:" { print $2 }') alice" >"$T/clients.allow"
+sy_vpn_keys server.key bundle.json alice.key || { sy_bad "key tools"; sy_done; exit 1; }
+echo "$(sy_vpn_ik alice.key x25519_hex) alice" >"$T/clients.allow"
 
 # The echo target.
 E=$(sy_port)
-cat >"$T/echo.py" <<'EOF'
-import sys
-from sy_peer import serve_threads
-def serve(c):
-    c.settimeout(60)
-    try:
-        while True:
-            d = c.recv(65536)
-            if not d:
-                break
-            c.sendall(d)
-    except OSError:
-        pass
-    c.close()
-serve_threads(int(sys.argv[1]), serve)
-EOF
-sy_start echo env PYTHONPATH="$SY_DIR" python3 "$T/echo.py" "$E"
+sy_echo echo "$E"
 
 # A DNS server: slow.test answers A 127.0.0.1 after 0.5 s; race.test answers at once A
 # 127.0.0.3 (a silent listener below), then 127.0.0.1 (the echo); deny.test answers at once
@@ -114,30 +96,13 @@ sy_start denied python3 "$T/denied.py" "$E"
 
 # A real web server for the fetch.
 W=$(sy_port)
-mkdir -p "$T/www" "$T/site"
+mkdir -p "$T/www"
 head -c 300000 /dev/urandom >"$T/www/page.bin"
-printf 'decoy\n' >"$T/site/index.html"
 sy_nginx ngx "http { access_log off; server { listen 127.0.0.1:$W; root $T/www; } }"
 
-sy_cert site vpn.test
 P=$(sy_port) A=$(sy_port)
-cat >"$T/sy.yaml" <<EOF
-process: {workers: 2}
-log: {level: info, access: $T/access.log}
-admin: {listen: "127.0.0.1:$A"}
-listeners:
-  - name: edge
-    listen: 127.0.0.1:$P
-    kind: tls
-    routes:
-      - default: {terminate: true}
-terminator:
-  certificates: [{cert: $T/site.crt, key: $T/site.key}]
-  site: {root: $T/site}
-  vpn:
-    identity_key: $T/server.key
-    prekey_bundle: $T/bundle.json
-    clients: $T/clients.allow
+sy_vpn_conf sy.yaml "$P" "$A" 2 server.key bundle.json clients.allow
+cat >>"$T/sy.yaml" <<EOF
     max_sessions: 8
     max_flows: 32
     flow_stall_timeout: 2s
@@ -149,18 +114,13 @@ for p in $P $E $W; do sy_wait_port "$p" || sy_bad "port $p not up"; done
 m() { sy_metric "$A" "$1"; }
 MUX='path="/api/v1/ws/mux"'
 C="--connect 127.0.0.1:$P --sni vpn.test --identity $T/alice.key --bundle $T/bundle.json --path /api/v1/ws/mux"
-# vc CODE NAME ARGS...: runs the client (output in $T/NAME.out) and checks its exit code.
+# vc CODE NAME ARGS...: the client on /mux (sy_vc); has NAME REGEX: its output (sy_has).
 vc() {
-	want=$1 name=$2
+	w=$1 n=$2
 	shift 2
-	"$VC" $C "$@" >"$T/$name.out" 2>"$T/$name.err"
-	got=$?
-	if [ "$got" = "$want" ]; then sy_ok; else
-		sy_bad "$name: exit $got, want $want: $(tr '\n' ' ' <"$T/$name.out") $(head -3 "$T/$name.err")"
-	fi
+	sy_vc "$w" "$n" $C "$@"
 }
-# has NAME REGEX: the client's output has a line matching REGEX.
-has() { sy_check "$1: /$2/" grep -qE "$2" "$T/$1.out"; }
+has() { sy_has "$@"; }
 
 # 10 MiB through one flow, SHA-256 compared by the client.
 vc 0 big --timeout 60 mux-echo --target "127.0.0.1:$E" --flows 1 --bytes 10m
