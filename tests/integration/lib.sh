@@ -341,7 +341,8 @@ serve_threads(int(sys.argv[1]), serve)
 
 # sy_vpn_conf FILE PORT ADMIN WORKERS SERVER_KEY BUNDLE CLIENTS [EXTRA_LISTENERS]: a
 # switchyard configuration $T/FILE with a TLS listener on PORT whose default route
-# terminates, the admin listener, the access log $T/access.log, the decoy site $T/site
+# terminates, the admin listener, the access log $T/access.log (or $T/$SY_VPN_ACCESS.log,
+# in the format $SY_VPN_LOG_FORMAT when set), the decoy site $T/site
 # (certificate $T/site.crt for vpn.test, made here) and terminator.vpn with the given key
 # files and allow-list. EXTRA_LISTENERS (YAML list items) go after the edge listener; the
 # scenario appends its own terminator.vpn keys (4 spaces in).
@@ -351,7 +352,7 @@ sy_vpn_conf() {
 	[ -f "$T/site.crt" ] || sy_cert site vpn.test
 	cat >"$T/$1" <<EOT
 process: {workers: $4}
-log: {level: info, access: $T/access.log}
+log: {level: info, access: $T/${SY_VPN_ACCESS:-access}.log${SY_VPN_LOG_FORMAT:+, format: $SY_VPN_LOG_FORMAT}}
 admin: {listen: "127.0.0.1:$3"}
 listeners:
   - name: edge

@@ -22,9 +22,6 @@ DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
 
 sy_vpn_keys srv.key b.json cli.key || { sy_bad "key tools"; sy_done; exit 1; }
 echo "$(sy_vpn_ik cli.key x25519_hex) tester" >"$T/clients.allow"
-sy_cert vpn vpn.test
-mkdir -p "$T/www"
-printf 'decoy\n' >"$T/www/index.html"
 
 # The real resolver. It runs as the invoking user (no privilege drop) with its pid file here.
 # dnsmasq listens on UDP and TCP: its port must be free for both (a UDP-only check lost
@@ -60,25 +57,12 @@ while True:
     print("query from port", peer[1], flush=True)
 ' "$S"
 
-# conf NAME PORT ADMIN DNSPORT TIMEOUT: one switchyard configuration.
+# conf NAME PORT ADMIN DNSPORT TIMEOUT: one switchyard configuration (one worker, the
+# access log $T/NAME-access.log in JSON).
 conf() {
-	cat >"$T/$1.yaml" <<EOF
-process: {workers: 1}
-log: {level: info, access: $T/$1-access.log, format: json}
-admin: {listen: "127.0.0.1:$3"}
-listeners:
-  - name: edge
-    listen: 127.0.0.1:$2
-    kind: tls
-    routes:
-      - default: {terminate: true}
-terminator:
-  certificates: [{cert: $T/vpn.crt, key: $T/vpn.key}]
-  site: {root: $T/www}
-  vpn:
-    identity_key: $T/srv.key
-    prekey_bundle: $T/b.json
-    clients: $T/clients.allow
+	SY_VPN_ACCESS=$1-access SY_VPN_LOG_FORMAT=json \
+		sy_vpn_conf "$1.yaml" "$2" "$3" 1 srv.key b.json clients.allow
+	cat >>"$T/$1.yaml" <<EOF
     dns: {servers: ["127.0.0.1:$4"], timeout: $5}
 EOF
 }

@@ -127,18 +127,31 @@ ask(struct vdns *d, unsigned id, const char *type_json, struct rvpn_dns_response
 	return vdns_query(d, (const uint8_t *)q, (size_t)n, now, res);
 }
 
+/* A vpn.dns of one server, 127.0.0.1:9 (discard: nothing answers, and the loop never
+ * runs anyway), 5 s per query. */
+static void
+discard_dns(struct conf_addr *srv, struct conf_vpn_dns *dv)
+{
+	memset(srv, 0, sizeof *srv);
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&srv->ss;
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons(9);
+	s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	srv->len = sizeof *s4;
+	memset(dv, 0, sizeof *dv);
+	dv->servers = srv;
+	dv->nservers = 1;
+	dv->timeout_ms = 5000;
+}
+
 static void
 test_inflight(void)
 {
 	struct event_base *base = event_base_new();
 	CHECK(base != NULL);
 	struct conf_addr srv;
-	memset(&srv, 0, sizeof srv);
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&srv.ss;
-	s4->sin_family = AF_INET;
-	s4->sin_port = htons(9); /* discard: nothing answers, and the loop never runs anyway */
-	s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	struct conf_vpn_dns dv = { .servers = &srv, .nservers = 1, .timeout_ms = 5000 };
+	struct conf_vpn_dns dv;
+	discard_dns(&srv, &dv);
 	struct vdns *d = vdns_new(base, &dv, ready, NULL);
 	CHECK(d != NULL);
 	if (d == NULL)
@@ -174,13 +187,8 @@ test_worker_base(void)
 	struct event_base *base = event_base_new();
 	CHECK(base != NULL);
 	struct conf_addr srv;
-	memset(&srv, 0, sizeof srv);
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&srv.ss;
-	s4->sin_family = AF_INET;
-	s4->sin_port = htons(9);
-	s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	srv.len = sizeof *s4;
-	struct conf_vpn_dns dv = { .servers = &srv, .nservers = 1, .timeout_ms = 5000 };
+	struct conf_vpn_dns dv;
+	discard_dns(&srv, &dv);
 	unsigned long made = vdns_res_made();
 	struct vdns *d1 = vdns_new(base, &dv, ready, NULL);
 	struct vdns *d2 = vdns_new(base, &dv, ready, NULL);
