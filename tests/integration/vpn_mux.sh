@@ -6,8 +6,12 @@
 # grants credit slowly (the server never exceeds it: credit_violations=0); a client that
 # never sends WindowUpdate (the server sends exactly 256 KiB per flow and stops; after
 # vpn.flow_stall_timeout the flows are closed and counted, the session stays up); a client
-# that grants only after 1 s at zero credit (the flow lives); a denied target (FlowFailed "denied"); a closed
-# port (FlowFailed); 0-RTT data before FlowCreated kept at VMUX_PENDING_MAX (64 KiB) and
+# that grants only after 1 s at zero credit (the flow lives); a denied target (FlowFailed
+# "denied"); a closed port (FlowFailed); a name whose first address is silent connects
+# through the race in well under the 5 s a sequential connect takes, on /mux and /ws; a
+# name whose first address is egress-denied works through the second and never connects
+# the first; all name lookups of a worker leave from one socket (one evdns base per
+# worker); 0-RTT data before FlowCreated kept at VMUX_PENDING_MAX (64 KiB) and
 # refused at 64 KiB + 1 (the name resolves through a DNS server that answers after
 # 0.5 s, so the bytes surely arrive before the connect); Ping answered by Pong; a page
 # from a real nginx fetched through a flow; /ws targets by a name only vpn.dns.servers
