@@ -80,6 +80,9 @@
 #define CONF_VPN_SESSIONS_MAX         1000000u
 #define CONF_VPN_FLOWS_DEFAULT        256u
 #define CONF_VPN_FLOWS_MAX            65535u
+#define CONF_VPN_STALL_DEFAULT        60000u        /* §3.4: 60 s at zero credit */
+#define CONF_VPN_STALL_MIN            100u
+#define CONF_VPN_STALL_MAX            3600000u      /* 1h */
 #define CONF_TUN_NAME_DEFAULT         "sy0"
 #define CONF_TUN_ADDRESS_DEFAULT      "10.200.0.1/24"
 
@@ -263,6 +266,7 @@ struct conf_vpn {
 	struct conf_vpn_dns dns;
 	uint64_t           max_sessions;
 	uint64_t           max_flows;  /* per session */
+	uint64_t           flow_stall_ms; /* /mux: zero credit with target bytes waiting this long closes the flow */
 	struct conf_tun    tun;
 };
 struct conf_terminator {

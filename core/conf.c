@@ -535,7 +535,7 @@ static const char *const cert_keys[] = { "cert", "key", NULL };
 static const char *const site_keys[] = { "root", "health_path", NULL };
 static const char *const vpn_keys[] = {
 	"path", "identity_key", "prekey_bundle", "clients", "open", "replay_window", "state_dir",
-	"egress", "dns", "max_sessions", "max_flows", "tun", NULL
+	"egress", "dns", "max_sessions", "max_flows", "flow_stall_timeout", "tun", NULL
 };
 static const char *const vpn_dns_keys[] = { "servers", "timeout", NULL };
 static const char *const egress_keys[] = { "deny", "allow", NULL };
@@ -1188,7 +1188,9 @@ do_vpn(struct val *V, const struct cnode *m, struct conf_vpn *vpn)
 	    &vpn->replay_window_ms) == -1 ||
 	    get_path(V, m, "state_dir", false, &vpn->state_dir) == -1 ||
 	    get_uint(V, m, "max_sessions", 1, CONF_VPN_SESSIONS_MAX, &vpn->max_sessions) == -1 ||
-	    get_uint(V, m, "max_flows", 1, CONF_VPN_FLOWS_MAX, &vpn->max_flows) == -1)
+	    get_uint(V, m, "max_flows", 1, CONF_VPN_FLOWS_MAX, &vpn->max_flows) == -1 ||
+	    get_duration(V, m, "flow_stall_timeout", CONF_VPN_STALL_MIN, CONF_VPN_STALL_MAX,
+	    &vpn->flow_stall_ms) == -1)
 		return -1;
 	if ((x = lookup(m, "dns", NULL)) != NULL) {
 		size_t old = push_key(V, "dns");
@@ -1809,6 +1811,7 @@ set_defaults(struct conf *c)
 	c->terminator.vpn.dns.timeout_ms = CONF_VPN_DNS_TIMEOUT_DEFAULT;
 	c->terminator.vpn.max_sessions = CONF_VPN_SESSIONS_DEFAULT;
 	c->terminator.vpn.max_flows = CONF_VPN_FLOWS_DEFAULT;
+	c->terminator.vpn.flow_stall_ms = CONF_VPN_STALL_DEFAULT;
 	c->terminator.vpn.tun.mtu = CONF_TUN_MTU_DEFAULT;
 	memcpy(c->terminator.vpn.tun.name, CONF_TUN_NAME_DEFAULT, sizeof CONF_TUN_NAME_DEFAULT);
 	confval_ifaddr(CONF_TUN_ADDRESS_DEFAULT, &c->terminator.vpn.tun.address, NULL, 0);
@@ -2204,6 +2207,7 @@ conf_dump(const struct conf *c, FILE *out)
 	    (unsigned long long)v->max_sessions, (unsigned long long)v->max_flows);
 	dump_addrs(out, v->dns.servers, v->dns.nservers, false);
 	dump_ms(out, "      ", "timeout", v->dns.timeout_ms);
+	dump_ms(out, "    ", "flow_stall_timeout", v->flow_stall_ms);
 	fprintf(out, "    egress:\n      deny: [");
 	bool any = false;
 	for (unsigned r = 0; range_names[r] != NULL; r++) {

@@ -212,6 +212,8 @@ static const struct stats_metric stats_metrics[] = {
 #undef SM_TD
 	SM(STATS_VPN, SV_TUN_POOL_EXHAUSTED, "switchyard_vpn_tun_pool_exhausted_total", "counter",
 	    "/tun sessions refused because every address was held by a live session.", NULL),
+	SM(STATS_VPN, SV_FLOW_STALLS, "switchyard_vpn_flow_stalls_total", "counter",
+	    "VPN /mux flows closed because the client granted no credit for vpn.flow_stall_timeout while target bytes waited.", NULL),
 #undef SM_STATUS
 };
 

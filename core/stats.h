@@ -84,6 +84,7 @@ enum {
 	SV_TUN_DROP_SPOOF, SV_TUN_DROP_C2C, SV_TUN_DROP_EGRESS, SV_TUN_DROP_MALFORMED,
 	SV_TUN_DROP_QUEUE, SV_TUN_DROP_NO_LEASE, SV_TUN_DROP_WRITE,
 	SV_TUN_POOL_EXHAUSTED,
+	SV_FLOW_STALLS,       /* /mux flows closed after vpn.flow_stall_timeout at zero credit */
 	SV_FIELD_COUNT
 };
 

@@ -19,6 +19,7 @@
 #include "router/conn.h"
 #include "router/edge.h"
 #include "router/hconn.h"
+#include "terminator/terminator.h"
 
 uint32_t worker_conns_total;
 uint32_t worker_exited;
@@ -283,6 +284,7 @@ worker_fini(struct worker *w)
 	worker_listen_off(w);
 	edge_close_all(w);
 	edge_reap(w); /* the loop that would run the deferred free has ended */
+	term_worker_exit(); /* after its connections: the VPN resolver they shared */
 	bufpool_drain(); /* the pool is this thread's: its storage ends with the thread */
 	event_free(w->msg);
 	event_free(w->backoff);
@@ -314,6 +316,7 @@ worker_main(void *arg)
 	worker_listen_off(w);
 	edge_close_all(w);
 	edge_reap(w); /* the loop that would run the deferred free has ended */
+	term_worker_exit(); /* after its connections: the VPN resolver they shared */
 	bufpool_drain(); /* the pool is this thread's: its storage ends with the thread */
 	__atomic_add_fetch(&worker_exited, 1, __ATOMIC_ACQ_REL);
 	if (worker_exit_ev != NULL)

@@ -31,6 +31,7 @@
 
 #include "core/log.h"
 #include "core/privopen.h"
+#include "terminator/vpn/vdns.h"
 #include "terminator/vpn/vpn.h"
 #include "proto/hostname.h"
 #include "terminator/site.h"
@@ -670,4 +671,11 @@ term_fini_process(void)
 {
 	ticket_fini();
 	vpn_fini_process();
+}
+
+/* Frees the worker's own state (see terminator.h). */
+void
+term_worker_exit(void)
+{
+	vdns_worker_exit();
 }

@@ -110,4 +110,8 @@ void term_abort(struct term_conn *tc);
 int term_init_process(char *err, size_t cap);
 void term_fini_process(void);
 
+/* A worker thread ends, after its connections are gone: what the terminator keeps per
+ * worker (the VPN's shared resolver) is freed. */
+void term_worker_exit(void);
+
 #endif

@@ -42,7 +42,7 @@ struct vdns_slot {
 
 struct vdns {
 	struct event_base  *base;
-	struct evdns_base  *dns;
+	struct vdns_res    *res;      /* the worker's resolver: one reference */
 	uint64_t            timeout_ms;
 	vdns_ready_fn       ready;
 	void               *arg;
@@ -121,8 +121,21 @@ vdns_answer(struct rvpn_dns_response *r, uint64_t id, uint16_t qtype, int err,
 	return VDNS_OK;
 }
 
-/* A configured evdns base (see vdns.h). */
-struct evdns_base *
+/* The worker's resolver (see vdns.h). */
+struct vdns_res {
+	struct evdns_base  *dns;
+	struct event_base  *base;
+	unsigned            refs;      /* the worker's own while current, plus one per user */
+	size_t              nservers;  /* the configuration it was made from */
+	struct conf_addr    servers[CONF_VPN_DNS_SERVERS_MAX];
+	uint64_t            timeout_ms;
+};
+
+static _Thread_local struct vdns_res *vdns_mine; /* this worker's current one */
+static unsigned long vdns_made;                   /* bases made, over every thread */
+
+/* A configured evdns base for dv, or NULL. */
+static struct evdns_base *
 vdns_base_new(struct event_base *base, const struct conf_vpn_dns *dv)
 {
 	int flags = dv->nservers > 0 ? 0 : EVDNS_BASE_INITIALIZE_NAMESERVERS;
@@ -144,10 +157,89 @@ vdns_base_new(struct event_base *base, const struct conf_vpn_dns *dv)
 	if (evdns_base_set_option(dns, "timeout:", tm) != 0 ||
 	    evdns_base_set_option(dns, "attempts:", VDNS_ATTEMPTS) != 0)
 		goto fail;
+	__atomic_add_fetch(&vdns_made, 1, __ATOMIC_RELAXED);
 	return dns;
 fail:
 	evdns_base_free(dns, 0);
 	return NULL;
+}
+
+/* Whether r was made from the same vpn.dns as dv. */
+static bool
+vdns_res_same(const struct vdns_res *r, const struct event_base *base,
+    const struct conf_vpn_dns *dv)
+{
+	if (r->base != base || r->timeout_ms != dv->timeout_ms || r->nservers != dv->nservers)
+		return false;
+	for (size_t i = 0; i < r->nservers; i++)
+		if (r->servers[i].len != dv->servers[i].len ||
+		    memcmp(&r->servers[i].ss, &dv->servers[i].ss, dv->servers[i].len) != 0)
+			return false;
+	return true;
+}
+
+/* A reference to the worker's resolver for dv (see vdns.h). */
+struct vdns_res *
+vdns_res_take(struct event_base *base, const struct conf_vpn_dns *dv)
+{
+	if (vdns_mine != NULL && !vdns_res_same(vdns_mine, base, dv)) {
+		struct vdns_res *old = vdns_mine;
+		vdns_mine = NULL;
+		vdns_res_drop(old); /* its sessions keep it until they end */
+	}
+	if (vdns_mine == NULL) {
+		if (dv->nservers > CONF_VPN_DNS_SERVERS_MAX)
+			return NULL; /* the loader refuses more */
+		struct vdns_res *r = calloc(1, sizeof *r);
+		if (r == NULL)
+			return NULL;
+		if ((r->dns = vdns_base_new(base, dv)) == NULL) {
+			free(r);
+			return NULL;
+		}
+		r->base = base;
+		r->refs = 1; /* the worker's */
+		r->nservers = dv->nservers;
+		if (dv->nservers > 0)
+			memcpy(r->servers, dv->servers, dv->nservers * sizeof *dv->servers);
+		r->timeout_ms = dv->timeout_ms;
+		vdns_mine = r;
+	}
+	vdns_mine->refs++;
+	return vdns_mine;
+}
+
+/* The evdns base of a resolver. */
+struct evdns_base *
+vdns_res_evdns(const struct vdns_res *r)
+{
+	return r->dns;
+}
+
+/* Gives back one reference (see vdns.h); the last frees the base, failing what waits. */
+void
+vdns_res_drop(struct vdns_res *r)
+{
+	if (r == NULL || --r->refs > 0)
+		return;
+	evdns_base_free(r->dns, 1);
+	free(r);
+}
+
+/* The worker ends (see vdns.h). */
+void
+vdns_worker_exit(void)
+{
+	struct vdns_res *r = vdns_mine;
+	vdns_mine = NULL;
+	vdns_res_drop(r);
+}
+
+/* Bases made (see vdns.h). */
+unsigned long
+vdns_res_made(void)
+{
+	return __atomic_load_n(&vdns_made, __ATOMIC_RELAXED);
 }
 
 /* Puts slot i on the ready ring and wakes the session from the loop. */
@@ -219,7 +311,7 @@ vdns_new(struct event_base *base, const struct conf_vpn_dns *dv, vdns_ready_fn r
 	d->timeout_ms = dv->timeout_ms;
 	d->ready = ready;
 	d->arg = arg;
-	if ((d->dns = vdns_base_new(base, dv)) == NULL) {
+	if ((d->res = vdns_res_take(base, dv)) == NULL) {
 		free(d);
 		return NULL;
 	}
@@ -264,7 +356,7 @@ vdns_query(struct vdns *d, const uint8_t *buf, size_t len, struct rvpn_dns_respo
 	evtimer_add(&sl->timer, &tv);
 	struct evutil_addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 		.ai_protocol = IPPROTO_TCP };
-	struct evdns_getaddrinfo_request *req = evdns_getaddrinfo(d->dns, q.domain, NULL,
+	struct evdns_getaddrinfo_request *req = evdns_getaddrinfo(d->res->dns, q.domain, NULL,
 	    &hints, vdns_resolved_cb, sl);
 	/* The callback may already have run (a literal, /etc/hosts): then the slot is READY
 	 * and req is NULL. */
@@ -313,6 +405,6 @@ vdns_free(struct vdns *d)
 		}
 	}
 	event_del(&d->kick);
-	evdns_base_free(d->dns, 1);
+	vdns_res_drop(d->res);
 	free(d);
 }

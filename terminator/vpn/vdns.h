@@ -3,7 +3,8 @@
  * answers out, in whatever order the lookups finish. Every query is resolved with libevent's
  * evdns (never a blocking call on the loop), has its own deadline (`vpn.dns.timeout`) and
  * takes one of VDNS_INFLIGHT_MAX slots until its answer has been handed to the session; a
- * query beyond that is answered "server busy" at once. One vdns per /dns session; the
+ * query beyond that is answered "server busy" at once. One vdns per /dns session, on the
+ * worker's shared evdns base (vdns_res_take); the
  * session (vsess.c) seals and queues the answers, so the wire order is the seal order.
  * It never connects anywhere: answers are data, the egress policy applies to connects.
  */
@@ -34,11 +35,24 @@ struct vdns;
 typedef void (*vdns_ready_fn)(void *arg);
 
 /*
- * A new evdns base for dv: `servers` (when any) replace /etc/resolv.conf, /etc/hosts is
- * honoured either way, the per-attempt timeout is dv's. NULL when evdns cannot start.
- * Shared by every VPN path that resolves names.
+ * The worker's resolver: one evdns base per worker thread, shared by every /ws, /mux and
+ * /dns session of that worker, made on first use and counted. It is configured from dv:
+ * `servers` (when any) replace /etc/resolv.conf, /etc/hosts is honoured either way, the
+ * per-attempt timeout is dv's. vdns_res_take gives a reference (NULL when evdns cannot
+ * start); when dv differs from the worker's current one (a reload changed vpn.dns), a new
+ * one is made for the new sessions and the old one lives on until its last session drops
+ * it. vdns_res_drop gives a reference back (NULL is fine); vdns_worker_exit drops the
+ * worker's own reference at thread exit, after its sessions are gone.
  */
-struct evdns_base *vdns_base_new(struct event_base *base, const struct conf_vpn_dns *dv);
+struct vdns_res;
+struct vdns_res *vdns_res_take(struct event_base *base, const struct conf_vpn_dns *dv);
+struct evdns_base *vdns_res_evdns(const struct vdns_res *r);
+void vdns_res_drop(struct vdns_res *r);
+void vdns_worker_exit(void);
+
+/* evdns bases made so far by this process (for the unit test: one per worker, not per
+ * session). */
+unsigned long vdns_res_made(void);
 
 /* A resolver for one session; ready is called when answers wait. NULL when out of memory
  * or when evdns cannot start. */

@@ -1,12 +1,23 @@
 /*
  * One outbound flow (see vflow.h). The egress policy is applied to every address right
  * before it is connected, so a name that resolves to a denied address is refused exactly
- * like the literal would be; a flow whose every address was denied ends DENIED, one that
- * found no usable address FAILED. The resolver's callback may run inside
- * evdns_getaddrinfo (hosts file, cache), so vflow_start never touches f after the call.
- * A cancelled lookup's callback still runs, later (libevent 2.1 defers it), when the flow
- * may be freed: so the callback's argument is a small ticket that outlives the flow; closing
- * the flow detaches it, and the callback frees it.
+ * like the literal would be, and a denied address is never connected; a flow whose every
+ * address was denied ends DENIED, one that found no usable address FAILED.
+ *
+ * The race (RFC 8305 in spirit). The addresses are ordered with the families alternating;
+ * an attempt starts on the first, the next one VFLOW_RACE_DELAY_MS later if none answered
+ * yet or at once when one fails, at most VFLOW_RACE_MAX in flight; the first to connect is
+ * the flow and the others are closed. The whole race has VFLOW_CONNECT_MS (the reference
+ * connects all addresses in parallel, 5 s each). The race's state (addresses, attempts and
+ * a timer for the next attempt and the deadline) is allocated only while the flow resolves
+ * or connects: an open flow holds none of it. The timer only kicks the owner, like every
+ * other event of the flow: the owner's driver calls vflow_poll, which does the work.
+ *
+ * The resolver's callback may run inside evdns_getaddrinfo (hosts file, cache), so
+ * vflow_start never touches f after the call. A cancelled lookup's callback still runs,
+ * later (libevent 2.1 defers it), when the flow may be freed: so the callback's argument is
+ * a small ticket that outlives the flow; closing the flow detaches it, and the callback
+ * frees it.
  */
 #include "terminator/vpn/vflow.h"
 
@@ -27,6 +38,22 @@
 #include "core/egress.h"
 #include "terminator/vpn/vdns.h"
 
+/* One connect in flight. */
+struct vflow_try {
+	int          fd;
+	struct event wev;       /* writability: the connect ended one way or the other */
+};
+
+/* The resolve and connect phase of a flow. */
+struct vflow_race {
+	struct event            timer;   /* kicks the owner at next_at or the deadline */
+	struct sockaddr_storage addrs[VFLOW_ADDRS_MAX];
+	unsigned                naddrs, next_addr, denied;
+	struct vflow_try        tries[VFLOW_RACE_MAX];
+	unsigned                ntries;
+	uint64_t                next_at; /* when the next attempt may start */
+};
+
 /* Monotonic milliseconds. */
 uint64_t
 vflow_ms(void)
@@ -36,7 +63,7 @@ vflow_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Readiness of the target socket: the owner's driver does the work. */
+/* Readiness of a target socket or the race's timer: the owner's driver does the work. */
 static void
 vflow_io_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -60,6 +87,55 @@ vflow_init(struct vflow *f, struct event_base *base, const struct conf_vpn *cv,
 	f->state = VF_IDLE;
 }
 
+/* Closes attempt i of the race; the last one takes its slot. A live event is never copied
+ * (libevent keeps its address): the moved one is assigned anew. */
+static void
+vflow_try_drop(struct vflow *f, unsigned i)
+{
+	struct vflow_race *r = f->race;
+	event_del(&r->tries[i].wev);
+	close(r->tries[i].fd);
+	unsigned last = --r->ntries;
+	if (i == last)
+		return;
+	int fd = r->tries[last].fd;
+	event_del(&r->tries[last].wev);
+	r->tries[i].fd = fd;
+	event_assign(&r->tries[i].wev, f->base, fd, EV_WRITE | EV_PERSIST, vflow_io_cb, f);
+	event_add(&r->tries[i].wev, NULL);
+}
+
+/* Frees the race state: every attempt still in flight is closed. */
+static void
+vflow_race_free(struct vflow *f)
+{
+	struct vflow_race *r = f->race;
+	if (r == NULL)
+		return;
+	for (unsigned i = 0; i < r->ntries; i++) {
+		if (r->tries[i].fd == -1)
+			continue; /* the winner, handed to the flow */
+		event_del(&r->tries[i].wev);
+		close(r->tries[i].fd);
+	}
+	event_del(&r->timer);
+	free(r);
+	f->race = NULL;
+}
+
+/* Takes the race state for a new resolve or connect; false when out of memory. */
+static bool
+vflow_race_new(struct vflow *f)
+{
+	vflow_race_free(f);
+	struct vflow_race *r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return false;
+	evtimer_assign(&r->timer, f->base, vflow_io_cb, f);
+	f->race = r;
+	return true;
+}
+
 /* Ends the flow in a final state. */
 static void
 vflow_fail(struct vflow *f, enum vflow_state st, const char *why)
@@ -69,35 +145,139 @@ vflow_fail(struct vflow *f, enum vflow_state st, const char *why)
 	f->why = why;
 }
 
-/* Tries the next resolved address the egress policy permits. */
+/* Arms the race's timer for the earlier of the next attempt and the deadline. */
 static void
-vflow_connect_next(struct vflow *f)
+vflow_race_arm(struct vflow *f, uint64_t now)
 {
-	while (f->next_addr < f->naddrs) {
-		struct sockaddr_storage *a = &f->addrs[f->next_addr++];
+	struct vflow_race *r = f->race;
+	uint64_t at = f->deadline;
+	if (f->state == VF_CONNECT && r->next_addr < r->naddrs && r->ntries < VFLOW_RACE_MAX &&
+	    r->next_at < at)
+		at = r->next_at;
+	uint64_t ms = at > now ? at - now : 0;
+	struct timeval tv = { .tv_sec = (time_t)(ms / 1000),
+		.tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+	evtimer_add(&r->timer, &tv);
+}
+
+/* Starts one attempt on the next address the egress policy permits; false when none is
+ * left to start. */
+static bool
+vflow_try_next(struct vflow *f, uint64_t now)
+{
+	struct vflow_race *r = f->race;
+	while (r->next_addr < r->naddrs) {
+		struct sockaddr_storage *a = &r->addrs[r->next_addr++];
 		if (!egress_permits(&f->cv->egress, (struct sockaddr *)a)) {
-			f->denied++;
+			r->denied++; /* never connected, not even for a moment */
 			continue;
 		}
 		socklen_t al = a->ss_family == AF_INET ? sizeof(struct sockaddr_in) :
 		    sizeof(struct sockaddr_in6);
 		int fd;
 		if (dial_start((struct sockaddr *)a, al, &fd) != DIAL_PENDING)
+			continue; /* failed at once: the next address, at once (RFC 8305 §5) */
+		struct vflow_try *t = &r->tries[r->ntries++];
+		t->fd = fd;
+		event_assign(&t->wev, f->base, fd, EV_WRITE | EV_PERSIST, vflow_io_cb, f);
+		event_add(&t->wev, NULL);
+		r->next_at = now + VFLOW_RACE_DELAY_MS;
+		return true;
+	}
+	return false;
+}
+
+/* Attempt i connected: it is the flow; the others are closed. */
+static void
+vflow_win(struct vflow *f, unsigned i)
+{
+	struct vflow_race *r = f->race;
+	int fd = r->tries[i].fd;
+	event_del(&r->tries[i].wev);
+	r->tries[i].fd = -1;
+	vflow_race_free(f); /* closes the losers */
+	f->fd = fd;
+	event_assign(&f->rev, f->base, fd, EV_READ | EV_PERSIST, vflow_io_cb, f);
+	event_assign(&f->wev, f->base, fd, EV_WRITE | EV_PERSIST, vflow_io_cb, f);
+	f->r_on = f->w_on = false;
+	f->state = VF_OPEN;
+	f->deadline = 0;
+}
+
+/* Runs the race: finished attempts, the deadline, the next attempts, the timer. */
+static void
+vflow_race(struct vflow *f, uint64_t now)
+{
+	struct vflow_race *r = f->race;
+	for (unsigned i = r->ntries; i-- > 0;) {
+		/* SO_ERROR reads 0 while a connect is still in progress: ask only once the
+		 * socket is writable. */
+		struct pollfd pfd = { .fd = r->tries[i].fd, .events = POLLOUT };
+		int pr = poll(&pfd, 1, 0);
+		if (pr == 0)
 			continue;
-		f->fd = fd;
-		event_assign(&f->rev, f->base, fd, EV_READ | EV_PERSIST, vflow_io_cb, f);
-		event_assign(&f->wev, f->base, fd, EV_WRITE | EV_PERSIST, vflow_io_cb, f);
-		event_add(&f->wev, NULL);
-		f->w_on = true;
-		f->r_on = false;
-		f->state = VF_CONNECT;
-		f->deadline = vflow_ms() + VFLOW_CONNECT_MS;
+		int e = pr == -1 ? errno : dial_result(r->tries[i].fd);
+		if (e == 0) {
+			vflow_win(f, i);
+			return;
+		}
+		if (e == EINPROGRESS || e == EALREADY || e == EINTR)
+			continue;
+		vflow_try_drop(f, i);
+		r->next_at = now; /* a failure starts the next attempt at once */
+	}
+	if (now >= f->deadline) {
+		vflow_fail(f, VF_FAILED, "connect failed");
 		return;
 	}
-	if (f->denied > 0 && f->denied == f->naddrs)
-		vflow_fail(f, VF_DENIED, "denied");
-	else
-		vflow_fail(f, VF_FAILED, "connect failed");
+	while (r->ntries < VFLOW_RACE_MAX && (r->ntries == 0 || now >= r->next_at) &&
+	    vflow_try_next(f, now))
+		;
+	if (r->ntries == 0) {
+		if (r->denied > 0 && r->denied == r->naddrs)
+			vflow_fail(f, VF_DENIED, "denied");
+		else
+			vflow_fail(f, VF_FAILED, "connect failed");
+		return;
+	}
+	vflow_race_arm(f, now);
+}
+
+/* Puts the addresses in race order (see vflow.h). */
+void
+vflow_order(struct sockaddr_storage *a, unsigned n)
+{
+	if (n < 3)
+		return;
+	struct sockaddr_storage out[VFLOW_ADDRS_MAX];
+	bool used[VFLOW_ADDRS_MAX] = { false };
+	if (n > VFLOW_ADDRS_MAX)
+		n = VFLOW_ADDRS_MAX;
+	sa_family_t want = a[0].ss_family;
+	for (unsigned k = 0; k < n; k++) {
+		unsigned pick = n;
+		for (unsigned i = 0; i < n && pick == n; i++)
+			if (!used[i] && a[i].ss_family == want)
+				pick = i;
+		for (unsigned i = 0; i < n && pick == n; i++)
+			if (!used[i])
+				pick = i; /* the wanted family ran out: the rest in order */
+		used[pick] = true;
+		out[k] = a[pick];
+		want = a[pick].ss_family == AF_INET ? AF_INET6 : AF_INET;
+	}
+	memcpy(a, out, n * sizeof *a);
+}
+
+/* Starts the race over the addresses in f->race. */
+static void
+vflow_connect(struct vflow *f)
+{
+	uint64_t now = vflow_ms();
+	f->state = VF_CONNECT;
+	f->deadline = now + VFLOW_CONNECT_MS;
+	f->race->next_at = now;
+	vflow_race(f, now);
 }
 
 /* A lookup's ticket: f is NULL once the flow let go of it. */
@@ -119,25 +299,28 @@ vflow_dns_cb(int err, struct evutil_addrinfo *res, void *arg)
 	}
 	f->dreq = NULL;
 	f->q = NULL;
-	f->naddrs = 0;
-	for (struct evutil_addrinfo *ai = res; ai != NULL && f->naddrs < VFLOW_ADDRS_MAX;
+	struct vflow_race *r = f->race;
+	r->naddrs = 0;
+	for (struct evutil_addrinfo *ai = res; ai != NULL && r->naddrs < VFLOW_ADDRS_MAX;
 	    ai = ai->ai_next) {
 		if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) &&
-		    ai->ai_addrlen <= sizeof f->addrs[0])
-			memcpy(&f->addrs[f->naddrs++], ai->ai_addr, ai->ai_addrlen);
+		    ai->ai_addrlen <= sizeof r->addrs[0])
+			memcpy(&r->addrs[r->naddrs++], ai->ai_addr, ai->ai_addrlen);
 	}
 	if (res != NULL)
 		evutil_freeaddrinfo(res);
-	if (err != 0 || f->naddrs == 0)
+	if (err != 0 || r->naddrs == 0) {
 		vflow_fail(f, VF_FAILED, "resolve failed");
-	else
-		vflow_connect_next(f);
+	} else {
+		vflow_order(r->addrs, r->naddrs);
+		vflow_connect(f);
+	}
 	f->kick(f->arg);
 }
 
 /* Starts the flow (see vflow.h). */
 void
-vflow_start(struct vflow *f, struct evdns_base **dns, const char *host, size_t hl,
+vflow_start(struct vflow *f, struct vdns_res **dns, const char *host, size_t hl,
     uint16_t port)
 {
 	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
@@ -151,10 +334,13 @@ vflow_start(struct vflow *f, struct evdns_base **dns, const char *host, size_t h
 	memcpy(f->host, host, hl);
 	f->host[hl] = '\0';
 	f->port = port;
-	f->naddrs = f->next_addr = f->denied = 0;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&f->addrs[0];
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&f->addrs[0];
-	memset(&f->addrs[0], 0, sizeof f->addrs[0]);
+	if (!vflow_race_new(f)) {
+		vflow_fail(f, VF_FAILED, "connect failed");
+		return;
+	}
+	struct vflow_race *r = f->race;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&r->addrs[0];
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&r->addrs[0];
 	if (inet_pton(AF_INET, f->host, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons(port);
@@ -162,12 +348,13 @@ vflow_start(struct vflow *f, struct evdns_base **dns, const char *host, size_t h
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons(port);
 	} else {
-		if (*dns == NULL && (*dns = vdns_base_new(f->base, &f->cv->dns)) == NULL) {
+		if (*dns == NULL && (*dns = vdns_res_take(f->base, &f->cv->dns)) == NULL) {
 			vflow_fail(f, VF_FAILED, "resolve failed");
 			return;
 		}
 		f->state = VF_RESOLVE;
 		f->deadline = vflow_ms() + f->cv->dns.timeout_ms * 2 + 1000; /* two attempts */
+		vflow_race_arm(f, vflow_ms());
 		char ps[8];
 		snprintf(ps, sizeof ps, "%u", (unsigned)port);
 		struct evutil_addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -179,45 +366,24 @@ vflow_start(struct vflow *f, struct evdns_base **dns, const char *host, size_t h
 		}
 		q->f = f;
 		f->q = q;
-		struct evdns_getaddrinfo_request *r = evdns_getaddrinfo(*dns, f->host, ps, &hints,
-		    vflow_dns_cb, q);
-		if (r != NULL)
-			f->dreq = r; /* NULL: the callback already ran (and freed q) */
+		struct evdns_getaddrinfo_request *rq = evdns_getaddrinfo(vdns_res_evdns(*dns),
+		    f->host, ps, &hints, vflow_dns_cb, q);
+		if (rq != NULL)
+			f->dreq = rq; /* NULL: the callback already ran (and freed q) */
 		return;
 	}
-	f->naddrs = 1;
-	vflow_connect_next(f);
+	r->naddrs = 1;
+	vflow_connect(f);
 }
 
 /* Advances a pending flow (see vflow.h). */
 void
 vflow_poll(struct vflow *f, uint64_t now)
 {
-	if (f->state == VF_CONNECT) {
-		/* SO_ERROR reads 0 while a connect is still in progress: ask only once the
-		 * socket is writable (or the address's time is up). */
-		struct pollfd pfd = { .fd = f->fd, .events = POLLOUT };
-		int pr = poll(&pfd, 1, 0);
-		if (pr == 0 && now < f->deadline)
-			return;
-		int e = pr == 0 ? ETIMEDOUT : dial_result(f->fd);
-		if (e == 0) {
-			event_del(&f->wev);
-			f->w_on = false;
-			f->state = VF_OPEN;
-			f->deadline = 0;
-			return;
-		}
-		if ((e == EINPROGRESS || e == EALREADY) && now < f->deadline && pr > 0)
-			return;
-		event_del(&f->wev);
-		close(f->fd);
-		f->fd = -1;
-		f->w_on = false;
-		vflow_connect_next(f);
-	} else if (f->state == VF_RESOLVE && now >= f->deadline) {
+	if (f->state == VF_CONNECT)
+		vflow_race(f, now);
+	else if (f->state == VF_RESOLVE && now >= f->deadline)
 		vflow_fail(f, VF_FAILED, "resolve timeout");
-	}
 }
 
 /* Writes to the target (see vflow.h). */
@@ -252,6 +418,16 @@ vflow_recv(struct vflow *f, uint8_t *buf, size_t cap)
 	return errno == EAGAIN || errno == EINTR ? VFLOW_AGAIN : VFLOW_ERROR;
 }
 
+/* Whether target bytes wait (see vflow.h). */
+bool
+vflow_readable(struct vflow *f)
+{
+	if (f->fd == -1)
+		return false;
+	struct pollfd pfd = { .fd = f->fd, .events = POLLIN };
+	return poll(&pfd, 1, 0) > 0;
+}
+
 /* Switches read interest (see vflow.h). */
 void
 vflow_want_read(struct vflow *f, bool on)
@@ -276,6 +452,7 @@ vflow_close(struct vflow *f)
 		f->dreq = NULL;
 		evdns_getaddrinfo_cancel(r);
 	}
+	vflow_race_free(f);
 	if (f->fd != -1) {
 		event_del(&f->rev);
 		event_del(&f->wev);

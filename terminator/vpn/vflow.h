@@ -1,12 +1,16 @@
 /*
  * One outbound TCP flow of the VPN engine, shared by the `/ws` path (one flow per session)
  * and the `/mux` path (many per session, terminator/vpn/vmux.c): the target string is
- * taken apart (an IP literal, bracketed IPv6 too, or a name resolved with evdns, never a
- * blocking call on the loop), every address is checked against the egress policy before
- * it is connected, the addresses are tried one after the other (VFLOW_CONNECT_MS each),
- * and then the socket is read and written by the owner. The flow never buffers payload:
- * the owner keeps its own bounded queues and asks for readiness; every readiness and the
- * resolver's answer only "kick" the owner, whose driver then calls vflow_poll.
+ * taken apart (an IP literal, bracketed IPv6 too, or a name resolved with the worker's
+ * evdns base, never a blocking call on the loop), every address is checked against the
+ * egress policy right before it is connected (a denied one is never connected), the
+ * addresses race (RFC 8305 in spirit: families alternate, the next attempt starts
+ * VFLOW_RACE_DELAY_MS after the last one or at once when one fails, at most
+ * VFLOW_RACE_MAX in flight, the first to connect wins and the others are closed, all
+ * within VFLOW_CONNECT_MS), and then the socket is read and written by the owner. The flow
+ * never buffers payload: the owner keeps its own bounded queues and asks for readiness;
+ * every readiness, the flow's own timer and the resolver's answer only "kick" the owner,
+ * whose driver then calls vflow_poll.
  */
 #ifndef SY_TERMINATOR_VPN_VFLOW_H
 #define SY_TERMINATOR_VPN_VFLOW_H
@@ -20,8 +24,10 @@
 
 #include "core/conf-t.h"
 
-#define VFLOW_ADDRS_MAX   8      /* resolved addresses tried per target */
-#define VFLOW_CONNECT_MS  5000u  /* per target address (§7.3: 5 s each) */
+#define VFLOW_ADDRS_MAX     8      /* resolved addresses tried per target */
+#define VFLOW_CONNECT_MS    5000u  /* the whole race (§7.3: all in parallel, 5 s each) */
+#define VFLOW_RACE_MAX      4      /* connects in flight at once per flow */
+#define VFLOW_RACE_DELAY_MS 250u   /* RFC 8305 §5: the next attempt if none answered yet */
 #define VFLOW_HOST_MAX    255    /* a name (253) or a bracketed IPv6 literal */
 
 /* Where a flow is. FAILED and DENIED are final; the owner reports them and frees. */
@@ -31,9 +37,10 @@ enum vflow_state { VF_IDLE, VF_RESOLVE, VF_CONNECT, VF_OPEN, VF_FAILED, VF_DENIE
 #define VFLOW_AGAIN  (-1)
 #define VFLOW_ERROR  (-2)
 
-struct evdns_base;
 struct evdns_getaddrinfo_request;
+struct vdns_res;
 struct vflow_q;
+struct vflow_race;
 struct event_base;
 
 struct vflow {
@@ -48,9 +55,8 @@ struct vflow {
 	uint64_t                deadline;  /* RESOLVE, CONNECT: monotonic ms */
 	struct evdns_getaddrinfo_request *dreq;
 	struct vflow_q         *q;         /* the lookup's ticket (see vflow.c) */
-	struct sockaddr_storage addrs[VFLOW_ADDRS_MAX];
-	unsigned                naddrs, next_addr, denied;
-	int                     fd;
+	struct vflow_race      *race;      /* RESOLVE, CONNECT only: addresses, attempts, timer */
+	int                     fd;        /* OPEN: the winner */
 	struct event            rev, wev;
 	bool                    r_on, w_on;
 };
@@ -64,15 +70,20 @@ void vflow_init(struct vflow *f, struct event_base *base, const struct conf_vpn 
 
 /*
  * Starts the flow to host (hl bytes, [v6] accepted) and port: an IP literal is checked and
- * connected at once; a name is resolved with *dns, made on first use by vdns_base_new
- * (terminator/vpn/vdns.h: the one resolver set-up of every VPN path, so /ws and /mux
- * names see vpn.dns.servers and /etc/hosts exactly as /dns does). Afterwards the
- * state is RESOLVE, CONNECT, or already FAILED/DENIED.
+ * connected at once; a name is resolved with the worker's resolver, taken into *dns on
+ * first use (vdns_res_take, terminator/vpn/vdns.h: one evdns base per worker, so /ws,
+ * /mux and /dns names see vpn.dns.servers and /etc/hosts alike; the owner drops it).
+ * Afterwards the state is RESOLVE, CONNECT, or already FAILED/DENIED.
  */
-void vflow_start(struct vflow *f, struct evdns_base **dns, const char *host, size_t hl,
+void vflow_start(struct vflow *f, struct vdns_res **dns, const char *host, size_t hl,
     uint16_t port);
 
-/* Advances a pending flow: a finished connect, deadlines. Cheap when OPEN. */
+/* Pure: puts n addresses in race order (RFC 8305 §4): the first address's family first,
+ * then the families alternate, each family in the resolver's order. */
+void vflow_order(struct sockaddr_storage *a, unsigned n);
+
+/* Advances a pending flow: finished connects, the next attempt, deadlines. Cheap when
+ * OPEN. */
 void vflow_poll(struct vflow *f, uint64_t now);
 
 /* Writes to the target: bytes written, VFLOW_AGAIN (writability is then watched and
@@ -81,6 +92,10 @@ ssize_t vflow_send(struct vflow *f, const uint8_t *p, size_t len);
 
 /* Reads from the target: bytes read, 0 at EOF, VFLOW_AGAIN or VFLOW_ERROR. */
 ssize_t vflow_recv(struct vflow *f, uint8_t *buf, size_t cap);
+
+/* Whether an OPEN flow's target has bytes (or its end) waiting to be read, asked without
+ * reading. */
+bool vflow_readable(struct vflow *f);
 
 /* Whether readability of an OPEN flow should kick the owner (its backpressure switch). */
 void vflow_want_read(struct vflow *f, bool on);

@@ -19,9 +19,19 @@
  * ones waiting for their FlowFailed to go out at most VMUX_FAILING_MAX more (above it the
  * client's messages wait). Control goes out before data: each pass sends what control is
  * due (Pong, FlowCreated, FlowFailed, WindowUpdate, CloseFlow) before reading targets.
+ *
+ * Credit stall (§3.4, §7.4). A flow's clock starts when its credit towards the client runs
+ * out and stops at the next WindowUpdate. Once it has run vpn.flow_stall_timeout and the
+ * target has bytes (or its end) waiting, the flow is closed with CloseFlow and counted
+ * (SV_FLOW_STALLS); a flow at zero credit whose target has sent nothing more is left alone,
+ * but from then on its target's readability wakes the session, so bytes that come later
+ * close it at once. The session is woken for the deadlines by the multiplexer's own timer
+ * (stall_ev), not by the session's tick.
  */
 #include "terminator/vpn/vmux.h"
 
+#include <event2/event.h>
+#include <event2/event_struct.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +63,7 @@ struct vmux_flow {
 	int64_t            down_credit;  /* bytes we may still send the client */
 	uint64_t           up_credit;    /* bytes the client may still send us */
 	uint64_t           grant_due;    /* written to the target, not yet granted */
+	uint64_t           stall_since;  /* ms when down_credit ran out; 0: has credit */
 	struct vmux_chunk *head, *tail;
 	size_t             queued;       /* bytes in the chunks */
 };
@@ -61,7 +72,7 @@ struct vmux {
 	struct vsess       *s;
 	struct event_base  *base;
 	const struct vpn   *v;
-	struct evdns_base **dns;
+	struct vdns_res **dns;
 	struct vmux_flow  **fl;          /* live flows, in no order */
 	size_t              nfl, capfl;
 	unsigned            live;        /* flows counted against max_flows */
@@ -71,6 +82,8 @@ struct vmux {
 	uint64_t            pong_ts;
 	vmux_raw_fn        *raw;         /* /tun: frames of unknown flows (vmux_set_raw) */
 	void               *raw_arg;
+	struct event        stall_ev;    /* wakes the session at the first stall deadline */
+	uint64_t            stall_at;    /* when stall_ev fires; 0: not armed */
 };
 
 /* The flow's events run the session. */
@@ -274,8 +287,11 @@ vmux_control(struct vmux *m, const uint8_t *p, size_t len, const char **why)
 		m->pong_ts = c.timestamp;
 		break;
 	case RVPN_CTL_WINDOW_UPDATE:
-		if ((f = vmux_find(m, c.flow_id)) != NULL && f->down_credit < INT64_C(1) << 40)
+		if ((f = vmux_find(m, c.flow_id)) != NULL && f->down_credit < INT64_C(1) << 40) {
 			f->down_credit += c.window;
+			if (f->down_credit > 0)
+				f->stall_since = 0; /* credit again: the stall clock stops */
+		}
 		break;
 	default:
 		break; /* FlowCreated, FlowFailed, Pong: not for a server */
@@ -445,8 +461,64 @@ vmux_read(struct vmux *m, struct vmux_flow *f)
 	    vsess_seal(m->s, RVPN_PT_DATA, RVPN_MUX_HDR_LEN + (size_t)n) == -1)
 		return false;
 	f->down_credit -= n;
+	if (f->down_credit <= 0 && f->stall_since == 0)
+		f->stall_since = vflow_ms(); /* the stall clock starts */
 	vsess_account(m->s, 0, (uint64_t)n);
 	return true;
+}
+
+/* The multiplexer's timer: a stall deadline came; the driver checks it. */
+static void
+vmux_stall_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct vmux *m = arg;
+	m->stall_at = 0;
+	vsess_kick(m->s);
+}
+
+/* Whether flow f is past its stall deadline at now. */
+static bool
+vmux_stall_over(const struct vmux *m, const struct vmux_flow *f, uint64_t now)
+{
+	return f->stall_since != 0 && f->down_credit <= 0 && now >= f->stall_since &&
+	    now - f->stall_since >= m->v->cv->flow_stall_ms; /* a clock read later in the step
+	                                                    * may be ahead of now: no stall */
+}
+
+/* Closes the flows stalled past vpn.flow_stall_timeout with target bytes waiting, and arms
+ * the timer for the next deadline. true when it closed one (its CloseFlow is due). */
+static bool
+vmux_stalls(struct vmux *m, uint64_t now)
+{
+	uint64_t next = 0;
+	bool closed = false;
+	for (size_t i = 0; i < m->nfl; i++) {
+		struct vmux_flow *f = m->fl[i];
+		if (f->stall_since == 0 || f->down_credit > 0 || f->f.state != VF_OPEN ||
+		    f->close_due || f->fail_due || f->client_closed)
+			continue;
+		if (vmux_stall_over(m, f, now)) {
+			if (vflow_readable(&f->f)) {
+				vsess_stat(m->s, SV_FLOW_STALLS, 1);
+				vmux_fail(f, "credit stall"); /* CloseFlow: it was created */
+				closed = true;
+			}
+			continue; /* else its readability wakes the session (vmux_step) */
+		}
+		uint64_t at = f->stall_since + m->v->cv->flow_stall_ms;
+		if (next == 0 || at < next)
+			next = at;
+	}
+	if (next != 0 && (m->stall_at == 0 || next < m->stall_at)) {
+		uint64_t ms = next > now ? next - now : 0;
+		struct timeval tv = { .tv_sec = (time_t)(ms / 1000),
+			.tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+		evtimer_add(&m->stall_ev, &tv);
+		m->stall_at = next;
+	}
+	return closed;
 }
 
 /* Drives the flows (see vmux.h). */
@@ -459,6 +531,7 @@ vmux_step(struct vmux *m)
 		if (vmux_send_ctl(m, &c, NULL))
 			m->pong_due = false;
 	}
+	(void)vmux_stalls(m, now);
 	for (size_t i = m->nfl; i-- > 0;)
 		(void)vmux_flow_step(m, i, now);
 	/* Data: one frame per flow per pass while the queue has room. */
@@ -472,9 +545,14 @@ vmux_step(struct vmux *m)
 	bool room = vsess_slot(m->s, false) != NULL;
 	for (size_t i = 0; i < m->nfl; i++) {
 		struct vmux_flow *f = m->fl[i];
-		vflow_want_read(&f->f, room && f->f.state == VF_OPEN && f->created &&
-		    !f->client_closed && !f->close_due && !f->fail_due && f->down_credit > 0);
+		bool live = f->f.state == VF_OPEN && f->created && !f->client_closed &&
+		    !f->close_due && !f->fail_due;
+		vflow_want_read(&f->f, live && ((room && f->down_credit > 0) ||
+		    vmux_stall_over(m, f, now)));
 	}
+	/* A flow whose credit ran out in this pass: its deadline is armed now. */
+	if (vmux_stalls(m, vflow_ms()))
+		vsess_kick(m->s);
 }
 
 /* Closes every target (see vmux.h). */
@@ -495,7 +573,7 @@ vmux_flows(const struct vmux *m)
 /* A multiplexer (see vmux.h). */
 struct vmux *
 vmux_new(struct vsess *s, struct event_base *base, const struct vpn *v,
-    struct evdns_base **dns)
+    struct vdns_res **dns)
 {
 	struct vmux *m = calloc(1, sizeof *m);
 	if (m == NULL)
@@ -504,6 +582,7 @@ vmux_new(struct vsess *s, struct event_base *base, const struct vpn *v,
 	m->base = base;
 	m->v = v;
 	m->dns = dns;
+	evtimer_assign(&m->stall_ev, base, vmux_stall_cb, m);
 	return m;
 }
 
@@ -523,6 +602,7 @@ vmux_free(struct vmux *m)
 		return;
 	while (m->nfl > 0)
 		vmux_remove(m, m->nfl - 1);
+	event_del(&m->stall_ev);
 	free(m->fl);
 	free(m);
 }

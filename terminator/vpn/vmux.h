@@ -5,7 +5,9 @@
  * data frames carry bytes each way under credit: 256 KiB per direction per flow at the
  * start, more only by WindowUpdate. We never send the client more than it granted, and
  * grant it credit only as its bytes reach the target, so what a flow buffers towards its
- * target is bounded by the credit. Ping is answered with Pong, a target's end is a
+ * target is bounded by the credit. A flow whose client grants no credit for
+ * vpn.flow_stall_timeout (60 s, §3.4) while its target's bytes wait is closed with
+ * CloseFlow and counted (switchyard_vpn_flow_stalls_total). Ping is answered with Pong, a target's end is a
  * CloseFlow, the client's CloseFlow closes the target once its bytes are written.
  */
 #ifndef SY_TERMINATOR_VPN_VMUX_H
@@ -26,14 +28,15 @@
                                                  * out, beyond max_flows */
 
 struct event_base;
-struct evdns_base;
+struct vdns_res;
 struct vsess;
 struct vmux;
 
-/* A multiplexer for session s; *dns is the session's resolver (made on the first name).
+/* A multiplexer for session s; *dns is the session's reference to the worker's resolver
+ * (taken on the first name).
  * NULL when out of memory. */
 struct vmux *vmux_new(struct vsess *s, struct event_base *base, const struct vpn *v,
-    struct evdns_base **dns);
+    struct vdns_res **dns);
 
 /* One decrypted, unpadded client message (one or more mux frames). false when it breaks
  * the protocol (*why: a stable lowercase reason); the session then ends. */

@@ -99,7 +99,7 @@ struct vsess {
 	size_t                  tq_off, tq_len;
 	size_t                  tq_used;   /* plaintext bytes written into tq: wiped on return */
 	/* the /ws target */
-	struct evdns_base      *dns;       /* made on the first name, shared by /mux flows */
+	struct vdns_res        *dns;       /* the worker's resolver, taken on the first name */
 	struct vflow            f;
 	bool                    t_eof;
 	/* the /mux flows */
@@ -910,8 +910,7 @@ vsess_free(struct vsess *s)
 	event_del(&s->tick);
 	vflow_close(&s->f);
 	vmux_free(s->mux);
-	if (s->dns != NULL)
-		evdns_base_free(s->dns, 1);
+	vdns_res_drop(s->dns);
 	vdns_free(s->vd);
 	if (s->ratchet)
 		rvpn_ratchet_wipe(&s->r);

@@ -11,7 +11,9 @@
 #   A scenario that cannot run at all: sy_skip "why"; sy_done; exit $?
 #   Shared steps (one comment each below): sy_hold (held connections via sy_fleet.py),
 #   sy_stop_clean / sy_exit_ms / sy_wait_gone / sy_run_to_exit (stopping and exit status),
-#   sy_metric / sy_wait_metric (admin /metrics), sy_fds (open descriptors), sy_raw (raw bytes).
+#   sy_metric / sy_wait_metric (admin /metrics), sy_fds (open descriptors), sy_raw (raw bytes),
+#   and for the VPN scenarios sy_vpn_keys / sy_vpn_ik (key tools), sy_echo (a TCP echo),
+#   sy_vpn_conf (the common configuration), sy_vc / sy_has (the C client and its output).
 
 : "${SWITCHYARD:?run under ctest, or set SWITCHYARD to the binary}"
 : "${SY_SOURCE_DIR:?run under ctest, or set SY_SOURCE_DIR}"
@@ -296,3 +298,90 @@ except ConnectionResetError:
 sys.stdout.write(out.decode("latin1"))
 EOF
 }
+
+# ---- VPN scenarios (vpn.sh, vpn_mux.sh, vpn_dns.sh, vpnc.sh) ----
+
+# sy_vpn_keys SERVER_KEY BUNDLE [CLIENT_KEY...]: $T/SERVER_KEY and its prekey bundle
+# $T/BUNDLE from the key tools, and a key $T/CLIENT_KEY for each client; false on any
+# failure (the scenario cannot go on).
+sy_vpn_keys() {
+	"$SWITCHYARD" keygen -o "$T/$1" >/dev/null &&
+		"$SWITCHYARD" prekey-bundle --identity "$T/$1" -o "$T/$2" >/dev/null || return 1
+	shift 2
+	for k in "$@"; do
+		"$SWITCHYARD" keygen -o "$T/$k" >/dev/null || return 1
+	done
+}
+
+# sy_vpn_ik KEYFILE FORM: one form of $T/KEYFILE's public key (x25519_hex, x25519_ik, ...).
+sy_vpn_ik() {
+	"$SWITCHYARD" pubkey --identity "$T/$1" | awk -v f="$2" '$1 == f":" { print $2 }'
+}
+
+# sy_echo NAME PORT [IDLE_S]: a TCP echo server on 127.0.0.1:PORT (a thread per
+# connection; a connection idle IDLE_S seconds, default 60, is closed).
+sy_echo() {
+	sy_start "$1" python3 -c '
+import sys
+from sy_peer import serve_threads
+def serve(c):
+    c.settimeout(float(sys.argv[2]))
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            c.sendall(d)
+    except OSError:
+        pass
+    c.close()
+serve_threads(int(sys.argv[1]), serve)
+' "$2" "${3:-60}"
+}
+
+# sy_vpn_conf FILE PORT ADMIN WORKERS SERVER_KEY BUNDLE CLIENTS [EXTRA_LISTENERS]: a
+# switchyard configuration $T/FILE with a TLS listener on PORT whose default route
+# terminates, the admin listener, the access log $T/access.log (or $T/$SY_VPN_ACCESS.log,
+# in the format $SY_VPN_LOG_FORMAT when set), the decoy site $T/site
+# (certificate $T/site.crt for vpn.test, made here) and terminator.vpn with the given key
+# files and allow-list. EXTRA_LISTENERS (YAML list items) go after the edge listener; the
+# scenario appends its own terminator.vpn keys (4 spaces in).
+sy_vpn_conf() {
+	mkdir -p "$T/site"
+	[ -f "$T/site/index.html" ] || printf 'decoy\n' >"$T/site/index.html"
+	[ -f "$T/site.crt" ] || sy_cert site vpn.test
+	cat >"$T/$1" <<EOT
+process: {workers: $4}
+log: {level: info, access: $T/${SY_VPN_ACCESS:-access}.log${SY_VPN_LOG_FORMAT:+, format: $SY_VPN_LOG_FORMAT}}
+admin: {listen: "127.0.0.1:$3"}
+listeners:
+  - name: edge
+    listen: 127.0.0.1:$2
+    kind: tls
+    routes:
+      - default: {terminate: true}
+${8:-}
+terminator:
+  certificates: [{cert: $T/site.crt, key: $T/site.key}]
+  site: {root: $T/site}
+  vpn:
+    identity_key: $T/$5
+    prekey_bundle: $T/$6
+    clients: $T/$7
+EOT
+}
+
+# sy_vc WANT NAME ARGS...: runs the C test client $VC with ARGS (output in $T/NAME.out,
+# diagnostics in $T/NAME.err) and checks that it exits WANT.
+sy_vc() {
+	want=$1 name=$2
+	shift 2
+	"$VC" "$@" >"$T/$name.out" 2>"$T/$name.err"
+	got=$?
+	if [ "$got" = "$want" ]; then sy_ok; else
+		sy_bad "$name: exit $got, want $want: $(tr '\n' ' ' <"$T/$name.out") $(head -3 "$T/$name.err")"
+	fi
+}
+
+# sy_has NAME REGEX: the client's output $T/NAME.out has a line matching REGEX.
+sy_has() { sy_check "$1: /$2/ in $(tr '\n' ' ' <"$T/$1.out")" grep -qE "$2" "$T/$1.out"; }

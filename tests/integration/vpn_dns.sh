@@ -9,7 +9,8 @@
 # against a resolver that never answers (a UDP socket this test holds open): one query
 # times out after vpn.dns.timeout; a client that leaves with lookups pending; 64 queries in flight all time out (none busy); 65: the
 # 65th is answered "server busy" at once and the 64 others still time out in the same
-# session; every session ends because the client left (never an error); metrics
+# session; every session ends because the client left (never an error); all sessions of the
+# worker ask from one socket (one evdns base per worker, not per session); metrics
 # switchyard_vpn_dns_queries_total{result} and the session log line; a GET without Upgrade
 # on /dns is still the decoy's 404.
 . "$(dirname "$0")/lib.sh"
@@ -19,15 +20,8 @@ VC=${SY_BUILD_DIR:?run under ctest}/tests/sy_vpnc
 DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
 [ -x "$DNSMASQ" ] || { sy_skip "dnsmasq missing (Debian package dnsmasq-base)"; sy_done; exit $?; }
 
-"$SWITCHYARD" keygen -o "$T/srv.key" >/dev/null &&
-	"$SWITCHYARD" keygen -o "$T/cli.key" >/dev/null &&
-	"$SWITCHYARD" prekey-bundle --identity "$T/srv.key" -o "$T/b.json" >/dev/null ||
-	{ sy_bad "key tools"; sy_done; exit 1; }
-"$SWITCHYARD" pubkey --identity "$T/cli.key" | awk '$1 == "x25519_hex:" { print $2 " tester" }' \
-	>"$T/clients.allow"
-sy_cert vpn vpn.test
-mkdir -p "$T/www"
-printf 'decoy\n' >"$T/www/index.html"
+sy_vpn_keys srv.key b.json cli.key || { sy_bad "key tools"; sy_done; exit 1; }
+echo "$(sy_vpn_ik cli.key x25519_hex) tester" >"$T/clients.allow"
 
 # The real resolver. It runs as the invoking user (no privilege drop) with its pid file here.
 # dnsmasq listens on UDP and TCP: its port must be free for both (a UDP-only check lost
@@ -59,28 +53,16 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("127.0.0.1", int(sys.argv[1])))
 print("ready", flush=True)
 while True:
-    s.recv(4096)
+    q, peer = s.recvfrom(4096)
+    print("query from port", peer[1], flush=True)
 ' "$S"
 
-# conf NAME PORT ADMIN DNSPORT TIMEOUT: one switchyard configuration.
+# conf NAME PORT ADMIN DNSPORT TIMEOUT: one switchyard configuration (one worker, the
+# access log $T/NAME-access.log in JSON).
 conf() {
-	cat >"$T/$1.yaml" <<EOF
-process: {workers: 1}
-log: {level: info, access: $T/$1-access.log, format: json}
-admin: {listen: "127.0.0.1:$3"}
-listeners:
-  - name: edge
-    listen: 127.0.0.1:$2
-    kind: tls
-    routes:
-      - default: {terminate: true}
-terminator:
-  certificates: [{cert: $T/vpn.crt, key: $T/vpn.key}]
-  site: {root: $T/www}
-  vpn:
-    identity_key: $T/srv.key
-    prekey_bundle: $T/b.json
-    clients: $T/clients.allow
+	SY_VPN_ACCESS=$1-access SY_VPN_LOG_FORMAT=json \
+		sy_vpn_conf "$1.yaml" "$2" "$3" 1 srv.key b.json clients.allow
+	cat >>"$T/$1.yaml" <<EOF
     dns: {servers: ["127.0.0.1:$4"], timeout: $5}
 EOF
 }
@@ -108,18 +90,14 @@ do
 done
 
 B="--sni vpn.test --identity $T/cli.key --bundle $T/b.json"
-# vc CODE NAME PORT ARGS...: runs the client, output in $T/NAME.out; checks the exit code.
+# vc CODE NAME PORT ARGS...: the client on 127.0.0.1:PORT (sy_vc); has NAME REGEX: its
+# output (sy_has).
 vc() {
-	want=$1 name=$2 port=$3
+	w=$1 n=$2 port=$3
 	shift 3
-	"$VC" --connect "127.0.0.1:$port" $B "$@" >"$T/$name.out" 2>"$T/$name.err"
-	got=$?
-	if [ "$got" = "$want" ]; then sy_ok; else
-		sy_bad "$name: exit $got, want $want: $(tr '\n' ' ' <"$T/$name.out") $(head -3 "$T/$name.err")"
-	fi
+	sy_vc "$w" "$n" --connect "127.0.0.1:$port" $B "$@"
 }
-# has NAME REGEX: the client's output has a line matching REGEX.
-has() { sy_check "$1: /$2/ in $(tr '\n' ' ' <"$T/$1.out")" grep -qE "$2" "$T/$1.out"; }
+has() { sy_has "$@"; }
 m() { sy_metric "$1" "switchyard_vpn_dns_queries_total{path=\"/api/v1/ws/dns\",result=\"$2\"}"; }
 
 vc 0 a "$P" --timeout 10 dns --name a.test --type A
@@ -183,6 +161,10 @@ vc 0 after "$P2" --timeout 10 dns --name a.test --type A
 has after 'error=timeout$'
 got=$(curl -sk --max-time 5 -o /dev/null -w '%{http_code}' --resolve "vpn.test:$P:127.0.0.1" "https://vpn.test:$P/api/v1/ws/dns")
 [ "$got" = 404 ] && sy_ok || sy_bad "GET /api/v1/ws/dns without Upgrade: $got"
+# One evdns base per worker (issue 9 item 2), not one per session: the five /dns sessions
+# above (one worker) all asked the silent resolver from one UDP socket.
+ports=$(sed -n 's/^query from port \([0-9]*\)$/\1/p' "$T/silent.log" | sort -u | wc -l)
+sy_check "the silent resolver was asked from $ports source ports (want 1)" [ "$ports" = 1 ]
 
 sy_stop sy
 sy_stop sy2

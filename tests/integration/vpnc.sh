@@ -18,32 +18,12 @@ VC=${SY_BUILD_DIR:?run under ctest}/tests/sy_vpnc
 python3 -c 'import cryptography' 2>/dev/null || { sy_skip "python3 cryptography missing"; sy_done; exit $?; }
 [ -x "$VC" ] || { sy_bad "no $VC"; sy_done; exit 1; }
 
-"$SWITCHYARD" keygen -o "$T/srv.key" >/dev/null &&
-	"$SWITCHYARD" keygen -o "$T/cli.key" >/dev/null &&
-	"$SWITCHYARD" prekey-bundle --identity "$T/srv.key" -o "$T/b.json" >/dev/null &&
-	"$SWITCHYARD" keygen -o "$T/other.key" >/dev/null &&
-	"$SWITCHYARD" prekey-bundle --identity "$T/other.key" -o "$T/other.json" >/dev/null ||
+sy_vpn_keys srv.key b.json cli.key && sy_vpn_keys other.key other.json ||
 	{ sy_bad "key tools"; sy_done; exit 1; }
 sy_cert vpn vpn.test
 
 echo_port=$(sy_port)
-cat >"$T/echo.py" <<'EOF'
-import sys
-from sy_peer import serve_threads
-def serve(c):
-    c.settimeout(30)
-    try:
-        while True:
-            d = c.recv(65536)
-            if not d:
-                break
-            c.sendall(d)
-    except OSError:
-        pass
-    c.close()
-serve_threads(int(sys.argv[1]), serve)
-EOF
-sy_start echo python3 "$T/echo.py" "$echo_port"
+sy_echo echo "$echo_port" 30
 web_port=$(sy_port)
 mkdir "$T/www"
 head -c 300000 /dev/urandom >"$T/www/page.bin"
@@ -60,18 +40,9 @@ sy_start bad python3 "$SY_DIR/sy_rvpn_server.py" --port "$bad_port" --identity "
 for p in $echo_port $web_port $tls_port $plain_port $bad_port; do sy_wait_port "$p" || sy_bad "port $p"; done
 
 A="--connect 127.0.0.1:$tls_port --sni vpn.test --identity $T/cli.key --bundle $T/b.json --timeout 20"
-# vc CODE NAME ARGS...: runs the client, output in $T/NAME.out; checks the exit code.
-vc() {
-	want=$1 name=$2
-	shift 2
-	"$VC" "$@" >"$T/$name.out" 2>"$T/$name.err"
-	got=$?
-	if [ "$got" = "$want" ]; then sy_ok; else
-		sy_bad "$name: exit $got, want $want: $(tr '\n' ' ' <"$T/$name.out") $(head -3 "$T/$name.err")"
-	fi
-}
-# has NAME REGEX: the client's output has a line matching REGEX.
-has() { sy_check "$1: /$2/" grep -qE "$2" "$T/$1.out"; }
+# vc CODE NAME ARGS...: runs the client (sy_vc); has NAME REGEX: its output (sy_has).
+vc() { sy_vc "$@"; }
+has() { sy_has "$@"; }
 
 vc 0 hello $A hello-only
 has hello '^upgrade=ok$'

@@ -15,6 +15,7 @@
  *   hello-only                          the handshake only
  *   ws-echo  --target HOST:PORT --bytes N [--full-msg EXTRA]  (path default /api/v1/ws)
  *   mux-echo --target HOST:PORT --flows K --bytes N [--slow-credit] [--no-window-update]
+ *            [--credit-after MS]
  *            [--zero-rtt BYTES] [--ping TS]        (path default /api/v1/ws/mux)
  *   dns      --name NAME [--type A|AAAA|NUMBER] [--repeat R]   (path default /api/v1/ws/dns)
  *   fetch    --target HOST:PORT --fetch URL-PATH   (over /ws, or one mux flow when the
@@ -45,7 +46,8 @@
  *     256 KiB each way per flow at the start; we never send beyond what the server
  *     granted; we grant back what we consumed in WindowUpdates of at least 16 KiB (at the
  *     end of a flow, the rest), or with --slow-credit at most one per flow every 200 ms,
- *     or never with --no-window-update. Every byte the server sends beyond what we
+ *     or never with --no-window-update, or with --credit-after MS none before MS ms
+ *     after the client started (then as usual). Every byte the server sends beyond what we
  *     granted counts as a credit violation. Data waits for FlowCreated unless
  *     --zero-rtt BYTES allows that many bytes per flow before it. A flow ends with our
  *     CloseFlow once all N bytes came back. --ping TS sends a Ping with timestamp TS
@@ -159,6 +161,7 @@ static struct {
 	const char *target, *name, *fetch;
 	const char *tun_name;   /* tun mode: the local device (default syc0) */
 	bool plain, slow_credit, no_wu;
+	uint64_t credit_after, start_ms;
 	enum vc_mode mode;
 	uint64_t bytes, zero_rtt, seed, tamper, ping, full_extra;
 	bool ping_set, full_msg;
@@ -1195,7 +1198,8 @@ flow_of(uint32_t id)
 static void
 flow_grant(struct vc_flow *f, uint64_t now, bool all)
 {
-	if (o.no_wu || f->pending_grant == 0 || f->closed || f->failed)
+	if (o.no_wu || f->pending_grant == 0 || f->closed || f->failed ||
+	    now - o.start_ms < o.credit_after)
 		return;
 	if (o.slow_credit ? now - f->last_grant_ms < VC_SLOW_GRANT_MS :
 	    (f->pending_grant < VC_GRANT_MIN && !all))
@@ -1525,7 +1529,7 @@ main(int argc, char **argv)
 	enum { OPT_CONNECT = 256, OPT_SNI, OPT_CAFILE, OPT_PLAIN, OPT_PATH, OPT_IDENTITY, OPT_BUNDLE,
 		OPT_TIMEOUT, OPT_SEED, OPT_RECORD, OPT_REPLAY, OPT_TAMPER, OPT_TARGET, OPT_BYTES, OPT_FLOWS,
 		OPT_SLOW, OPT_NOWU, OPT_ZRTT, OPT_NAME, OPT_TYPE, OPT_REPEAT, OPT_FETCH, OPT_PING,
-		OPT_FULL, OPT_TUN_NAME };
+		OPT_FULL, OPT_TUN_NAME, OPT_CREDIT_AFTER };
 	static const struct option longopts[] = {
 		{ "connect", required_argument, NULL, OPT_CONNECT },
 		{ "sni", required_argument, NULL, OPT_SNI },
@@ -1544,6 +1548,7 @@ main(int argc, char **argv)
 		{ "flows", required_argument, NULL, OPT_FLOWS },
 		{ "slow-credit", no_argument, NULL, OPT_SLOW },
 		{ "no-window-update", no_argument, NULL, OPT_NOWU },
+		{ "credit-after", required_argument, NULL, OPT_CREDIT_AFTER },
 		{ "zero-rtt", required_argument, NULL, OPT_ZRTT },
 		{ "ping", required_argument, NULL, OPT_PING },
 		{ "name", required_argument, NULL, OPT_NAME },
@@ -1558,6 +1563,7 @@ main(int argc, char **argv)
 	int ch;
 
 	o.timeout_s = VC_TIMEOUT_S;
+	o.start_ms = now_ms();
 	o.seed = 1;
 	o.flows = 1;
 	o.repeat = 1;
@@ -1583,6 +1589,7 @@ main(int argc, char **argv)
 		case OPT_FLOWS: o.flows = (unsigned)num_arg(optarg, "--flows"); break;
 		case OPT_SLOW: o.slow_credit = true; break;
 		case OPT_NOWU: o.no_wu = true; break;
+		case OPT_CREDIT_AFTER: o.credit_after = num_arg(optarg, "--credit-after"); break;
 		case OPT_ZRTT: o.zero_rtt = num_arg(optarg, "--zero-rtt"); break;
 		case OPT_PING: o.ping = num_arg(optarg, "--ping"); o.ping_set = true; break;
 		case OPT_NAME: o.name = optarg; break;

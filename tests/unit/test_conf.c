@@ -557,6 +557,10 @@ test_terminator(void)
 	    "t.yaml:6:19: terminator.vpn.max_sessions: `0`: must be between 1 and 1000000");
 	BAD(VPN "    max_flows: 65536\n",
 	    "t.yaml:6:16: terminator.vpn.max_flows: `65536`: must be between 1 and 65535");
+	BAD(VPN "    flow_stall_timeout: 99ms\n",
+	    "t.yaml:6:25: terminator.vpn.flow_stall_timeout: `99ms`: must be from 100ms to 1h");
+	BAD(VPN "    flow_stall_timeout: 3600001ms\n",
+	    "t.yaml:6:25: terminator.vpn.flow_stall_timeout: `3600001ms`: must be from 100ms to 1h");
 	BAD(VPN "    dns: {servers: [dns.google]}\n",
 	    "t.yaml:6:21: terminator.vpn.dns.servers[0]: `dns.google`: host names are not accepted, only IP literals");
 	BAD(VPN "    dns: {servers: [\"1.2.3.4:0\"]}\n",
@@ -571,7 +575,15 @@ test_terminator(void)
 	c = GOOD(VPN "    replay_window: 1s\n    max_sessions: 1000000\n    max_flows: 1\n" L_TLS R_DEF);
 	CHECK(c != NULL && c->terminator.vpn.replay_window_ms == 1000 &&
 	    c->terminator.vpn.max_sessions == 1000000 && c->terminator.vpn.max_flows == 1 &&
-	    c->terminator.vpn.dns.timeout_ms == 5000 && c->terminator.vpn.dns.nservers == 0);
+	    c->terminator.vpn.dns.timeout_ms == 5000 && c->terminator.vpn.dns.nservers == 0 &&
+	    c->terminator.vpn.flow_stall_ms == 60000);
+	conf_free(c);
+	/* flow_stall_timeout at its bounds (N), one beyond each is refused above (N+1). */
+	c = GOOD(VPN "    flow_stall_timeout: 100ms\n" L_TLS R_DEF);
+	CHECK(c != NULL && c->terminator.vpn.flow_stall_ms == 100);
+	conf_free(c);
+	c = GOOD(VPN "    flow_stall_timeout: 1h\n" L_TLS R_DEF);
+	CHECK(c != NULL && c->terminator.vpn.flow_stall_ms == 3600000);
 	conf_free(c);
 	/* deny given replaces the default; deny: [] denies nothing. */
 	c = GOOD(VPN "    egress: {deny: []}\n" L_TLS R_DEF);

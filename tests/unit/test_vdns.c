@@ -2,7 +2,8 @@
  * terminator/vpn/vdns: the pure answer builder (A keeps IPv4 only, AAAA IPv6 only,
  * duplicates dropped, RVPN_DNS_MAX_ADDRS at N and N+1, NXDOMAIN and other failures, the
  * exact "server busy" DnsResponse), and the in-flight limit VDNS_INFLIGHT_MAX at N and N+1
- * on a real vdns whose lookups never run (the loop is not started).
+ * on a real vdns whose lookups never run (the loop is not started); one evdns base per
+ * worker, shared by every session, a new one after vpn.dns changes, freed by the last user.
  */
 #include <arpa/inet.h>
 #include <event2/event.h>
@@ -126,18 +127,31 @@ ask(struct vdns *d, unsigned id, const char *type_json, struct rvpn_dns_response
 	return vdns_query(d, (const uint8_t *)q, (size_t)n, now, res);
 }
 
+/* A vpn.dns of one server, 127.0.0.1:9 (discard: nothing answers, and the loop never
+ * runs anyway), 5 s per query. */
+static void
+discard_dns(struct conf_addr *srv, struct conf_vpn_dns *dv)
+{
+	memset(srv, 0, sizeof *srv);
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&srv->ss;
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons(9);
+	s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	srv->len = sizeof *s4;
+	memset(dv, 0, sizeof *dv);
+	dv->servers = srv;
+	dv->nservers = 1;
+	dv->timeout_ms = 5000;
+}
+
 static void
 test_inflight(void)
 {
 	struct event_base *base = event_base_new();
 	CHECK(base != NULL);
 	struct conf_addr srv;
-	memset(&srv, 0, sizeof srv);
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&srv.ss;
-	s4->sin_family = AF_INET;
-	s4->sin_port = htons(9); /* discard: nothing answers, and the loop never runs anyway */
-	s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	struct conf_vpn_dns dv = { .servers = &srv, .nservers = 1, .timeout_ms = 5000 };
+	struct conf_vpn_dns dv;
+	discard_dns(&srv, &dv);
 	struct vdns *d = vdns_new(base, &dv, ready, NULL);
 	CHECK(d != NULL);
 	if (d == NULL)
@@ -164,10 +178,45 @@ test_inflight(void)
 	event_base_free(base);
 }
 
+/* One evdns base per worker (issue 9 item 2): every session of a thread with the same
+ * vpn.dns shares one; a changed vpn.dns (a reload) gets a new one while the old one lives
+ * until its last user drops it; the worker's exit drops its own reference. */
+static void
+test_worker_base(void)
+{
+	struct event_base *base = event_base_new();
+	CHECK(base != NULL);
+	struct conf_addr srv;
+	struct conf_vpn_dns dv;
+	discard_dns(&srv, &dv);
+	unsigned long made = vdns_res_made();
+	struct vdns *d1 = vdns_new(base, &dv, ready, NULL);
+	struct vdns *d2 = vdns_new(base, &dv, ready, NULL);
+	struct vdns_res *r1 = vdns_res_take(base, &dv); /* a /ws or /mux session's */
+	struct vdns_res *r2 = vdns_res_take(base, &dv);
+	CHECK(d1 != NULL && d2 != NULL && r1 != NULL && r1 == r2);
+	CHECKF(vdns_res_made() == made + 1, "%lu bases for four sessions", vdns_res_made() - made);
+	struct conf_vpn_dns dv2 = dv;
+	dv2.timeout_ms = 2000; /* a reload changed vpn.dns */
+	struct vdns_res *r3 = vdns_res_take(base, &dv2);
+	CHECK(r3 != NULL && r3 != r1 && vdns_res_made() == made + 2);
+	CHECK(vdns_res_evdns(r1) != vdns_res_evdns(r3));
+	vdns_res_drop(r1);
+	vdns_res_drop(r2);
+	vdns_free(d1);
+	vdns_free(d2); /* the old base's last user: it is freed here (ASan sees a leak if not) */
+	vdns_res_drop(r3);
+	vdns_worker_exit(); /* and the new one with the worker's reference */
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
 	test_answer();
 	test_inflight();
+	vdns_worker_exit(); /* the thread's base of test_inflight */
+	test_worker_base();
 	return check_summary();
 }
