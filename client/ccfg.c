@@ -1,8 +1,9 @@
 /*
  * switchyard-client's options: the command-line flags and the small YAML file of -c with
- * the same names (flags win), the wss:// URL split into host, port and /mux path, and the
- * --help text. YAML through libyaml's event parser: one mapping of scalar values; an
- * unknown key or a non-scalar is an error naming file:line:column and the key.
+ * the same names (flags win), the wss:// URL split into host, port and /mux (or, with
+ * --tun, /tun) path, and the --help text. YAML through libyaml's event parser: one mapping
+ * of scalar values (tun-route may also be a list); an unknown key or another non-scalar is
+ * an error naming file:line:column and the key.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -16,12 +17,14 @@
 
 const char ccfg_help[] =
 "NAME\n"
-"    switchyard-client - local SOCKS5 and HTTP CONNECT proxy over a switchyard VPN\n"
+"    switchyard-client - local SOCKS5 / HTTP CONNECT proxy and full tunnel over a\n"
+"    switchyard VPN\n"
 "\n"
 "SYNOPSIS\n"
 "    switchyard-client --server wss://HOST[:PORT]/api/v1/ws --identity FILE --bundle FILE\n"
 "                      [--cafile FILE] [--connect IP:PORT] [--known-hosts FILE]\n"
 "                      [--socks ADDR:PORT] [--http ADDR:PORT] [--log-level LEVEL]\n"
+"                      [--tun [--tun-name NAME] [--tun-route CIDR]...]\n"
 "    switchyard-client -c FILE [flags]\n"
 "    switchyard-client keygen -o FILE [--force]\n"
 "    switchyard-client --help\n"
@@ -67,9 +70,24 @@ const char ccfg_help[] =
 "        request head is limited to 8 KiB (431).\n"
 "    --log-level error|warn|info|debug\n"
 "        Default info: one line per local connection at its close.\n"
+"    --tun\n"
+"        Linux, CAP_NET_ADMIN: a full tunnel over PATH/tun instead of PATH/mux. The\n"
+"        server's first message, VirtualIp (within 5 s), gives the lease, gateway and\n"
+"        MTU; the client makes a TUN device with the lease in its /24, so that subnet\n"
+"        and the gateway go through the tunnel, one IP packet per message each way.\n"
+"        The default route is never changed; --tun-route adds more. The device stays\n"
+"        across reconnects (the lease is sticky) and goes at exit. The VirtualIp's DNS\n"
+"        servers are logged, not applied. No SOCKS/HTTP listener unless asked for.\n"
+"    --tun-name NAME\n"
+"        The device's name (default sytun0, at most 15 characters).\n"
+"    --tun-route CIDR\n"
+"        Also route this IPv4 CIDR through the device (repeatable, at most 32), e.g.\n"
+"        --tun-route 0.0.0.0/1 --tun-route 128.0.0.0/1 for everything (keep the\n"
+"        server itself reachable outside the tunnel then).\n"
 "    -c FILE\n"
 "        Read the options from a YAML mapping with the same names (server, identity,\n"
-"        bundle, cafile, connect, known-hosts, socks, http, log-level); flags given on\n"
+"        bundle, cafile, connect, known-hosts, socks, http, log-level, tun (true or\n"
+"        false), tun-name, tun-route (a list)); flags given on\n"
 "        the command line win.\n"
 "\n"
 "    keygen -o FILE [--force]\n"

@@ -8,7 +8,8 @@
 # route is left alone, and an address outside the tunnel's routes does not go into the
 # device; the server restarted under the client: it reconnects, keeps the same lease and
 # device, and the pings work again; SIGTERM removes the device; --tun-route accepts 32
-# routes (CLIENT_TUN_ROUTES_MAX, N) and refuses 33 (N+1); --tun without CAP_NET_ADMIN says
+# routes (CLIENT_TUN_ROUTES_MAX, N) and refuses 33 (N+1), as flags and as a YAML list;
+# --tun without CAP_NET_ADMIN says
 # so. Skipped (exit 77, with the reason) without root, /dev/net/tun or `ip netns`.
 
 SY_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -31,6 +32,17 @@ sy_check "32 --tun-route pass the options (status $rc)" [ "$rc" = 1 ]
 rc=$?
 sy_check "33 --tun-route are refused (status $rc)" [ "$rc" = 2 ]
 sy_check "the refusal names the limit" grep -q 'at most 32 routes' "$T/r33.out"
+# The same limit through -c FILE, where tun-route is a YAML list.
+yroutes() { printf 'server: wss://vpn.test/api/v1/ws\nidentity: %s\nbundle: %s\ntun: true\ntun-route:\n' \
+    "$T/none.key" "$T/none.json"; i=1; while [ $i -le "$1" ]; do echo "  - 10.9.$i.0/24"; i=$((i + 1)); done; }
+yroutes 32 >"$T/y32.yaml"
+yroutes 33 >"$T/y33.yaml"
+"$CL" -c "$T/y32.yaml" >"$T/y32.out" 2>&1
+rc=$?
+sy_check "a YAML list of 32 tun-route passes the options (status $rc)" [ "$rc" = 1 ]
+"$CL" -c "$T/y33.yaml" >"$T/y33.out" 2>&1
+rc=$?
+sy_check "a YAML list of 33 tun-route is refused (status $rc)" sh -c "[ $rc = 2 ] && grep -q 'at most 32 routes' $T/y33.out"
 "$CL" --server wss://vpn.test/api/v1/ws --identity "$T/none.key" --bundle "$T/none.json" \
     --tun-route 10.0.0.0/8 >"$T/notun.out" 2>&1
 rc=$?
