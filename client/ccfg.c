@@ -1,8 +1,9 @@
 /*
  * switchyard-client's options: the command-line flags and the small YAML file of -c with
- * the same names (flags win), the wss:// URL split into host, port and /mux path, and the
- * --help text. YAML through libyaml's event parser: one mapping of scalar values; an
- * unknown key or a non-scalar is an error naming file:line:column and the key.
+ * the same names (flags win), the wss:// URL split into host, port and /mux (or, with
+ * --tun, /tun) path, and the --help text. YAML through libyaml's event parser: one mapping
+ * of scalar values (tun-route may also be a list); an unknown key or another non-scalar is
+ * an error naming file:line:column and the key.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -16,12 +17,14 @@
 
 const char ccfg_help[] =
 "NAME\n"
-"    switchyard-client - local SOCKS5 and HTTP CONNECT proxy over a switchyard VPN\n"
+"    switchyard-client - local SOCKS5 / HTTP CONNECT proxy and full tunnel over a\n"
+"    switchyard VPN\n"
 "\n"
 "SYNOPSIS\n"
 "    switchyard-client --server wss://HOST[:PORT]/api/v1/ws --identity FILE --bundle FILE\n"
 "                      [--cafile FILE] [--connect IP:PORT] [--known-hosts FILE]\n"
 "                      [--socks ADDR:PORT] [--http ADDR:PORT] [--log-level LEVEL]\n"
+"                      [--tun [--tun-name NAME] [--tun-route CIDR]...]\n"
 "    switchyard-client -c FILE [flags]\n"
 "    switchyard-client keygen -o FILE [--force]\n"
 "    switchyard-client --help\n"
@@ -67,9 +70,24 @@ const char ccfg_help[] =
 "        request head is limited to 8 KiB (431).\n"
 "    --log-level error|warn|info|debug\n"
 "        Default info: one line per local connection at its close.\n"
+"    --tun\n"
+"        Linux, CAP_NET_ADMIN: a full tunnel over PATH/tun instead of PATH/mux. The\n"
+"        server's first message, VirtualIp (within 5 s), gives the lease, gateway and\n"
+"        MTU; the client makes a TUN device with the lease in its /24, so that subnet\n"
+"        and the gateway go through the tunnel, one IP packet per message each way.\n"
+"        The default route is never changed; --tun-route adds more. The device stays\n"
+"        across reconnects (the lease is sticky) and goes at exit. The VirtualIp's DNS\n"
+"        servers are logged, not applied. No SOCKS/HTTP listener unless asked for.\n"
+"    --tun-name NAME\n"
+"        The device's name (default sytun0, at most 15 characters).\n"
+"    --tun-route CIDR\n"
+"        Also route this IPv4 CIDR through the device (repeatable, at most 32), e.g.\n"
+"        --tun-route 0.0.0.0/1 --tun-route 128.0.0.0/1 for everything (keep the\n"
+"        server itself reachable outside the tunnel then).\n"
 "    -c FILE\n"
 "        Read the options from a YAML mapping with the same names (server, identity,\n"
-"        bundle, cafile, connect, known-hosts, socks, http, log-level); flags given on\n"
+"        bundle, cafile, connect, known-hosts, socks, http, log-level, tun (true or\n"
+"        false), tun-name, tun-route (a list)); flags given on\n"
 "        the command line win.\n"
 "\n"
 "    keygen -o FILE [--force]\n"
@@ -86,9 +104,12 @@ const char ccfg_help[] =
 "        --bundle prekey-bundle.json --known-hosts ~/.config/switchyard/known_hosts.json\n"
 "    curl --socks5-hostname 127.0.0.1:1080 https://example.org/\n";
 
-/* The option names, shared by the flags and the YAML keys. */
+/* The option names, shared by the flags and the YAML keys; the string-valued ones first,
+ * then tun (a boolean) and tun-route (repeatable: a list in YAML). */
 static const char *const ccfg_names[] = { "server", "identity", "bundle", "cafile", "connect",
-	"known-hosts", "socks", "http", "log-level" };
+	"known-hosts", "socks", "http", "log-level", "tun-name", "tun", "tun-route" };
+#define CCFG_TUN   10u /* options 0..10 are strings (tun keeps its text) */
+#define CCFG_ROUTE 11u
 #define CCFG_NOPTS (sizeof ccfg_names / sizeof ccfg_names[0])
 
 /* The slot of option i in c. */
@@ -96,14 +117,37 @@ static char **
 ccfg_slot(struct ccfg *c, size_t i)
 {
 	char **slots[CCFG_NOPTS] = { &c->server, &c->identity, &c->bundle, &c->cafile, &c->connect,
-		&c->known_hosts, &c->socks, &c->http, &c->log_level };
+		&c->known_hosts, &c->socks, &c->http, &c->log_level, &c->tun_name, &c->tun_s, NULL };
 	return slots[i];
 }
 
-/* Sets option i to v unless already set (flags are read first and win). */
+/* Adds one --tun-route CIDR (IPv4; at most CLIENT_TUN_ROUTES_MAX). 0 or -1 (printed). */
+static int
+ccfg_route(struct ccfg *c, const char *v)
+{
+	char why[128] = "";
+	struct conf_cidr r = { .family = AF_INET };
+	if (confval_cidr(v, &r, why, sizeof why) != 0 || r.family != AF_INET) {
+		fprintf(stderr, "switchyard-client: tun-route %s: wants an IPv4 CIDR (%s)\n", v,
+		    r.family != AF_INET ? "IPv4 only" : why);
+		return -1;
+	}
+	if (c->ntun_routes == CLIENT_TUN_ROUTES_MAX) {
+		fprintf(stderr, "switchyard-client: tun-route: at most %u routes\n",
+		    CLIENT_TUN_ROUTES_MAX);
+		return -1;
+	}
+	c->tun_routes[c->ntun_routes++] = r;
+	return 0;
+}
+
+/* Sets option i to v unless already set (flags are read first and win); tun-route
+ * appends. */
 static int
 ccfg_set(struct ccfg *c, size_t i, const char *v, bool over)
 {
+	if (i == CCFG_ROUTE)
+		return ccfg_route(c, v);
 	char **p = ccfg_slot(c, i);
 	if (*p != NULL && !over)
 		return 0;
@@ -121,7 +165,7 @@ ccfg_yaml(struct ccfg *c, const char *path)
 	yaml_event_t ev;
 	int rc = -1, depth = 0;
 	char key[64] = "";
-	bool have_key = false, done = false;
+	bool have_key = false, done = false, in_seq = false, routes_from_flags = c->ntun_routes > 0;
 
 	if (f == NULL) {
 		fprintf(stderr, "switchyard-client: %s: cannot open\n", path);
@@ -151,11 +195,23 @@ ccfg_yaml(struct ccfg *c, const char *path)
 			depth--;
 			break;
 		case YAML_SEQUENCE_START_EVENT:
+			if (have_key && !in_seq && strcmp(key, "tun-route") == 0) {
+				in_seq = true;
+				break;
+			}
 			fprintf(stderr, "switchyard-client: %s:%zu:%zu: %s: wants a single value\n", path,
 			    line, col, have_key ? key : "(top)");
 			goto fail_ev;
+		case YAML_SEQUENCE_END_EVENT:
+			in_seq = have_key = false;
+			break;
 		case YAML_SCALAR_EVENT: {
 			const char *v = (const char *)ev.data.scalar.value;
+			if (in_seq) {
+				if (!routes_from_flags && ccfg_route(c, v) != 0)
+					goto fail_ev;
+				break;
+			}
 			if (depth != 1) {
 				fprintf(stderr, "switchyard-client: %s:%zu:%zu: wants a mapping of options\n",
 				    path, line, col);
@@ -173,12 +229,17 @@ ccfg_yaml(struct ccfg *c, const char *path)
 					break;
 			if (i == CCFG_NOPTS) {
 				fprintf(stderr, "switchyard-client: %s:%zu:%zu: unknown key %s (known: server, "
-				    "identity, bundle, cafile, connect, known-hosts, socks, http, log-level)\n",
-				    path, line, col, key);
+				    "identity, bundle, cafile, connect, known-hosts, socks, http, log-level, "
+				    "tun, tun-name, tun-route)\n", path, line, col, key);
 				goto fail_ev;
 			}
-			if (ccfg_set(c, i, v, false) != 0)
+			if (i == CCFG_ROUTE && routes_from_flags)
+				break; /* the flags' routes win */
+			if (ccfg_set(c, i, v, false) != 0) {
+				fprintf(stderr, "switchyard-client: %s:%zu:%zu: %s: bad value\n", path, line,
+				    col, key);
 				goto fail_ev;
+			}
 			break;
 		}
 		default:
@@ -252,10 +313,11 @@ ccfg_url(struct ccfg *c, char *err, size_t errlen)
 	size_t pl = strlen(p);
 	while (pl > 1 && p[pl - 1] == '/')
 		pl--;
-	bool mux = pl >= 4 && memcmp(p + pl - 4, "/mux", 4) == 0;
+	if (pl >= 4 && (memcmp(p + pl - 4, "/mux", 4) == 0 || memcmp(p + pl - 4, "/tun", 4) == 0))
+		pl -= 4; /* the base path: the mode picks the suffix */
 	if (pl + 4 > CLIENT_PATH_MAX || strpbrk(p, " \r\n") != NULL)
 		goto bad;
-	snprintf(c->path, sizeof c->path, "%.*s%s", (int)pl, p, mux ? "" : "/mux");
+	snprintf(c->path, sizeof c->path, "%.*s%s", (int)pl, p, c->tun ? "/tun" : "/mux");
 	bool v6 = strchr(c->host, ':') != NULL;
 	snprintf(c->hostport, sizeof c->hostport, "%s%s%s:%u", v6 ? "[" : "", c->host, v6 ? "]" : "",
 	    c->port);
@@ -279,6 +341,9 @@ ccfg_load(struct ccfg *c, int argc, char **argv)
 		{ "socks", required_argument, NULL, OPT_BASE + 6 },
 		{ "http", required_argument, NULL, OPT_BASE + 7 },
 		{ "log-level", required_argument, NULL, OPT_BASE + 8 },
+		{ "tun-name", required_argument, NULL, OPT_BASE + 9 },
+		{ "tun", no_argument, NULL, OPT_BASE + 10 },
+		{ "tun-route", required_argument, NULL, OPT_BASE + 11 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -298,7 +363,8 @@ ccfg_load(struct ccfg *c, int argc, char **argv)
 		}
 		if (ch < OPT_BASE || ch >= OPT_BASE + (int)CCFG_NOPTS)
 			goto usage;
-		if (ccfg_set(c, (size_t)(ch - OPT_BASE), optarg, true) != 0)
+		if (ccfg_set(c, (size_t)(ch - OPT_BASE), ch == OPT_BASE + (int)CCFG_TUN ? "true" :
+		    optarg, true) != 0)
 			return -1;
 	}
 	if (optind < argc) {
@@ -311,11 +377,27 @@ ccfg_load(struct ccfg *c, int argc, char **argv)
 		fprintf(stderr, "switchyard-client: --server, --identity and --bundle are required\n");
 		goto usage;
 	}
+	if (c->tun_s != NULL && strcmp(c->tun_s, "true") != 0 && strcmp(c->tun_s, "false") != 0) {
+		fprintf(stderr, "switchyard-client: tun: true or false\n");
+		return -1;
+	}
+	c->tun = c->tun_s != NULL && strcmp(c->tun_s, "true") == 0;
+	if (!c->tun && (c->tun_name != NULL || c->ntun_routes > 0)) {
+		fprintf(stderr, "switchyard-client: --tun-name and --tun-route need --tun\n");
+		goto usage;
+	}
+	if (c->tun_name != NULL && (c->tun_name[0] == '\0' || strlen(c->tun_name) >= 16)) {
+		fprintf(stderr, "switchyard-client: --tun-name: 1 to 15 characters\n");
+		return -1;
+	}
+	if (c->tun && c->tun_name == NULL && ccfg_set(c, 9, CLIENT_TUN_NAME, true) != 0)
+		return -1;
 	if (ccfg_url(c, err, sizeof err) != 0) {
 		fprintf(stderr, "switchyard-client: %s\n", err);
 		return -1;
 	}
-	if (c->socks == NULL && c->http == NULL && ccfg_set(c, 6, "127.0.0.1:1080", true) != 0)
+	if (!c->tun && c->socks == NULL && c->http == NULL &&
+	    ccfg_set(c, 6, "127.0.0.1:1080", true) != 0)
 		return -1;
 	return 0;
 usage:
@@ -326,8 +408,9 @@ usage:
 void
 ccfg_free(struct ccfg *c)
 {
-	for (size_t i = 0; i < CCFG_NOPTS; i++) {
+	for (size_t i = 0; i < CCFG_ROUTE; i++) {
 		free(*ccfg_slot(c, i));
 		*ccfg_slot(c, i) = NULL;
 	}
+	c->ntun_routes = 0;
 }

@@ -19,7 +19,9 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "core/conf-t.h"
 #include "proto/rvpn/rvpn_keys.h"
+#include "proto/rvpn/rvpn_vip.h"
 
 struct event_base;
 struct lconn;
@@ -43,6 +45,11 @@ struct sess;
                                             * when the last attempt is older than this */
 #define CLIENT_HOST_MAX      255           /* the server's host name */
 #define CLIENT_PATH_MAX      512           /* the URL's path */
+#define CLIENT_TUN_ROUTES_MAX 32           /* --tun-route entries */
+#define CLIENT_TUN_NAME      "sytun0"      /* --tun-name default */
+#define CLIENT_TUN_PREFIX    24            /* the tunnel subnet: the lease's /24 (rvpn §7.5
+                                            * item 6: the pool is a /24 or smaller) */
+#define CLIENT_VIP_MS        5000          /* rvpn §7.5: VirtualIp within 5 s of the Hello */
 
 /* Exit statuses of the process. */
 enum {
@@ -55,11 +62,14 @@ enum {
 /* The options, from flags and the -c YAML file (flags win). Strings are owned. */
 struct ccfg {
 	char *server, *identity, *bundle, *cafile, *connect, *known_hosts, *socks, *http;
-	char *log_level;
+	char *log_level, *tun_name, *tun_s;
+	bool  tun;                          /* --tun: the full tunnel over PATH/tun */
+	struct conf_cidr tun_routes[CLIENT_TUN_ROUTES_MAX]; /* IPv4 only */
+	size_t ntun_routes;
 	/* derived from server */
 	char     host[CLIENT_HOST_MAX + 1]; /* without brackets */
 	uint16_t port;
-	char     path[CLIENT_PATH_MAX + 1]; /* the /mux path */
+	char     path[CLIENT_PATH_MAX + 1]; /* the /mux path, or /tun with --tun */
 	char     hostport[CLIENT_HOST_MAX + 9]; /* the known-hosts key host:port */
 };
 
@@ -91,6 +101,11 @@ int known_add(const char *path, const char *host_port, const char *pin, char *er
 struct sess *sess_new(struct event_base *base, const struct ccfg *cfg,
     const struct rvpn_identity *id, const struct rvpn_bundle *bundle);
 void sess_free(struct sess *s);
+/* True when the session is a full tunnel (--tun). */
+bool sess_is_tun(const struct sess *s);
+/* Sends one IP packet (flow 1, its own message; n <= RVPN_MUX_MAX_DATA) on a READY /tun
+ * session. */
+void sess_tun_packet(struct sess *s, const uint8_t *p, size_t n);
 /* True when flows can be opened now. */
 bool sess_ready(const struct sess *s);
 /* A local connection wants a session: connect now unless one is up or was just tried. */
@@ -120,6 +135,22 @@ void lconn_on_session_lost(struct lconn *c);
 void local_on_ready(void);
 /* The session's output went below its low watermark: locals read again. */
 void local_on_writable(void);
+
+/* The local TUN device of --tun (client/ctun.c). */
+#define CTUN_BATCH 64 /* packets read from the device per wake-up */
+/* Checks what --tun needs (CAP_NET_ADMIN, /dev/net/tun) at start. 0, or -1 (printed). */
+int ctun_init(struct event_base *base, struct sess *s, const struct ccfg *cfg);
+/* The session's VirtualIp: makes (or keeps) the device with that lease and MTU, adds the
+ * routes, starts reading. 0, or -1 (the session then drops and retries). */
+int ctun_on_vip(const struct rvpn_vip *v);
+/* One IP packet from the server: written to the device (dropped when it is full). */
+void ctun_on_packet(const uint8_t *p, size_t n);
+/* The session dropped: the device stays (the lease is sticky), unread until the next. */
+void ctun_on_session_lost(void);
+/* The session's output drained: the device is read again. */
+void ctun_on_writable(void);
+/* Closes the device (it disappears with its routes). */
+void ctun_shutdown(void);
 
 /* Local listeners. */
 enum local_kind { LOCAL_SOCKS5, LOCAL_HTTP };

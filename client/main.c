@@ -1,7 +1,8 @@
 /*
  * switchyard-client: the process. Reads the options (client/ccfg.c), loads and checks the
  * identity and the server's bundle (its prekey signature must verify; a known-hosts pin
- * must match the bundle's key before anything is dialled), opens the listeners, then runs
+ * must match the bundle's key before anything is dialled), checks what --tun needs (the
+ * device itself comes with the first VirtualIp, client/ctun.c), opens the listeners, then runs
  * the one event loop until SIGINT/SIGTERM or a refused server identity. `keygen` writes an
  * identity through core/keyfile.c, the code `switchyard keygen` uses.
  */
@@ -164,6 +165,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "switchyard-client: cannot set up TLS (see above)\n");
 		goto out;
 	}
+	if (cfg.tun && ctun_init(base, s, &cfg) != 0)
+		goto out;
 	if ((cfg.socks != NULL && local_listen(base, s, LOCAL_SOCKS5, cfg.socks) != 0) ||
 	    (cfg.http != NULL && local_listen(base, s, LOCAL_HTTP, cfg.http) != 0))
 		goto out;
@@ -177,6 +180,7 @@ main(int argc, char **argv)
 	log_info("client: exiting (status %d)", rc);
 out:
 	local_shutdown();
+	ctun_shutdown();
 	sess_free(s);
 	if (sint != NULL)
 		event_free(sint);

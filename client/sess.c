@@ -8,7 +8,10 @@
  * server message; a dropped session is retried with exponential backoff and jitter.
  *
  * State: IDLE (backoff timer armed) -> CONNECTING (TCP+TLS) -> UPGRADE (GET sent) ->
- * HELLO (Hello sent) -> READY -> back to IDLE on any failure. All I/O goes through one
+ * HELLO (Hello sent) -> [VIP (--tun: the /tun path, waiting at most 5 s for VirtualIp,
+ * which must be the first session message, §7.5)] -> READY -> back to IDLE on any failure.
+ * With --tun, flow 1 carries IP packets (client/ctun.c) and flows opened for local
+ * connections start at 2. All I/O goes through one
  * bufferevent_openssl, so TLS never blocks; the output buffer's watermarks are the
  * backpressure the local connections obey. Messages are sealed just before they are
  * queued, so wire order is encryption order (§6.5).
@@ -42,6 +45,7 @@
 #include "proto/rvpn/rvpn_mux.h"
 #include "proto/rvpn/rvpn_pad.h"
 #include "proto/rvpn/rvpn_ratchet.h"
+#include "proto/rvpn/rvpn_vip.h"
 #include "proto/rvpn/rvpn_x3dh.h"
 #include "proto/ws.h"
 
@@ -50,10 +54,13 @@
 #define SESS_SEAL_CAP   (RVPN_WIRE_HDR_LEN + RVPN_PAD_MAX + RVPN_WIRE_TAG_LEN)
 #define SESS_READ_CHUNK 16384
 
-enum sess_state { SS_IDLE, SS_RESOLVING, SS_CONNECTING, SS_UPGRADE, SS_HELLO, SS_READY };
+enum sess_state { SS_IDLE, SS_RESOLVING, SS_CONNECTING, SS_UPGRADE, SS_HELLO, SS_VIP,
+	SS_READY };
 
 static const char *const sess_state_names[] = { "idle", "resolving", "connecting", "upgrade",
-	"hello", "ready" };
+	"hello", "virtual_ip", "ready" };
+
+#define SESS_TUN_FLOW 1u /* rvpn §7.5: IP packets */
 
 /* One open flow: its id and the local connection it belongs to (borrowed). */
 struct sess_flow {
@@ -234,6 +241,8 @@ sess_drop(struct sess *s, const char *why)
 				lconn_on_session_lost(c);
 		}
 	}
+	if (s->cfg->tun)
+		ctun_on_session_lost();
 	if (s->fatal >= 0) {
 		event_base_loopbreak(s->base);
 		return;
@@ -258,6 +267,8 @@ sess_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (s->st == SS_IDLE)
 		sess_start(s);
+	else if (s->st == SS_VIP)
+		sess_drop(s, "no VirtualIp within 5 s of the ServerHello");
 	else if (s->st != SS_READY)
 		sess_drop(s, "handshake timed out");
 }
@@ -324,6 +335,30 @@ sess_on_ctl(struct sess *s, const uint8_t *p, size_t n)
 	}
 }
 
+static void sess_up(struct sess *s);
+
+/* --tun: the first session message, which must be VirtualIp (§7.5 item 2). */
+static void
+sess_on_vip(struct sess *s, uint8_t type, uint8_t *pt, size_t len)
+{
+	struct rvpn_vip v;
+	size_t dl;
+
+	if (type != RVPN_PT_VIRTUAL_IP) {
+		sess_drop(s, "the first message is not VirtualIp (is tun enabled on the server?)");
+		return;
+	}
+	if (rvpn_unpad(pt, len, &dl) != 0 || rvpn_vip_parse(pt, dl, &v) != 0) {
+		sess_drop(s, "bad VirtualIp");
+		return;
+	}
+	if (ctun_on_vip(&v) != 0) {
+		sess_drop(s, "the local TUN device failed");
+		return;
+	}
+	sess_up(s);
+}
+
 /* One decrypted session message (padded mux frames). */
 static void
 sess_on_plain(struct sess *s, uint8_t type, uint8_t *pt, size_t len)
@@ -331,6 +366,10 @@ sess_on_plain(struct sess *s, uint8_t type, uint8_t *pt, size_t len)
 	struct rvpn_mux_frame fr;
 	size_t dl, pos = 0;
 
+	if (s->st == SS_VIP) {
+		sess_on_vip(s, type, pt, len);
+		return;
+	}
 	if (type != RVPN_PT_DATA && type != RVPN_PT_ADMIN) {
 		sess_drop(s, "unexpected payload type");
 		return;
@@ -349,6 +388,8 @@ sess_on_plain(struct sess *s, uint8_t type, uint8_t *pt, size_t len)
 		}
 		if (fr.flow_id == RVPN_MUX_CONTROL) {
 			sess_on_ctl(s, pt + fr.off, fr.len);
+		} else if (s->cfg->tun && fr.flow_id == SESS_TUN_FLOW) {
+			ctun_on_packet(pt + fr.off, fr.len);
 		} else {
 			struct sess_flow *f = sess_find(s, fr.flow_id);
 			if (f != NULL)
@@ -434,8 +475,21 @@ sess_on_server_hello(struct sess *s, const uint8_t *m, size_t n)
 	}
 	sodium_memzero(sk, sizeof sk);
 	sodium_memzero(s->ek_priv, sizeof s->ek_priv);
+	if (s->cfg->tun) {
+		s->st = SS_VIP;
+		event_del(s->timer);
+		sess_timer(s, CLIENT_VIP_MS);
+		return;
+	}
+	sess_up(s);
+}
+
+/* The session is usable: READY, keepalive on, waiting locals go. */
+static void
+sess_up(struct sess *s)
+{
 	s->st = SS_READY;
-	s->next_id = 1;
+	s->next_id = s->cfg->tun ? SESS_TUN_FLOW + 1 : 1;
 	s->backoff_ms = CLIENT_BACKOFF_MIN_MS;
 	event_del(s->timer);
 	log_info("client: session up to %s%s", s->cfg->hostport, s->cfg->path);
@@ -594,8 +648,11 @@ sess_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct sess *s = arg;
 	(void)bev;
-	if (s->st == SS_READY)
+	if (s->st == SS_READY) {
 		local_on_writable();
+		if (s->cfg->tun)
+			ctun_on_writable();
+	}
 }
 
 /* Connected (TLS done), or an error / EOF. */
@@ -810,6 +867,21 @@ sess_free(struct sess *s)
 	free(s);
 }
 
+/* True with --tun. */
+bool
+sess_is_tun(const struct sess *s)
+{
+	return s->cfg->tun;
+}
+
+/* One IP packet to the server (see client.h). */
+void
+sess_tun_packet(struct sess *s, const uint8_t *p, size_t n)
+{
+	sess_send_mux(s, SESS_TUN_FLOW, RVPN_PT_DATA, p, n);
+}
+
+/* True when flows can be opened now. */
 bool
 sess_ready(const struct sess *s)
 {

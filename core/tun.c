@@ -10,6 +10,7 @@
 #include <linux/capability.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <net/route.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -112,6 +113,36 @@ fail:
 		close(s);
 	close(fd);
 	return -1;
+}
+
+/* Adds a device route (see tun.h). */
+int
+tun_route_add(const char *name, uint32_t net, unsigned prefix, char *err, size_t cap)
+{
+	char dev[IFNAMSIZ];
+	struct rtentry rt;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	uint32_t mask = prefix == 0 ? 0 : UINT32_MAX << (32 - prefix);
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s == -1) {
+		snprintf(err, cap, "tun: socket: %s", strerror(errno));
+		return -1;
+	}
+	memset(&rt, 0, sizeof rt);
+	sin.sin_addr.s_addr = htonl(net & mask);
+	memcpy(&rt.rt_dst, &sin, sizeof sin);
+	sin.sin_addr.s_addr = htonl(mask);
+	memcpy(&rt.rt_genmask, &sin, sizeof sin);
+	rt.rt_flags = RTF_UP;
+	snprintf(dev, sizeof dev, "%s", name);
+	rt.rt_dev = dev;
+	int rc = ioctl(s, SIOCADDRT, &rt);
+	if (rc == -1)
+		snprintf(err, cap, "tun: %s: adding the route %u.%u.%u.%u/%u: %s", name,
+		    (net & mask) >> 24, ((net & mask) >> 16) & 255, ((net & mask) >> 8) & 255,
+		    net & mask & 255, prefix, strerror(errno));
+	close(s);
+	return rc == -1 ? -1 : 0;
 }
 
 /* Closes the device (see tun.h). */

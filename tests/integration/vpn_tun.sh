@@ -10,9 +10,15 @@
 # (no reply, switchyard_vpn_tun_dropped_total{reason="spoofed_source"} goes up); bob
 # cannot reach alice's lease (reason="client_to_client"); the same lease after a
 # reconnect and after a server restart (bob first then, so only the lease file can give
-# alice .3 back); the device is gone after exit; the session log and access log carry the
-# lease; `-t` and a start without CAP_NET_ADMIN say so. Skipped (exit 77, with the reason)
-# without root, /dev/net/tun, `ip netns` or setpriv.
+# alice .3 back); VirtualIp stays the first message when the client's Ping comes in the
+# same read as its Hello (sy_vpnc --early-ping); the device is gone after exit; the
+# session log and access log carry the lease; `-t` and a start without CAP_NET_ADMIN say
+# so. After a reload with tun.client_to_client: true, bob's ICMP echo reaches alice and
+# her reply comes back through both tunnels. Pool exhaustion: restarted with a /29 (leases
+# .3-.6), four identities hold the four leases (N), the fifth is closed with 1013 after
+# its ServerHello and no VirtualIp, and switchyard_vpn_tun_pool_exhausted_total goes up
+# (N+1); once one of them leaves, the fifth gets the freed lease. Skipped (exit 77, with
+# the reason) without root, /dev/net/tun or `ip netns`.
 
 SY_DIR=$(cd "$(dirname "$0")" && pwd)
 . "$SY_DIR/lib.sh"
@@ -63,14 +69,19 @@ fi || { sy_bad "behind-server address"; sy_done; exit 1; }
 	"$SWITCHYARD" prekey-bundle --identity "$T/server.key" -o "$T/bundle.json" >/dev/null &&
 	"$SWITCHYARD" keygen -o "$T/alice.key" >/dev/null &&
 	"$SWITCHYARD" keygen -o "$T/bob.key" >/dev/null || { sy_bad "key tools"; sy_done; exit 1; }
-for k in alice bob; do
+for k in carol dave erin; do
+	"$SWITCHYARD" keygen -o "$T/$k.key" >/dev/null || { sy_bad "key tools"; sy_done; exit 1; }
+done
+for k in alice bob carol dave erin; do
 	echo "$("$SWITCHYARD" pubkey --identity "$T/$k.key" | awk '$1 == "x25519_hex:" { print $2 }') $k"
 done >"$T/clients.allow"
 sy_cert site vpn.test
 mkdir -p "$T/site" "$T/state"
 printf 'decoy\n' >"$T/site/index.html"
 DEV=syt$ID
-cat >"$T/sy.yaml" <<EOF
+# conf ADDRESS C2C: the configuration with that tun address and client_to_client.
+conf() {
+	cat >"$T/sy.yaml" <<EOF
 process: {workers: 2}
 log: {level: info, access: $T/access.log}
 admin: {listen: "127.0.0.1:9100"}
@@ -89,8 +100,10 @@ terminator:
     clients: $T/clients.allow
     state_dir: $T/state
     egress: {allow: [198.19.77.7/32]}
-    tun: {enabled: true, name: $DEV, address: 10.231.77.1/24, mtu: 1400, dns: [9.9.9.9]}
+    tun: {enabled: true, name: $DEV, address: $1, mtu: 1400, dns: [9.9.9.9], client_to_client: $2}
 EOF
+}
+conf 10.231.77.1/24 false
 
 # Without CAP_NET_ADMIN: -t and a start both say what is missing.
 if command -v setpriv >/dev/null; then
@@ -133,12 +146,12 @@ TUN='path="/api/v1/ws/tun"'
 SPOOF="switchyard_vpn_tun_dropped_total{$TUN,reason=\"spoofed_source\"}"
 C2C="switchyard_vpn_tun_dropped_total{$TUN,reason=\"client_to_client\"}"
 
-# client NAME NS KEY VETH-SERVER-ADDR: sy_vpnc tun in NS (pid in $T/NAME.pid); waits for
-# tun=up.
+# client NAME NS KEY VETH-SERVER-ADDR [DEVICE [OPTION]]: sy_vpnc tun in NS (pid in
+# $T/NAME.pid), its device syc0 unless named; waits for tun=up.
 client() {
 	sy_start "$1" ip netns exec "$2" "$VC" --connect "$4:8443" --sni vpn.test \
-	    --identity "$T/$3.key" --bundle "$T/bundle.json" --timeout 60 tun --tun-name syc0 \
-	    --ping 77
+	    --identity "$T/$3.key" --bundle "$T/bundle.json" --timeout 60 tun \
+	    --tun-name "${5:-syc0}" --ping 77 $6
 	sy_wait_log "$1" 'tun=up' 200 || sy_bad "$1: no tun: $(cat "$T/$1.log")"
 }
 icmp() { ip netns exec "$1" python3 "$SY_DIR/sy_icmp.py" "$2" "$3" "${4:-2}" >/dev/null; }
@@ -169,8 +182,12 @@ sy_check "bob reaches the gateway" icmp "$C2" 10.231.77.4 10.231.77.1
 # Reconnect: alice gets .3 again.
 sy_stop a1
 sy_wait_log sy 'path=tun .* end=[a-z_]+ lease=10.231.77.3$' 100 && sy_ok || sy_bad "no session line with the lease"
-client a2 "$C1" alice 198.18.77.1
+# The reconnect sends its Ping behind the Hello in one write: VirtualIp still comes first
+# (sy_vpnc ends with first_message_not_virtual_ip otherwise), then the Pong.
+client a2 "$C1" alice 198.18.77.1 syc0 --early-ping
 sy_check "alice after a reconnect: .3" grep -q 'vip=10.231.77.3 ' "$T/a2.log"
+sy_wait_log a2 'pong=77' 100 && sy_ok || sy_bad "early Ping: no Pong: $(cat "$T/a2.log")"
+sy_check "early Ping: VirtualIp before the Pong" sh -c "grep -E '^(vip|pong)=' $T/a2.log | head -1 | grep -q '^vip='"
 sy_stop a2
 sy_stop b1
 
@@ -188,5 +205,54 @@ ip netns exec "$C1" ip route add 198.19.77.7/32 dev syc0 2>/dev/null
 sy_check "ping behind the server after the restart" icmp "$C1" 10.231.77.3 198.19.77.7
 sy_stop a3
 sy_stop b2
+
+# tun.client_to_client: true (a reload; new sessions take it): bob reaches alice, and her
+# answer comes back to him through the server.
+conf 10.231.77.1/24 true
+kill -HUP "$(cat "$T/sy.pid")"
+sy_wait_log sy 'reload: generation 2 in force' 100 && sy_ok || sy_bad "reload: $(tail -3 "$T/sy.log")"
+client a4 "$C1" alice 198.18.77.1
+client b3 "$C2" bob 198.18.77.5
+ip netns exec "$C1" ip route add 10.231.77.0/24 dev syc0
+ip netns exec "$C2" ip route add 10.231.77.0/24 dev syc0
+c0=$(m "$C2C")
+sy_check "client_to_client: bob reaches alice" icmp "$C2" 10.231.77.4 10.231.77.3
+sy_check "client_to_client: alice reaches bob" icmp "$C1" 10.231.77.3 10.231.77.4
+c1=$(m "$C2C")
+sy_check "client_to_client: nothing dropped ($c0 -> $c1)" [ "$c1" = "$c0" ]
+sy_stop a4
+sy_stop b3
+sy_stop sy
+
+# Pool exhaustion: a /29 has four leases (.3-.6). Four identities hold them (N); the
+# fifth is closed cleanly (N+1) and counted.
+conf 10.232.77.1/29 false
+rm -f "$T/state/tun-leases"
+start_sy
+POOL=switchyard_vpn_tun_pool_exhausted_total
+client p1 "$C1" alice 198.18.77.1 syp1
+client p2 "$C1" bob 198.18.77.1 syp2
+client p3 "$C2" carol 198.18.77.5 syp3
+client p4 "$C2" dave 198.18.77.5 syp4
+for n in p1 p2 p3 p4; do grep -o 'vip=[0-9.]*' "$T/$n.log"; done | sort >"$T/pool.txt"
+sy_check "four identities hold .3-.6 (N)" sh -c "printf 'vip=10.232.77.%s\n' 3 4 5 6 | cmp -s - $T/pool.txt"
+pm() { in_s curl -s -m 5 "http://127.0.0.1:9100/metrics" |
+	awk -v k="$POOL" 'index($1, k) == 1 { s += $2 } END { print s + 0 }'; }
+x0=$(pm)
+sy_start p5 ip netns exec "$C1" "$VC" --connect 198.18.77.1:8443 --sni vpn.test \
+    --identity "$T/erin.key" --bundle "$T/bundle.json" --timeout 10 tun --tun-name syp5
+sy_wait_log p5 'session=closed' 100 || sy_bad "erin: not closed: $(cat "$T/p5.log")"
+sy_check "the fifth identity (N+1): ServerHello, then close 1013" sh -c "grep -q handshake=ok $T/p5.log && grep -q 'session=closed close_code=1013' $T/p5.log"
+sy_check "the fifth identity got no VirtualIp" sh -c "! grep -q vip= $T/p5.log"
+x1=$(pm)
+sy_check "pool exhaustion counted ($x0 -> $x1)" [ "$x1" = $((x0 + 1)) ]
+sy_wait_log sy 'path=tun .* end=pool_exhausted' 100 && sy_ok || sy_bad "no pool_exhausted session line"
+sy_stop p5
+lease4=$(grep -o 'vip=[0-9.]*' "$T/p4.log")
+sy_stop p4
+sy_wait_log sy "path=tun .* lease=${lease4#vip=}\$" 100 || sy_bad "dave's session did not end"
+client p6 "$C1" erin 198.18.77.1 syp5
+sy_check "erin gets the lease dave left (${lease4#vip=})" grep -q "$lease4 " "$T/p6.log"
+for n in p1 p2 p3 p6; do sy_stop $n; done
 sy_stop sy
 sy_done

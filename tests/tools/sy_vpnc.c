@@ -20,7 +20,8 @@
  *   dns      --name NAME [--type A|AAAA|NUMBER] [--repeat R]   (path default /api/v1/ws/dns)
  *   fetch    --target HOST:PORT --fetch URL-PATH   (over /ws, or one mux flow when the
  *            path ends in /mux; a plain HTTP/1.1 GET with Host: HOST, Connection: close)
- *   tun      [--tun-name NAME] [--ping TS]   (path default /api/v1/ws/tun; see the tun block)
+ *   tun      [--tun-name NAME] [--ping TS [--early-ping]]   (path default /api/v1/ws/tun;
+ *            see the tun block)
  *
  * Transport: TCP to --connect; TLS 1.3 with SNI NAME and ALPN http/1.1, the certificate
  * unchecked unless --cafile (then verified, with NAME as the host name); --plain for ws://
@@ -165,6 +166,7 @@ static struct {
 	enum vc_mode mode;
 	uint64_t bytes, zero_rtt, seed, tamper, ping, full_extra;
 	bool ping_set, full_msg;
+	bool early_ping;        /* tun: the Ping goes in the Hello's write (see the tun block) */
 	unsigned flows, repeat, timeout_s;
 	uint16_t qtype;
 } o;
@@ -946,6 +948,26 @@ on_ws_message(const uint8_t *m, size_t n)
 	mode_on_msg(type, open_buf, pt_len);
 }
 
+static void send_ctl(const struct rvpn_ctl *ctl, const char *str, size_t slen);
+
+/* --early-ping: the session keys from the bundle's signed prekey (the ServerHello must
+ * then carry the same one, which handshake checks) and a Ping queued right behind the
+ * Hello, so both leave in one write and reach the server in one read. */
+static void
+early_ping(const uint8_t ek_priv[32])
+{
+	uint8_t sk[32];
+	if (rvpn_x3dh_client(sk, NULL, ident.seed, ek_priv, bundle.identity_x25519_key,
+	    bundle.signed_prekey) != 0 || rvpn_ratchet_init(&c.r, RVPN_ROLE_CLIENT, sk, NULL) != 0) {
+		sodium_memzero(sk, sizeof sk);
+		fprintf(stderr, "sy_vpnc: --early-ping: x3dh failed\n");
+		finish(VC_EXIT_USAGE);
+	}
+	sodium_memzero(sk, sizeof sk);
+	struct rvpn_ctl ctl = { .kind = RVPN_CTL_PING, .timestamp = o.ping };
+	send_ctl(&ctl, NULL, 0);
+}
+
 /* Sends the Hello (fresh, or the recorded one) and completes the handshake. */
 static void
 handshake(void)
@@ -971,6 +993,8 @@ handshake(void)
 		if (n < 0)
 			finish(VC_EXIT_USAGE);
 		ws_send(WS_OP_BINARY, (const uint8_t *)hello, (size_t)n);
+		if (o.early_ping)
+			early_ping(ek_priv);
 		if (o.record != NULL) {
 			FILE *f = fopen(o.record, "wb");
 			if (f == NULL || fwrite(hello, 1, (size_t)n, f) != (size_t)n || fclose(f) != 0) {
@@ -1013,8 +1037,9 @@ handshake(void)
 		printf("handshake=bad_server_hello reason=%s\n", why);
 		finish(VC_EXIT_BAD_HELLO);
 	}
-	if (rvpn_x3dh_client(sk, NULL, ident.seed, ek_priv, bundle.identity_x25519_key,
-	    sm.signed_prekey) != 0 || rvpn_ratchet_init(&c.r, RVPN_ROLE_CLIENT, sk, NULL) != 0) {
+	if (!o.early_ping && (rvpn_x3dh_client(sk, NULL, ident.seed, ek_priv,
+	    bundle.identity_x25519_key, sm.signed_prekey) != 0 ||
+	    rvpn_ratchet_init(&c.r, RVPN_ROLE_CLIENT, sk, NULL) != 0)) {
 		printf("handshake=bad_server_hello reason=x3dh\n");
 		finish(VC_EXIT_BAD_HELLO);
 	}
@@ -1529,7 +1554,7 @@ main(int argc, char **argv)
 	enum { OPT_CONNECT = 256, OPT_SNI, OPT_CAFILE, OPT_PLAIN, OPT_PATH, OPT_IDENTITY, OPT_BUNDLE,
 		OPT_TIMEOUT, OPT_SEED, OPT_RECORD, OPT_REPLAY, OPT_TAMPER, OPT_TARGET, OPT_BYTES, OPT_FLOWS,
 		OPT_SLOW, OPT_NOWU, OPT_ZRTT, OPT_NAME, OPT_TYPE, OPT_REPEAT, OPT_FETCH, OPT_PING,
-		OPT_FULL, OPT_TUN_NAME, OPT_CREDIT_AFTER };
+		OPT_FULL, OPT_TUN_NAME, OPT_CREDIT_AFTER, OPT_EARLY_PING };
 	static const struct option longopts[] = {
 		{ "connect", required_argument, NULL, OPT_CONNECT },
 		{ "sni", required_argument, NULL, OPT_SNI },
@@ -1557,6 +1582,7 @@ main(int argc, char **argv)
 		{ "fetch", required_argument, NULL, OPT_FETCH },
 		{ "full-msg", required_argument, NULL, OPT_FULL },
 		{ "tun-name", required_argument, NULL, OPT_TUN_NAME },
+		{ "early-ping", no_argument, NULL, OPT_EARLY_PING },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *mode = NULL;
@@ -1601,6 +1627,7 @@ main(int argc, char **argv)
 		case OPT_REPEAT: o.repeat = (unsigned)num_arg(optarg, "--repeat"); break;
 		case OPT_FETCH: o.fetch = optarg; break;
 		case OPT_TUN_NAME: o.tun_name = optarg; break;
+		case OPT_EARLY_PING: o.early_ping = true; break;
 		case OPT_FULL:
 			o.full_msg = true;
 			o.full_extra = num_arg(optarg, "--full-msg");
@@ -1636,6 +1663,8 @@ main(int argc, char **argv)
 		parse_target();
 	if (o.mode == VC_FETCH && (o.fetch == NULL || o.fetch[0] != '/'))
 		return usage("fetch wants --fetch /PATH");
+	if (o.early_ping && (o.mode != VC_TUN || !o.ping_set || o.replay != NULL))
+		return usage("--early-ping wants tun mode and --ping, without --replay-hello");
 	if (o.mode == VC_DNS && (o.name == NULL || strlen(o.name) > RVPN_DNS_MAX_DOMAIN))
 		return usage("dns wants --name NAME");
 	if (o.path == NULL)
@@ -1742,7 +1771,10 @@ main(int argc, char **argv)
  * point-to-point peer, prints `tun=up name=NAME`, then relays until killed or --timeout:
  * each packet read from the device goes out as one flow-1 frame in its own message, and
  * every flow-1 frame from the server is written to the device (other flows are ignored).
- * --ping TS sends one Ping and prints pong=TS when the Pong comes. At --timeout it prints
+ * --ping TS sends one Ping and prints pong=TS when the Pong comes; with --early-ping the
+ * Ping goes right behind the Hello, in the same write, sealed with keys from the bundle's
+ * signed prekey before the ServerHello came (the server must still answer VirtualIp
+ * first: a Pong before it is exit 7). At --timeout it prints
  * `tun=done packets_up=N packets_down=M` and exits 0 (the relay has no end of its own).
  * Needs CAP_NET_ADMIN and /dev/net/tun (exit 1 with a message otherwise). Linux only.
  */
@@ -1752,27 +1784,27 @@ main(int argc, char **argv)
 
 #define VC_TUN_VIP_MS   5000   /* §7.5: mobile clients give up after 5 s */
 #define VC_TUN_BURST    64     /* packets read from the device per turn */
+#define VC_TUN_STASH    4      /* messages kept when they come with the ServerHello */
 
 static struct {
 	int fd;
 	bool have_vip;
 	struct rvpn_vip vip;
 	uint64_t up, down;
-	uint8_t stash[WS_MSG_MAX]; /* the first session message, when it came with the
-	                              ServerHello (before the ratchet existed) */
-	size_t stash_len;
-	bool stashed;
+	uint8_t stash[VC_TUN_STASH][WS_MSG_MAX]; /* session messages that came in the read of
+	                                           the ServerHello (before handshake ended) */
+	size_t stash_len[VC_TUN_STASH];
+	unsigned nstash;
 } tn = { .fd = -1 };
 
-/* Keeps the one message that came behind the ServerHello; false when one is kept already. */
+/* Keeps a message that came behind the ServerHello; false when the stash is full. */
 static bool
 tun_stash(const uint8_t *m, size_t n)
 {
-	if (tn.stashed || n > sizeof tn.stash)
+	if (tn.nstash == VC_TUN_STASH || n > sizeof tn.stash[0])
 		return false;
-	memcpy(tn.stash, m, n);
-	tn.stash_len = n;
-	tn.stashed = true;
+	memcpy(tn.stash[tn.nstash], m, n);
+	tn.stash_len[tn.nstash++] = n;
 	return true;
 }
 
@@ -1884,8 +1916,8 @@ tun_run(void)
 	uint64_t vip_deadline = now_ms() + VC_TUN_VIP_MS;
 	if (o.tun_name == NULL)
 		o.tun_name = "syc0";
-	if (tn.stashed)
-		on_ws_message(tn.stash, tn.stash_len); /* the session exists now */
+	for (unsigned i = 0; i < tn.nstash; i++)
+		on_ws_message(tn.stash[i], tn.stash_len[i]); /* in order: the session exists now */
 	while (!tn.have_vip) {
 		if (c.eof || c.closed)
 			session_ended();
@@ -1896,7 +1928,7 @@ tun_run(void)
 		pump(VC_POLL_MS);
 	}
 	tun_create();
-	if (o.ping_set) {
+	if (o.ping_set && !o.early_ping) {
 		struct rvpn_ctl ctl = { .kind = RVPN_CTL_PING, .timestamp = o.ping };
 		send_ctl(&ctl, NULL, 0);
 	}
