@@ -5,8 +5,12 @@
  */
 #include "core/stats.h"
 
+#include <event2/event.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/procstat.h"
 
 static unsigned stats_workers; /* copies per entry: workers + the main thread */
 unsigned stats_main;
@@ -263,6 +267,21 @@ stats_line(FILE *out, const char *name, const char *labels, const char *extra, l
 	    has_l && has_x ? "," : "", has_x ? extra : "", has_l || has_x ? "}" : "", v);
 }
 
+/* Writes switchyard_build_info: the versions this process runs with (the libraries' as
+ * loaded at run time, which may differ from the headers it was built against). No commit
+ * label: a value baked in at configure time would go stale between builds. */
+static void
+stats_render_build_info(FILE *out)
+{
+	char ssl[64], ev[64];
+	stats_escape(ssl, sizeof ssl, OpenSSL_version(OPENSSL_VERSION_STRING));
+	stats_escape(ev, sizeof ev, event_get_version());
+	fprintf(out, "# HELP switchyard_build_info Versions of switchyard and of the libraries it runs "
+	    "with; the value is always 1.\n# TYPE switchyard_build_info gauge\n"
+	    "switchyard_build_info{version=\"%s\",openssl=\"%s\",libevent=\"%s\"} 1\n",
+	    SY_VERSION, ssl, ev);
+}
+
 /* Renders all metrics; HELP/TYPE once per family, families contiguous. */
 void
 stats_render(FILE *out)
@@ -287,4 +306,6 @@ stats_render(FILE *out)
 		if (stats_entries[j]->kind == STATS_SERVER)
 			stats_line(out, "switchyard_upstream_up", stats_entries[j]->labels, NULL,
 			    (long long)__atomic_load_n(&stats_entries[j]->gauge_up, __ATOMIC_RELAXED));
+	stats_render_build_info(out);
+	procstat_render(out);
 }

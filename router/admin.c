@@ -1,6 +1,10 @@
 /*
  * Admin HTTP endpoint (see admin.h). Reads at most ADMIN_HEAD_MAX bytes of request head,
  * answers, closes. Must never block the main loop: responses go out through a bufferevent.
+ * GET / is the dashboard, router/admin_page.html compiled in (no file is read at request
+ * time); it holds no data of its own and reads /metrics and /status like any client. The
+ * listener may face a network: every answer says nosniff and no-store, and the page's CSP
+ * lets it run only its own inline script and style and talk only to this origin.
  */
 #include "router/admin.h"
 
@@ -21,6 +25,21 @@
 #define ADMIN_HEAD_MAX   4096
 #define ADMIN_TIMEOUT_S  5
 #define ADMIN_BACKOFF_MS 100 /* accept pause after EMFILE and the like */
+
+/* Headers of every answer: never sniffed as another type, never cached (the numbers are
+ * live; a shared cache must not keep them). */
+#define ADMIN_HDR_COMMON "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n"
+/* Headers of the dashboard: inline script and style only, fetches to this origin only, no
+ * framing (clickjacking), no referrer leaked to anywhere. */
+#define ADMIN_HDR_PAGE \
+	"Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; " \
+	"style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'; base-uri 'none'; " \
+	"form-action 'none'; frame-ancestors 'none'\r\n" \
+	"X-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n"
+
+/* The dashboard, generated from router/admin_page.html at build time (CMakeLists.txt). */
+extern const unsigned char admin_page[];
+extern const size_t admin_page_len;
 
 static struct event *admin_ev;
 static int admin_fd = -1;
@@ -43,20 +62,28 @@ admin_event_cb(struct bufferevent *bev, short what, void *arg)
 	bufferevent_free(bev);
 }
 
-/* Queues a whole response and arranges the close. A HEAD response has the GET response's
- * headers and no content (RFC 9110 §9.3.2). */
+/* Queues a whole response with extra header lines (each ending in CRLF) and arranges the
+ * close. A HEAD response has the GET response's headers and no content (RFC 9110 §9.3.2). */
 static void
-admin_respond(struct bufferevent *bev, bool head, int status, const char *reason,
-    const char *ctype, const char *body, size_t len)
+admin_respond_hdr(struct bufferevent *bev, bool head, int status, const char *reason,
+    const char *ctype, const char *extra, const void *body, size_t len)
 {
 	struct evbuffer *out = bufferevent_get_output(bev);
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-	    "Connection: close\r\n\r\n", status, reason, ctype, len);
+	    "%s%sConnection: close\r\n\r\n", status, reason, ctype, len, ADMIN_HDR_COMMON, extra);
 	if (!head)
 		evbuffer_add(out, body, len);
 	bufferevent_setcb(bev, NULL, admin_written_cb, admin_event_cb, NULL);
 	bufferevent_disable(bev, EV_READ);
 	bufferevent_enable(bev, EV_WRITE);
+}
+
+/* Queues a whole response with the common headers only. */
+static void
+admin_respond(struct bufferevent *bev, bool head, int status, const char *reason,
+    const char *ctype, const char *body, size_t len)
+{
+	admin_respond_hdr(bev, head, status, reason, ctype, "", body, len);
 }
 
 /* Answers one request line. */
@@ -69,7 +96,10 @@ admin_route(struct bufferevent *bev, const char *method, const char *path)
 		return;
 	}
 	bool head = strcmp(method, "HEAD") == 0;
-	if (strcmp(path, "/metrics") == 0) {
+	if (strcmp(path, "/") == 0) {
+		admin_respond_hdr(bev, head, 200, "OK", "text/html; charset=utf-8", ADMIN_HDR_PAGE,
+		    admin_page, admin_page_len);
+	} else if (strcmp(path, "/metrics") == 0) {
 		char *body = NULL;
 		size_t len = 0;
 		FILE *f = open_memstream(&body, &len);
