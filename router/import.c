@@ -115,6 +115,9 @@ imp_note(struct imp *m, const char *file, unsigned line, const char *fmt, ...)
 	for (char *p = text; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
 			*p = '?';
+	for (size_t i = 0; i < m->nnotes; i++)
+		if (strcmp(m->notes[i], text) == 0)
+			return; /* one map or upstream used by two servers: said once */
 	if (m->nnotes >= IMPORT_NOTES_MAX) {
 		m->notes_dropped++;
 		return;
