@@ -32,6 +32,7 @@
 #include "router/gen.h"
 #include "router/health.h"
 #include "router/ipcap.h"
+#include "router/import.h"
 #include "router/keytool.h"
 #include "router/worker.h"
 #include "terminator/terminator.h"
@@ -49,6 +50,7 @@ enum { MAIN_EXIT_OK = 0, MAIN_EXIT_FAIL = 1, MAIN_EXIT_CONFIG = 2 };
 static const char main_usage[] =
 "Usage: switchyard [-c FILE] [-t [-v]]\n"
 "       switchyard keygen | pubkey | prekey-bundle ... (VPN keys, below)\n"
+"       switchyard import nginx|haproxy FILE (migration, below)\n"
 "       switchyard -h | --help\n"
 "       switchyard -V | --version\n";
 
@@ -537,6 +539,8 @@ main(int argc, char **argv)
 		}
 		return keytool_main(argc - 1, argv + 1);
 	}
+	if (argc > 1 && import_is_command(argv[1]))
+		return import_main(argc - 1, argv + 1); /* no daemon: YAML on stdout */
 	while ((ch = getopt_long(argc, argv, "c:tvhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -559,6 +563,7 @@ main(int argc, char **argv)
 #endif
 			fputs(main_help_rest, stdout);
 			fputs(keytool_help, stdout);
+			fputs(import_help, stdout);
 			return MAIN_EXIT_OK;
 		case 'V':
 			main_version();
