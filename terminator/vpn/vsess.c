@@ -24,6 +24,7 @@
 #include <event2/event_struct.h>
 #include <event2/util.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@
 #include "core/bufpool.h"
 #include "core/log.h"
 #include "core/stats.h"
+#include "proto/rvpn/rvpn_cctx.h"
 #include "proto/rvpn/rvpn_hello.h"
 #include "proto/rvpn/rvpn_pad.h"
 #include "proto/rvpn/rvpn_ratchet.h"
@@ -105,6 +107,44 @@ struct vsess {
 	bool                    mux_dirty;  /* a message came since vmux_step last ran */
 	struct vdns            *vd;         /* /dns: the resolver (vdns.c) */
 };
+
+/* ---- the worker's crypto context ---- */
+
+/* One rvpn_cctx per worker thread (sessions never leave their worker's loop), made on the
+ * first session and freed when the thread exits, so that no per-message or per-session
+ * set-up of OpenSSL contexts is paid (rvpn_cctx.h). */
+static pthread_once_t vsess_cc_once = PTHREAD_ONCE_INIT;
+static pthread_key_t  vsess_cc_key;
+static bool           vsess_cc_keyed;
+
+/* The thread-exit destructor of the key. */
+static void
+vsess_cc_drop(void *cc)
+{
+	rvpn_cctx_free(cc);
+}
+
+/* Makes the key, once per process. */
+static void
+vsess_cc_init(void)
+{
+	vsess_cc_keyed = pthread_key_create(&vsess_cc_key, vsess_cc_drop) == 0;
+}
+
+/* The calling thread's context; NULL when it cannot be made (the caller then ends). */
+static struct rvpn_cctx *
+vsess_cc(void)
+{
+	if (pthread_once(&vsess_cc_once, vsess_cc_init) != 0 || !vsess_cc_keyed)
+		return NULL;
+	struct rvpn_cctx *cc = pthread_getspecific(vsess_cc_key);
+	if (cc == NULL && (cc = rvpn_cctx_new()) != NULL &&
+	    pthread_setspecific(vsess_cc_key, cc) != 0) {
+		rvpn_cctx_free(cc);
+		cc = NULL;
+	}
+	return cc;
+}
 
 /* Counts one event of the session's path. */
 static void
@@ -198,10 +238,13 @@ vsess_seal_in_place(struct vsess *s, uint8_t type, size_t len)
 	uint8_t *slot = s->out + s->out_len;
 	uint8_t *pt = slot + 4 + RVPN_WIRE_HDR_LEN;
 	size_t room = VSESS_OUT_CAP - s->out_len - 4 - RVPN_WIRE_HDR_LEN;
-	int pl = rvpn_pad(pt, room, len, RVPN_PAD_RANDOM);
+	struct rvpn_cctx *cc = vsess_cc();
+	if (cc == NULL)
+		return -1;
+	int pl = rvpn_pad_cc(pt, room, len, cc);
 	if (pl < 0)
 		return -1;
-	int wl = rvpn_ratchet_seal(&s->r, type, pt, (size_t)pl, NULL, slot + 4,
+	int wl = rvpn_ratchet_seal_cc(&s->r, cc, type, pt, (size_t)pl, NULL, slot + 4,
 	    VSESS_OUT_CAP - s->out_len - 4);
 	if (wl < 0 || ws_enc_header(slot, 4, WS_OP_BINARY, (size_t)wl, NULL) != 4)
 		return -1;
@@ -392,8 +435,9 @@ vsess_dns_send(struct vsess *s, const struct rvpn_dns_response *r, enum vdns_res
 {
 	uint8_t buf[RVPN_WIRE_HDR_LEN + RVPN_DNS_MAX + RVPN_WIRE_TAG_LEN];
 	int n = rvpn_dns_response_emit((char *)buf + RVPN_WIRE_HDR_LEN, RVPN_DNS_MAX, r);
-	int wl = n < 0 ? -1 : rvpn_ratchet_seal(&s->r, RVPN_PT_DNS_REPLY, buf + RVPN_WIRE_HDR_LEN,
-	    (size_t)n, NULL, buf, sizeof buf);
+	struct rvpn_cctx *cc = vsess_cc();
+	int wl = n < 0 || cc == NULL ? -1 : rvpn_ratchet_seal_cc(&s->r, cc, RVPN_PT_DNS_REPLY,
+	    buf + RVPN_WIRE_HDR_LEN, (size_t)n, NULL, buf, sizeof buf);
 	if (wl < 0 || vsess_queue(s, WS_OP_BINARY, buf, (size_t)wl) == -1) {
 		vsess_end(s, "seal_failed", WS_CLOSE_INTERNAL);
 		return;
@@ -539,7 +583,12 @@ vsess_message(struct vsess *s)
 		vsess_end(s, "no_memory", WS_CLOSE_INTERNAL);
 		return;
 	}
-	enum rvpn_open_verdict ov = rvpn_ratchet_open(&s->r, s->msg, s->msg_len, s->tq,
+	struct rvpn_cctx *cc = vsess_cc();
+	if (cc == NULL) {
+		vsess_end(s, "no_memory", WS_CLOSE_INTERNAL);
+		return;
+	}
+	enum rvpn_open_verdict ov = rvpn_ratchet_open_cc(&s->r, cc, s->msg, s->msg_len, s->tq,
 	    RVPN_PAD_MAX, &n, &type);
 	if (ov == RVPN_OPEN_OK && n > s->tq_used)
 		s->tq_used = n;
