@@ -500,6 +500,20 @@ vmux_new(struct vsess *s, struct event_base *base, const struct vpn *v,
 	return m;
 }
 
+/* The nearest flow deadline (see vmux.h). */
+uint64_t
+vmux_next_deadline(const struct vmux *m)
+{
+	uint64_t due = 0;
+	for (size_t i = 0; i < m->nfl; i++) {
+		const struct vflow *f = &m->fl[i]->f;
+		if ((f->state == VF_RESOLVE || f->state == VF_CONNECT) && f->deadline != 0 &&
+		    (due == 0 || f->deadline < due))
+			due = f->deadline;
+	}
+	return due;
+}
+
 /* Frees (see vmux.h). */
 void
 vmux_free(struct vmux *m)

@@ -52,6 +52,10 @@ void vmux_close_all(struct vmux *m);
 /* Flows created over the session's life (for its log line). */
 unsigned vmux_flows(const struct vmux *m);
 
+/* The nearest deadline (monotonic ms) of a flow still resolving or connecting, or 0: the
+ * session arms its timer for it (vsess.c keeps no periodic tick). */
+uint64_t vmux_next_deadline(const struct vmux *m);
+
 /* Frees the multiplexer and its flows; NULL is fine. */
 void vmux_free(struct vmux *m);
 

@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <sys/queue.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -79,12 +80,14 @@ struct vsess {
 	bool                    ratchet;    /* r initialised */
 	uint8_t                 ik[32];     /* the client's identity key */
 	char                    name[VALLOW_NAME_MAX + 1];
-	unsigned                epoch;      /* allow-list version last checked */
 	struct sockaddr_storage peer;
 	uint64_t                t0, deadline, last_io; /* monotonic ms */
 	uint64_t                bytes_in, bytes_out;   /* payload: client->target, back */
 	unsigned                flows;
-	struct event            tick;
+	struct event            timer;      /* armed for the nearest deadline only */
+	uint64_t                armed;      /* when it fires (monotonic ms), 0: not armed */
+	struct vsess_worker    *w;          /* its worker (the thread it runs on) */
+	LIST_ENTRY(vsess)       wl;         /* in w->live */
 	/* client -> us */
 	uint8_t                *in;        /* VSESS_IN_CAP used; pool, while bytes wait */
 	size_t                  in_off, in_len;
@@ -108,42 +111,75 @@ struct vsess {
 	struct vdns            *vd;         /* /dns: the resolver (vdns.c) */
 };
 
-/* ---- the worker's crypto context ---- */
+/* ---- the worker: crypto context, live sessions, revocation watch ---- */
 
-/* One rvpn_cctx per worker thread (sessions never leave their worker's loop), made on the
- * first session and freed when the thread exits, so that no per-message or per-session
- * set-up of OpenSSL contexts is paid (rvpn_cctx.h). */
-static pthread_once_t vsess_cc_once = PTHREAD_ONCE_INIT;
-static pthread_key_t  vsess_cc_key;
-static bool           vsess_cc_keyed;
+/*
+ * One per worker thread (a session never leaves its worker's loop), made on its first
+ * session and freed when the thread exits: the rvpn_cctx, so no per-message or per-session
+ * set-up of OpenSSL contexts is paid (rvpn_cctx.h); and the worker's live sessions with
+ * one timer that, while any live, notices a new allow-list (SIGHUP) every VSESS_WATCH_MS
+ * and ends the sessions of removed keys. The sessions themselves arm a timer only for
+ * their nearest real deadline (vsess_arm): an idle session costs no wake-ups.
+ */
+struct vsess_worker {
+	struct rvpn_cctx  *cc;
+	struct event_base *base;
+	struct event       watch;
+	bool               watching;
+	unsigned           epoch;   /* allow-list version the live sessions were checked at */
+	LIST_HEAD(, vsess) live;
+	unsigned           n;
+};
 
-/* The thread-exit destructor of the key. */
+static pthread_once_t vsess_w_once = PTHREAD_ONCE_INIT;
+static pthread_key_t  vsess_w_key;
+static bool           vsess_w_keyed;
+
+/* The thread-exit destructor of the key. A worker that still has sessions (it did not
+ * close them) keeps its memory: its watch event may still sit in its base. */
 static void
-vsess_cc_drop(void *cc)
+vsess_w_drop(void *arg)
 {
-	rvpn_cctx_free(cc);
+	struct vsess_worker *w = arg;
+	if (w->n > 0)
+		return;
+	rvpn_cctx_free(w->cc);
+	free(w);
 }
 
 /* Makes the key, once per process. */
 static void
-vsess_cc_init(void)
+vsess_w_init(void)
 {
-	vsess_cc_keyed = pthread_key_create(&vsess_cc_key, vsess_cc_drop) == 0;
+	vsess_w_keyed = pthread_key_create(&vsess_w_key, vsess_w_drop) == 0;
 }
 
-/* The calling thread's context; NULL when it cannot be made (the caller then ends). */
+/* The calling thread's worker; NULL when it cannot be made. */
+static struct vsess_worker *
+vsess_w(void)
+{
+	if (pthread_once(&vsess_w_once, vsess_w_init) != 0 || !vsess_w_keyed)
+		return NULL;
+	struct vsess_worker *w = pthread_getspecific(vsess_w_key);
+	if (w != NULL)
+		return w;
+	if ((w = calloc(1, sizeof *w)) == NULL)
+		return NULL;
+	LIST_INIT(&w->live);
+	if ((w->cc = rvpn_cctx_new()) == NULL || pthread_setspecific(vsess_w_key, w) != 0) {
+		rvpn_cctx_free(w->cc);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+/* The calling thread's crypto context; NULL when it cannot be made (the caller ends). */
 static struct rvpn_cctx *
 vsess_cc(void)
 {
-	if (pthread_once(&vsess_cc_once, vsess_cc_init) != 0 || !vsess_cc_keyed)
-		return NULL;
-	struct rvpn_cctx *cc = pthread_getspecific(vsess_cc_key);
-	if (cc == NULL && (cc = rvpn_cctx_new()) != NULL &&
-	    pthread_setspecific(vsess_cc_key, cc) != 0) {
-		rvpn_cctx_free(cc);
-		cc = NULL;
-	}
-	return cc;
+	struct vsess_worker *w = vsess_w();
+	return w != NULL ? w->cc : NULL;
 }
 
 /* Counts one event of the session's path. */
@@ -519,7 +555,6 @@ vsess_hello(struct vsess *s, const uint8_t *p, size_t len)
 		vsess_end(s, hv == RVPN_HELLO_ERR_VERSION ? "version" : "bad_hello", 0);
 		return;
 	}
-	s->epoch = vpn_list_epoch();
 	if (!vpn_list_allows(h.identity_key, s->name, sizeof s->name)) {
 		vsess_count(s, SV_HS_UNKNOWN_CLIENT, 1);
 		vsess_end(s, "unknown_client", 0);
@@ -701,15 +736,66 @@ vsess_decode(struct vsess *s)
 
 /* ---- the driver ---- */
 
-/* The periodic tick: deadlines, idle, revocation. */
+/* The nearest deadline of the session (monotonic ms), 0 for none: the Hello or /ws target
+ * wait, the /ws flow's resolve or connect, a /mux flow's, and the idle limit. */
+static uint64_t
+vsess_due(const struct vsess *s)
+{
+	uint64_t due = 0;
+	if (s->done)
+		return 0; /* what is queued goes out or the connection fails: no deadline */
+	switch (s->state) {
+	case VS_HELLO:
+	case VS_TARGET:
+		due = s->deadline;
+		break;
+	case VS_FLOW:
+		if (s->f.state == VF_RESOLVE || s->f.state == VF_CONNECT)
+			due = s->f.deadline;
+		break;
+	case VS_MUX:
+	case VS_RELAY:
+	case VS_DNS:
+		due = s->last_io + VSESS_IDLE_MS;
+		if (s->state == VS_MUX) {
+			uint64_t fd = vmux_next_deadline(s->mux);
+			if (fd != 0 && fd < due)
+				due = fd;
+		}
+		break;
+	default:
+		break;
+	}
+	return due;
+}
+
+/* Arms the timer for the nearest deadline. Lazy: a timer already due no later is left as
+ * it is (it finds nothing due, and the step it runs arms again), so traffic that moves
+ * the idle deadline on costs no timer operation per message. */
 static void
-vsess_tick_cb(evutil_socket_t fd, short what, void *arg)
+vsess_arm(struct vsess *s)
+{
+	uint64_t due = vsess_due(s);
+	if (due == 0 || (s->armed != 0 && s->armed <= due))
+		return;
+	uint64_t now = vflow_ms(), ms = due > now ? due - now : 0;
+	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+	if (event_add(&s->timer, &tv) == 0)
+		s->armed = due;
+}
+
+/* The session's timer: the Hello / target wait and idle end here; flow deadlines in the
+ * step it runs (vflow_poll, vmux_step). */
+static void
+vsess_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	struct vsess *s = arg;
 	uint64_t now = vflow_ms();
-	if (!s->done && s->deadline != 0 && now >= s->deadline) {
+	s->armed = 0;
+	if (!s->done && s->deadline != 0 && now >= s->deadline &&
+	    (s->state == VS_HELLO || s->state == VS_TARGET)) {
 		if (s->state == VS_HELLO) {
 			vsess_count(s, SV_HS_TIMEOUT, 1);
 			vsess_end(s, "hello_timeout", 0);
@@ -720,17 +806,81 @@ vsess_tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (!s->done && (s->state == VS_RELAY || s->state == VS_MUX || s->state == VS_DNS) &&
 	    now - s->last_io >= VSESS_IDLE_MS)
 		vsess_end(s, "idle_timeout", WS_CLOSE_NORMAL);
-	if (!s->done && s->ratchet && vpn_list_epoch() != s->epoch) {
-		s->epoch = vpn_list_epoch();
-		if (!vpn_list_allows(s->ik, NULL, 0))
-			vsess_end(s, "revoked", WS_CLOSE_POLICY);
-	}
 	tconn_vpn_kick(s->c);
 }
 
-/* Runs the session (see vsess.h). */
+/* The worker's watch: a new allow-list ends the live sessions of keys no longer on it. */
+static void
+vsess_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct vsess_worker *w = arg;
+	unsigned e = vpn_list_epoch();
+	if (e == w->epoch)
+		return;
+	w->epoch = e;
+	struct vsess *s;
+	LIST_FOREACH(s, &w->live, wl) {
+		if (!s->done && s->ratchet && !vpn_list_allows(s->ik, NULL, 0)) {
+			vsess_end(s, "revoked", WS_CLOSE_POLICY);
+			tconn_vpn_kick(s->c);
+		}
+	}
+}
+
+/* Puts s on its worker's live list; starts the watch with the first. */
+static bool
+vsess_join(struct vsess *s)
+{
+	struct vsess_worker *w = vsess_w();
+	if (w == NULL)
+		return false;
+	if (w->n == 0) {
+		w->base = s->base;
+		w->epoch = vpn_list_epoch();
+		event_assign(&w->watch, w->base, -1, EV_PERSIST, vsess_watch_cb, w);
+		struct timeval tv = { .tv_sec = 0, .tv_usec = VSESS_WATCH_MS * 1000 };
+		if (event_add(&w->watch, &tv) != 0)
+			return false;
+		w->watching = true;
+	}
+	LIST_INSERT_HEAD(&w->live, s, wl);
+	w->n++;
+	s->w = w;
+	return true;
+}
+
+/* Takes s off its worker's list; stops the watch with the last. */
+static void
+vsess_leave(struct vsess *s)
+{
+	struct vsess_worker *w = s->w;
+	if (w == NULL)
+		return;
+	LIST_REMOVE(s, wl);
+	s->w = NULL;
+	if (--w->n == 0 && w->watching) {
+		event_del(&w->watch);
+		w->watching = false;
+	}
+}
+
+static bool vsess_run(struct vsess *s);
+
+/* Runs the session (see vsess.h), then arms its timer. */
 bool
 vsess_step(struct vsess *s)
+{
+	bool live = vsess_run(s);
+	if (live)
+		vsess_arm(s);
+	return live;
+}
+
+/* The driver of vsess_step: I/O, the target, the client's messages. */
+static bool
+vsess_run(struct vsess *s)
 {
 	for (int round = 0; round < 64; round++) {
 		/* 1. The client's queue. */
@@ -824,7 +974,7 @@ vsess_step(struct vsess *s)
 		s->in_off = 0;
 		s->in_len = (size_t)n;
 	}
-	event_active(&s->tick, EV_TIMEOUT, 1); /* fairness: continue on the next loop turn */
+	tconn_vpn_kick(s->c); /* fairness: continue on the next loop turn */
 	vsess_trim(s);
 	return true;
 }
@@ -849,9 +999,12 @@ vsess_new(struct term_conn *c, struct event_base *base, const struct vpn *v,
 	s->t0 = vflow_ms();
 	s->deadline = s->t0 + VSESS_HELLO_MS;
 	ws_dec_init(&s->dec, WS_ROLE_SERVER, WS_MSG_MAX);
-	event_assign(&s->tick, base, -1, EV_PERSIST, vsess_tick_cb, s);
-	struct timeval tv = { .tv_sec = 0, .tv_usec = VSESS_TICK_MS * 1000 };
-	event_add(&s->tick, &tv);
+	event_assign(&s->timer, base, -1, 0, vsess_timer_cb, s);
+	if (!vsess_join(s)) {
+		free(s);
+		return NULL;
+	}
+	vsess_arm(s);
 	vsess_count(s, SV_SESSIONS_ACTIVE, 1);
 	return s;
 }
@@ -911,7 +1064,8 @@ vsess_free(struct vsess *s)
 	    (unsigned long long)(vflow_ms() - s->t0), vsess_end_reason(s));
 	vsess_count(s, SV_SESSIONS_ACTIVE, -1);
 	vpn_session_give();
-	event_del(&s->tick);
+	event_del(&s->timer);
+	vsess_leave(s);
 	vflow_close(&s->f);
 	vmux_free(s->mux);
 	if (s->dns != NULL)
