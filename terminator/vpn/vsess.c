@@ -86,6 +86,8 @@ struct vsess {
 	unsigned                flows;
 	struct event            timer;      /* armed for the nearest deadline only */
 	uint64_t                armed;      /* when it fires (monotonic ms), 0: not armed */
+	bool                    in_step;    /* vsess_step is running */
+	bool                    rerun;      /* run the step again on the next loop turn */
 	struct vsess_worker    *w;          /* its worker (the thread it runs on) */
 	LIST_ENTRY(vsess)       wl;         /* in w->live */
 	/* client -> us */
@@ -340,11 +342,16 @@ vsess_stat(struct vsess *s, unsigned field, int64_t n)
 	vsess_count(s, field, n);
 }
 
-/* Runs the driver soon (see vsess.h). */
+/* Runs the driver soon (see vsess.h). Inside the step a kick of the connection's read
+ * event would be undone by tconn_arm (event_del drops an active event too), so it waits
+ * for the step's end (vsess_step). */
 void
 vsess_kick(struct vsess *s)
 {
-	tconn_vpn_kick(s->c);
+	if (s->in_step)
+		s->rerun = true;
+	else
+		tconn_vpn_kick(s->c);
 }
 
 /* ---- the /ws target ---- */
@@ -872,10 +879,22 @@ static bool vsess_run(struct vsess *s);
 bool
 vsess_step(struct vsess *s)
 {
+	s->in_step = true;
+	s->rerun = false;
 	bool live = vsess_run(s);
-	if (live)
-		vsess_arm(s);
-	return live;
+	s->in_step = false;
+	if (!live)
+		return false;
+	if (s->rerun) {
+		/* Through the session's own event: the connection's read event would be
+		 * deleted, active or not, by tconn_arm when the step wants no read. Its
+		 * callback kicks the connection from outside the step; the step re-arms. */
+		s->armed = 0;
+		event_active(&s->timer, EV_TIMEOUT, 1);
+		return true;
+	}
+	vsess_arm(s);
+	return true;
 }
 
 /* The driver of vsess_step: I/O, the target, the client's messages. */
@@ -974,7 +993,7 @@ vsess_run(struct vsess *s)
 		s->in_off = 0;
 		s->in_len = (size_t)n;
 	}
-	tconn_vpn_kick(s->c); /* fairness: continue on the next loop turn */
+	s->rerun = true; /* fairness: continue on the next loop turn */
 	vsess_trim(s);
 	return true;
 }
