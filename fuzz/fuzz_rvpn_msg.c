@@ -12,11 +12,14 @@
  *      delivered one; every delivery within RVPN_MAX_SKIP opens, the state otherwise
  *      stays unchanged;
  *   3  the rest is decoded as a wire message and its header encoded back byte-exact.
+ * Every open also runs on a copy of the state through the engine's crypto context
+ * (rvpn_ratchet_open_cc, OpenSSL): same verdict, same state after, same plaintext.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/rvpn/rvpn_cctx.h"
 #include "proto/rvpn/rvpn_ctl.h"
 #include "proto/rvpn/rvpn_mux.h"
 #include "proto/rvpn/rvpn_pad.h"
@@ -69,8 +72,21 @@ static enum rvpn_open_verdict
 open_checked(struct rvpn_ratchet *s, const uint8_t *wire, size_t len, uint8_t *pt, size_t cap,
     size_t *ptlen, uint8_t *type)
 {
-	struct rvpn_ratchet before = *s;
+	static uint8_t pt2[MSG_MAX_IN];
+	static struct rvpn_cctx *cc;
+	struct rvpn_ratchet before = *s, alt = *s;
+	size_t ptlen2 = 0;
+	uint8_t type2 = 0;
+
+	if (cc == NULL && (cc = rvpn_cctx_new()) == NULL)
+		fail("cctx");
+	enum rvpn_open_verdict v2 = rvpn_ratchet_open_cc(&alt, cc, wire, len, pt2,
+	    cap < sizeof pt2 ? cap : sizeof pt2, &ptlen2, &type2);
 	enum rvpn_open_verdict v = rvpn_ratchet_open(s, wire, len, pt, cap, ptlen, type);
+	if (v != v2 || memcmp(&alt, s, sizeof alt) != 0)
+		fail("the OpenSSL path disagrees with the libsodium path");
+	if (v == RVPN_OPEN_OK && (ptlen2 != *ptlen || type2 != *type || memcmp(pt, pt2, ptlen2) != 0))
+		fail("the OpenSSL path opened other bytes");
 
 	if ((unsigned)v >= RVPN_OPEN_VERDICT_COUNT)
 		fail("verdict out of range");

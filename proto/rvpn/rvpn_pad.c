@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "proto/rd.h"
+#include "proto/rvpn/rvpn_cctx.h"
 
 /* See rvpn_pad.h. */
 size_t
@@ -37,6 +38,21 @@ rvpn_pad(uint8_t *buf, size_t cap, size_t len, enum rvpn_pad_fill fill)
 	if (fill == RVPN_PAD_ZERO)
 		memset(buf + len, 0, padlen);
 	else if (padlen > 0 && RAND_bytes(buf + len, (int)padlen) != 1)
+		return -1;
+	wr_u16be(buf + total - 2, (uint16_t)padlen);
+	return (int)total;
+}
+
+/* See rvpn_pad.h. */
+int
+rvpn_pad_cc(uint8_t *buf, size_t cap, size_t len, struct rvpn_cctx *cc)
+{
+	size_t total = rvpn_pad_len(len);
+
+	if (total == 0 || cap < total)
+		return -1;
+	size_t padlen = total - len - 2;
+	if (padlen > 0 && rvpn_cctx_random(cc, buf + len, padlen) != 0)
 		return -1;
 	wr_u16be(buf + total - 2, (uint16_t)padlen);
 	return (int)total;

@@ -28,6 +28,12 @@ size_t rvpn_pad_len(size_t len);
  */
 int rvpn_pad(uint8_t *buf, size_t cap, size_t len, enum rvpn_pad_fill fill);
 
+struct rvpn_cctx;
+
+/* rvpn_pad with a random fill from cc's keystream (rvpn_cctx.h), the engine's form: a
+ * fraction of the cost of a DRBG call per message. */
+int rvpn_pad_cc(uint8_t *buf, size_t cap, size_t len, struct rvpn_cctx *cc);
+
 /*
  * Unpads a received plaintext (untrusted): sets *data_len to the data length in front.
  * Returns 0, or -1 when len is under 2 or the trailer claims more fill than there is.

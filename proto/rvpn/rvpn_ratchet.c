@@ -4,7 +4,10 @@
  * writes the state only after the Poly1305 tag verifies: authenticate, then commit. All
  * chain and message keys on the stack are wiped through the one exit label of each
  * function. Nonces and the header key come from OpenSSL's DRBG (no system call per
- * message, as libsodium 1.0.18's randombytes would make).
+ * message, as libsodium 1.0.18's randombytes would make). With a crypto context (the
+ * *_cc forms, rvpn_cctx.h) the AEAD and the chain step run on OpenSSL and the nonce comes
+ * from the context's keystream; without one, on libsodium. Both give the same bytes for
+ * the same nonce (the vectors test checks both).
  */
 #include "proto/rvpn/rvpn_ratchet.h"
 
@@ -12,6 +15,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "proto/rvpn/rvpn_cctx.h"
 #include "proto/rvpn/rvpn_kdf.h"
 #include "proto/rvpn/rvpn_x3dh.h"
 
@@ -59,10 +63,28 @@ rvpn_ratchet_sealed_len(size_t pt_len)
 	return RVPN_WIRE_HDR_LEN + pt_len + RVPN_WIRE_TAG_LEN;
 }
 
+/* KDF_CK on cc when there is one (OpenSSL's SHA-256), else on libsodium's; 0 or -1. */
+static int
+ratchet_kdf_ck(struct rvpn_cctx *cc, uint8_t mk[32], uint8_t next[32], const uint8_t ck[32])
+{
+	if (cc != NULL)
+		return rvpn_cctx_kdf_ck(cc, mk, next, ck);
+	rvpn_kdf_ck(mk, next, ck);
+	return 0;
+}
+
 /* See rvpn_ratchet.h. */
 int
 rvpn_ratchet_seal(struct rvpn_ratchet *r, uint8_t type, const uint8_t *pt, size_t pt_len,
     const uint8_t *nonce, uint8_t *out, size_t cap)
+{
+	return rvpn_ratchet_seal_cc(r, NULL, type, pt, pt_len, nonce, out, cap);
+}
+
+/* See rvpn_ratchet.h. */
+int
+rvpn_ratchet_seal_cc(struct rvpn_ratchet *r, struct rvpn_cctx *cc, uint8_t type,
+    const uint8_t *pt, size_t pt_len, const uint8_t *nonce, uint8_t *out, size_t cap)
 {
 	struct rvpn_wire_msg m;
 	uint8_t mk[32], next[32];
@@ -81,13 +103,20 @@ rvpn_ratchet_seal(struct rvpn_ratchet *r, uint8_t type, const uint8_t *pt, size_
 	m.ct_len = pt_len + RVPN_WIRE_TAG_LEN;
 	if (nonce != NULL)
 		memcpy(m.nonce, nonce, RVPN_WIRE_NONCE_LEN);
-	else if (RAND_bytes(m.nonce, RVPN_WIRE_NONCE_LEN) != 1)
+	else if (cc != NULL ? rvpn_cctx_random(cc, m.nonce, RVPN_WIRE_NONCE_LEN) != 0 :
+	    RAND_bytes(m.nonce, RVPN_WIRE_NONCE_LEN) != 1)
 		goto out;
-	rvpn_kdf_ck(mk, next, r->cks);
+	if (ratchet_kdf_ck(cc, mk, next, r->cks) != 0)
+		goto out;
 	/* Encrypt first (pt may sit where the header goes only at out + 62: see the .h). */
-	if (crypto_aead_chacha20poly1305_ietf_encrypt(out + RVPN_WIRE_HDR_LEN, &clen, pt,
-	    pt_len, &type, 1, NULL, m.nonce, mk) != 0 || clen != m.ct_len)
+	if (cc != NULL) {
+		if (rvpn_cctx_seal(cc, mk, m.nonce, type, pt, pt_len, out + RVPN_WIRE_HDR_LEN,
+		    out + RVPN_WIRE_HDR_LEN + pt_len) != 0)
+			goto out;
+	} else if (crypto_aead_chacha20poly1305_ietf_encrypt(out + RVPN_WIRE_HDR_LEN, &clen, pt,
+	    pt_len, &type, 1, NULL, m.nonce, mk) != 0 || clen != m.ct_len) {
 		goto out;
+	}
 	(void)rvpn_wire_encode_header(out, cap, &m);
 	memcpy(r->cks, next, 32);
 	r->send_n++;
@@ -102,6 +131,14 @@ out:
 enum rvpn_open_verdict
 rvpn_ratchet_open(struct rvpn_ratchet *r, const uint8_t *wire, size_t len, uint8_t *pt,
     size_t cap, size_t *pt_len, uint8_t *type)
+{
+	return rvpn_ratchet_open_cc(r, NULL, wire, len, pt, cap, pt_len, type);
+}
+
+/* See rvpn_ratchet.h. */
+enum rvpn_open_verdict
+rvpn_ratchet_open_cc(struct rvpn_ratchet *r, struct rvpn_cctx *cc, const uint8_t *wire,
+    size_t len, uint8_t *pt, size_t cap, size_t *pt_len, uint8_t *type)
 {
 	struct rvpn_wire_msg m;
 	uint8_t ck[32], mk[32], next[32];
@@ -141,9 +178,20 @@ rvpn_ratchet_open(struct rvpn_ratchet *r, const uint8_t *wire, size_t len, uint8
 	}
 	/* Skip forward on the scratch chain; the skipped keys are of no use (see the .h). */
 	for (uint64_t i = r->recv_n; i < m.n; i++)
-		rvpn_kdf_ck(mk, ck, ck);
-	rvpn_kdf_ck(mk, next, ck);
-	if (crypto_aead_chacha20poly1305_ietf_decrypt(pt, &plen, NULL, wire + m.ct_off,
+		rvpn_kdf_ck(mk, ck, ck); /* rare (stock peers never skip): libsodium is enough */
+	if (ratchet_kdf_ck(cc, mk, next, ck) != 0) {
+		v = RVPN_OPEN_ERR_TAG; /* an OpenSSL failure: refuse, change nothing */
+		goto out;
+	}
+	if (cc != NULL) {
+		/* OpenSSL decrypts before it checks the tag; rvpn_cctx_open erases pt on failure. */
+		if (rvpn_cctx_open(cc, mk, m.nonce, m.payload_type, wire + m.ct_off,
+		    m.ct_len - RVPN_WIRE_TAG_LEN, pt) != 0) {
+			v = RVPN_OPEN_ERR_TAG;
+			goto out;
+		}
+		plen = m.ct_len - RVPN_WIRE_TAG_LEN;
+	} else if (crypto_aead_chacha20poly1305_ietf_decrypt(pt, &plen, NULL, wire + m.ct_off,
 	    m.ct_len, &m.payload_type, 1, m.nonce, mk) != 0) {
 		v = RVPN_OPEN_ERR_TAG;
 		goto out;

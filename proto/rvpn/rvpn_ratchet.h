@@ -110,6 +110,16 @@ size_t rvpn_ratchet_sealed_len(size_t pt_len);
 int rvpn_ratchet_seal(struct rvpn_ratchet *r, uint8_t type, const uint8_t *pt, size_t pt_len,
     const uint8_t *nonce, uint8_t *out, size_t cap);
 
+struct rvpn_cctx;
+
+/*
+ * The same with a crypto context (rvpn_cctx.h; NULL is the plain form): OpenSSL's AEAD
+ * and SHA-256 with contexts set up once, the nonce (when NULL) from the context's
+ * keystream. What the engine uses per message.
+ */
+int rvpn_ratchet_seal_cc(struct rvpn_ratchet *r, struct rvpn_cctx *cc, uint8_t type,
+    const uint8_t *pt, size_t pt_len, const uint8_t *nonce, uint8_t *out, size_t cap);
+
 /*
  * Authenticates and decrypts one whole message (untrusted) into pt (cap bytes); on OK
  * sets *pt_len and *type and advances the state. On any error the state is unchanged and
@@ -117,6 +127,10 @@ int rvpn_ratchet_seal(struct rvpn_ratchet *r, uint8_t type, const uint8_t *pt, s
  */
 enum rvpn_open_verdict rvpn_ratchet_open(struct rvpn_ratchet *r, const uint8_t *wire,
     size_t len, uint8_t *pt, size_t cap, size_t *pt_len, uint8_t *type);
+
+/* The same with a crypto context (NULL is the plain form). pt must not overlap wire. */
+enum rvpn_open_verdict rvpn_ratchet_open_cc(struct rvpn_ratchet *r, struct rvpn_cctx *cc,
+    const uint8_t *wire, size_t len, uint8_t *pt, size_t cap, size_t *pt_len, uint8_t *type);
 
 /* A short, stable, lowercase name of a verdict. */
 const char *rvpn_open_verdict_str(enum rvpn_open_verdict v);

@@ -24,8 +24,10 @@
 #include <event2/event_struct.h>
 #include <event2/util.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <sys/queue.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,6 +36,7 @@
 #include "core/bufpool.h"
 #include "core/log.h"
 #include "core/stats.h"
+#include "proto/rvpn/rvpn_cctx.h"
 #include "proto/rvpn/rvpn_hello.h"
 #include "proto/rvpn/rvpn_pad.h"
 #include "proto/rvpn/rvpn_ratchet.h"
@@ -79,12 +82,16 @@ struct vsess {
 	bool                    ratchet;    /* r initialised */
 	uint8_t                 ik[32];     /* the client's identity key */
 	char                    name[VALLOW_NAME_MAX + 1];
-	unsigned                epoch;      /* allow-list version last checked */
 	struct sockaddr_storage peer;
 	uint64_t                t0, deadline, last_io; /* monotonic ms */
 	uint64_t                bytes_in, bytes_out;   /* payload: client->target, back */
 	unsigned                flows;
-	struct event            tick;
+	struct event            timer;      /* armed for the nearest deadline only */
+	uint64_t                armed;      /* when it fires (monotonic ms), 0: not armed */
+	bool                    in_step;    /* vsess_step is running */
+	bool                    rerun;      /* run the step again on the next loop turn */
+	struct vsess_worker    *w;          /* its worker (the thread it runs on) */
+	LIST_ENTRY(vsess)       wl;         /* in w->live */
 	/* client -> us */
 	uint8_t                *in;        /* VSESS_IN_CAP used; pool, while bytes wait */
 	size_t                  in_off, in_len;
@@ -108,6 +115,77 @@ struct vsess {
 	struct vdns            *vd;         /* /dns: the resolver (vdns.c) */
 	struct vtun_port       *tun;        /* /tun: the lease and its packets (vtun.c) */
 };
+
+/* ---- the worker: crypto context, live sessions, revocation watch ---- */
+
+/*
+ * One per worker thread (a session never leaves its worker's loop), made on its first
+ * session and freed when the thread exits: the rvpn_cctx, so no per-message or per-session
+ * set-up of OpenSSL contexts is paid (rvpn_cctx.h); and the worker's live sessions with
+ * one timer that, while any live, notices a new allow-list (SIGHUP) every VSESS_WATCH_MS
+ * and ends the sessions of removed keys. The sessions themselves arm a timer only for
+ * their nearest real deadline (vsess_arm): an idle session costs no wake-ups.
+ */
+struct vsess_worker {
+	struct rvpn_cctx  *cc;
+	struct event_base *base;
+	struct event       watch;
+	bool               watching;
+	unsigned           epoch;   /* allow-list version the live sessions were checked at */
+	LIST_HEAD(, vsess) live;
+	unsigned           n;
+};
+
+static pthread_once_t vsess_w_once = PTHREAD_ONCE_INIT;
+static pthread_key_t  vsess_w_key;
+static bool           vsess_w_keyed;
+
+/* The thread-exit destructor of the key. A worker that still has sessions (it did not
+ * close them) keeps its memory: its watch event may still sit in its base. */
+static void
+vsess_w_drop(void *arg)
+{
+	struct vsess_worker *w = arg;
+	if (w->n > 0)
+		return;
+	rvpn_cctx_free(w->cc);
+	free(w);
+}
+
+/* Makes the key, once per process. */
+static void
+vsess_w_init(void)
+{
+	vsess_w_keyed = pthread_key_create(&vsess_w_key, vsess_w_drop) == 0;
+}
+
+/* The calling thread's worker; NULL when it cannot be made. */
+static struct vsess_worker *
+vsess_w(void)
+{
+	if (pthread_once(&vsess_w_once, vsess_w_init) != 0 || !vsess_w_keyed)
+		return NULL;
+	struct vsess_worker *w = pthread_getspecific(vsess_w_key);
+	if (w != NULL)
+		return w;
+	if ((w = calloc(1, sizeof *w)) == NULL)
+		return NULL;
+	LIST_INIT(&w->live);
+	if ((w->cc = rvpn_cctx_new()) == NULL || pthread_setspecific(vsess_w_key, w) != 0) {
+		rvpn_cctx_free(w->cc);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+/* The calling thread's crypto context; NULL when it cannot be made (the caller ends). */
+static struct rvpn_cctx *
+vsess_cc(void)
+{
+	struct vsess_worker *w = vsess_w();
+	return w != NULL ? w->cc : NULL;
+}
 
 /* Counts one event of the session's path. */
 static void
@@ -201,10 +279,13 @@ vsess_seal_in_place(struct vsess *s, uint8_t type, size_t len)
 	uint8_t *slot = s->out + s->out_len;
 	uint8_t *pt = slot + 4 + RVPN_WIRE_HDR_LEN;
 	size_t room = VSESS_OUT_CAP - s->out_len - 4 - RVPN_WIRE_HDR_LEN;
-	int pl = rvpn_pad(pt, room, len, RVPN_PAD_RANDOM);
+	struct rvpn_cctx *cc = vsess_cc();
+	if (cc == NULL)
+		return -1;
+	int pl = rvpn_pad_cc(pt, room, len, cc);
 	if (pl < 0)
 		return -1;
-	int wl = rvpn_ratchet_seal(&s->r, type, pt, (size_t)pl, NULL, slot + 4,
+	int wl = rvpn_ratchet_seal_cc(&s->r, cc, type, pt, (size_t)pl, NULL, slot + 4,
 	    VSESS_OUT_CAP - s->out_len - 4);
 	if (wl < 0 || ws_enc_header(slot, 4, WS_OP_BINARY, (size_t)wl, NULL) != 4)
 		return -1;
@@ -264,11 +345,16 @@ vsess_stat(struct vsess *s, unsigned field, int64_t n)
 	vsess_count(s, field, n);
 }
 
-/* Runs the driver soon (see vsess.h). */
+/* Runs the driver soon (see vsess.h). Inside the step a kick of the connection's read
+ * event would be undone by tconn_arm (event_del drops an active event too), so it waits
+ * for the step's end (vsess_step). */
 void
 vsess_kick(struct vsess *s)
 {
-	tconn_vpn_kick(s->c);
+	if (s->in_step)
+		s->rerun = true;
+	else
+		tconn_vpn_kick(s->c);
 }
 
 /* ---- the /ws target ---- */
@@ -395,8 +481,9 @@ vsess_dns_send(struct vsess *s, const struct rvpn_dns_response *r, enum vdns_res
 {
 	uint8_t buf[RVPN_WIRE_HDR_LEN + RVPN_DNS_MAX + RVPN_WIRE_TAG_LEN];
 	int n = rvpn_dns_response_emit((char *)buf + RVPN_WIRE_HDR_LEN, RVPN_DNS_MAX, r);
-	int wl = n < 0 ? -1 : rvpn_ratchet_seal(&s->r, RVPN_PT_DNS_REPLY, buf + RVPN_WIRE_HDR_LEN,
-	    (size_t)n, NULL, buf, sizeof buf);
+	struct rvpn_cctx *cc = vsess_cc();
+	int wl = n < 0 || cc == NULL ? -1 : rvpn_ratchet_seal_cc(&s->r, cc, RVPN_PT_DNS_REPLY,
+	    buf + RVPN_WIRE_HDR_LEN, (size_t)n, NULL, buf, sizeof buf);
 	if (wl < 0 || vsess_queue(s, WS_OP_BINARY, buf, (size_t)wl) == -1) {
 		vsess_end(s, "seal_failed", WS_CLOSE_INTERNAL);
 		return;
@@ -513,7 +600,6 @@ vsess_hello(struct vsess *s, const uint8_t *p, size_t len)
 		vsess_end(s, hv == RVPN_HELLO_ERR_VERSION ? "version" : "bad_hello", 0);
 		return;
 	}
-	s->epoch = vpn_list_epoch();
 	if (!vpn_list_allows(h.identity_key, s->name, sizeof s->name)) {
 		vsess_count(s, SV_HS_UNKNOWN_CLIENT, 1);
 		vsess_end(s, "unknown_client", 0);
@@ -579,7 +665,12 @@ vsess_message(struct vsess *s)
 		vsess_end(s, "no_memory", WS_CLOSE_INTERNAL);
 		return;
 	}
-	enum rvpn_open_verdict ov = rvpn_ratchet_open(&s->r, s->msg, s->msg_len, s->tq,
+	struct rvpn_cctx *cc = vsess_cc();
+	if (cc == NULL) {
+		vsess_end(s, "no_memory", WS_CLOSE_INTERNAL);
+		return;
+	}
+	enum rvpn_open_verdict ov = rvpn_ratchet_open_cc(&s->r, cc, s->msg, s->msg_len, s->tq,
 	    RVPN_PAD_MAX, &n, &type);
 	if (ov == RVPN_OPEN_OK && n > s->tq_used)
 		s->tq_used = n;
@@ -692,15 +783,66 @@ vsess_decode(struct vsess *s)
 
 /* ---- the driver ---- */
 
-/* The periodic tick: deadlines, idle, revocation. */
+/* The nearest deadline of the session (monotonic ms), 0 for none: the Hello or /ws target
+ * wait, the /ws flow's resolve or connect, a /mux flow's, and the idle limit. */
+static uint64_t
+vsess_due(const struct vsess *s)
+{
+	uint64_t due = 0;
+	if (s->done)
+		return 0; /* what is queued goes out or the connection fails: no deadline */
+	switch (s->state) {
+	case VS_HELLO:
+	case VS_TARGET:
+		due = s->deadline;
+		break;
+	case VS_FLOW:
+		if (s->f.state == VF_RESOLVE || s->f.state == VF_CONNECT)
+			due = s->f.deadline;
+		break;
+	case VS_MUX:
+	case VS_RELAY:
+	case VS_DNS:
+		due = s->last_io + VSESS_IDLE_MS;
+		if (s->state == VS_MUX) {
+			uint64_t fd = vmux_next_deadline(s->mux);
+			if (fd != 0 && fd < due)
+				due = fd;
+		}
+		break;
+	default:
+		break;
+	}
+	return due;
+}
+
+/* Arms the timer for the nearest deadline. Lazy: a timer already due no later is left as
+ * it is (it finds nothing due, and the step it runs arms again), so traffic that moves
+ * the idle deadline on costs no timer operation per message. */
 static void
-vsess_tick_cb(evutil_socket_t fd, short what, void *arg)
+vsess_arm(struct vsess *s)
+{
+	uint64_t due = vsess_due(s);
+	if (due == 0 || (s->armed != 0 && s->armed <= due))
+		return;
+	uint64_t now = vflow_ms(), ms = due > now ? due - now : 0;
+	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+	if (event_add(&s->timer, &tv) == 0)
+		s->armed = due;
+}
+
+/* The session's timer: the Hello / target wait and idle end here; flow deadlines in the
+ * step it runs (vflow_poll, vmux_step). */
+static void
+vsess_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	struct vsess *s = arg;
 	uint64_t now = vflow_ms();
-	if (!s->done && s->deadline != 0 && now >= s->deadline) {
+	s->armed = 0;
+	if (!s->done && s->deadline != 0 && now >= s->deadline &&
+	    (s->state == VS_HELLO || s->state == VS_TARGET)) {
 		if (s->state == VS_HELLO) {
 			vsess_count(s, SV_HS_TIMEOUT, 1);
 			vsess_end(s, "hello_timeout", 0);
@@ -711,17 +853,93 @@ vsess_tick_cb(evutil_socket_t fd, short what, void *arg)
 	if (!s->done && (s->state == VS_RELAY || s->state == VS_MUX || s->state == VS_DNS) &&
 	    now - s->last_io >= VSESS_IDLE_MS)
 		vsess_end(s, "idle_timeout", WS_CLOSE_NORMAL);
-	if (!s->done && s->ratchet && vpn_list_epoch() != s->epoch) {
-		s->epoch = vpn_list_epoch();
-		if (!vpn_list_allows(s->ik, NULL, 0))
-			vsess_end(s, "revoked", WS_CLOSE_POLICY);
-	}
 	tconn_vpn_kick(s->c);
 }
 
-/* Runs the session (see vsess.h). */
+/* The worker's watch: a new allow-list ends the live sessions of keys no longer on it. */
+static void
+vsess_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct vsess_worker *w = arg;
+	unsigned e = vpn_list_epoch();
+	if (e == w->epoch)
+		return;
+	w->epoch = e;
+	struct vsess *s;
+	LIST_FOREACH(s, &w->live, wl) {
+		if (!s->done && s->ratchet && !vpn_list_allows(s->ik, NULL, 0)) {
+			vsess_end(s, "revoked", WS_CLOSE_POLICY);
+			tconn_vpn_kick(s->c);
+		}
+	}
+}
+
+/* Puts s on its worker's live list; starts the watch with the first. */
+static bool
+vsess_join(struct vsess *s)
+{
+	struct vsess_worker *w = vsess_w();
+	if (w == NULL)
+		return false;
+	if (w->n == 0) {
+		w->base = s->base;
+		w->epoch = vpn_list_epoch();
+		event_assign(&w->watch, w->base, -1, EV_PERSIST, vsess_watch_cb, w);
+		struct timeval tv = { .tv_sec = 0, .tv_usec = VSESS_WATCH_MS * 1000 };
+		if (event_add(&w->watch, &tv) != 0)
+			return false;
+		w->watching = true;
+	}
+	LIST_INSERT_HEAD(&w->live, s, wl);
+	w->n++;
+	s->w = w;
+	return true;
+}
+
+/* Takes s off its worker's list; stops the watch with the last. */
+static void
+vsess_leave(struct vsess *s)
+{
+	struct vsess_worker *w = s->w;
+	if (w == NULL)
+		return;
+	LIST_REMOVE(s, wl);
+	s->w = NULL;
+	if (--w->n == 0 && w->watching) {
+		event_del(&w->watch);
+		w->watching = false;
+	}
+}
+
+static bool vsess_run(struct vsess *s);
+
+/* Runs the session (see vsess.h), then arms its timer. */
 bool
 vsess_step(struct vsess *s)
+{
+	s->in_step = true;
+	s->rerun = false;
+	bool live = vsess_run(s);
+	s->in_step = false;
+	if (!live)
+		return false;
+	if (s->rerun) {
+		/* Through the session's own event: the connection's read event would be
+		 * deleted, active or not, by tconn_arm when the step wants no read. Its
+		 * callback kicks the connection from outside the step; the step re-arms. */
+		s->armed = 0;
+		event_active(&s->timer, EV_TIMEOUT, 1);
+		return true;
+	}
+	vsess_arm(s);
+	return true;
+}
+
+/* The driver of vsess_step: I/O, the target, the client's messages. */
+static bool
+vsess_run(struct vsess *s)
 {
 	for (int round = 0; round < 64; round++) {
 		/* 1. The client's queue. */
@@ -817,7 +1035,7 @@ vsess_step(struct vsess *s)
 		s->in_off = 0;
 		s->in_len = (size_t)n;
 	}
-	event_active(&s->tick, EV_TIMEOUT, 1); /* fairness: continue on the next loop turn */
+	s->rerun = true; /* fairness: continue on the next loop turn */
 	vsess_trim(s);
 	return true;
 }
@@ -842,9 +1060,12 @@ vsess_new(struct term_conn *c, struct event_base *base, const struct vpn *v,
 	s->t0 = vflow_ms();
 	s->deadline = s->t0 + VSESS_HELLO_MS;
 	ws_dec_init(&s->dec, WS_ROLE_SERVER, WS_MSG_MAX);
-	event_assign(&s->tick, base, -1, EV_PERSIST, vsess_tick_cb, s);
-	struct timeval tv = { .tv_sec = 0, .tv_usec = VSESS_TICK_MS * 1000 };
-	event_add(&s->tick, &tv);
+	event_assign(&s->timer, base, -1, 0, vsess_timer_cb, s);
+	if (!vsess_join(s)) {
+		free(s);
+		return NULL;
+	}
+	vsess_arm(s);
 	vsess_count(s, SV_SESSIONS_ACTIVE, 1);
 	return s;
 }
@@ -907,7 +1128,8 @@ vsess_free(struct vsess *s)
 	vsess_count(s, SV_SESSIONS_ACTIVE, -1);
 	vpn_session_give();
 	vtun_detach(s->tun); /* first: no packet is queued for s after this */
-	event_del(&s->tick);
+	event_del(&s->timer);
+	vsess_leave(s);
 	vflow_close(&s->f);
 	vmux_free(s->mux);
 	vdns_res_drop(s->dns);

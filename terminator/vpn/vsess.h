@@ -22,7 +22,7 @@
 #define VSESS_TARGET_MS   5000u   /* /ws: the target message after the ServerHello */
 #define VSESS_CONNECT_MS  5000u   /* per target address */
 #define VSESS_IDLE_MS     300000u /* /ws relay without data either way (§3.4) */
-#define VSESS_TICK_MS     250u    /* deadlines and revocation are checked this often */
+#define VSESS_WATCH_MS    250u    /* a worker looks for a new allow-list this often */
 #define VSESS_RELAY_MAX   8190u   /* target bytes per message (§7.3: peers read 8190) */
 #define VSESS_OUT_HIGH    (64u * 1024) /* stop reading the target above this many queued */
 

@@ -266,8 +266,10 @@ def report(res, meta):
                      "%d / %d / %s" % r for r in res["vpn"]["idle_where"][-1][:6]))
         L.append("")
     L.append("Per-message cost of the VPN layer, single core, ms per GB of payload "
-             "(vpn_seal.c: seal = rvpn_pad + rvpn_ratchet_seal of one 8190-byte mux data "
-             "message, pad = the random fill alone, sodium / ossl_cc = ChaCha20-Poly1305 of "
+             "(vpn_seal.c: seal = rvpn_pad_cc + rvpn_ratchet_seal_cc of one 8190-byte mux data "
+             "message as vsess does it, pad = its keystream fill alone, seal_na / pad_na = the "
+             "same through the plain API (libsodium AEAD and HMAC, DRBG fill and nonce), "
+             "sodium / ossl_cc = ChaCha20-Poly1305 of "
              "the padded length by libsodium / OpenSSL, ossl_gcm = AES-256-GCM of a 16 KiB "
              "TLS record by OpenSSL): `%s`" % meta["seal"])
     L.append("")

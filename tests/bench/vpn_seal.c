@@ -3,8 +3,12 @@
  * use (tests/bench/vpn.py runs it once and puts it in the report; issue 9 item 7). For one
  * /mux data message of the server (RVPN_MUX_MAX_DATA payload bytes behind a mux header) it
  * times, each for about -d seconds:
- *   seal      rvpn_pad (random fill) + rvpn_ratchet_seal: what vsess does per message
- *   pad       rvpn_pad alone (the CSPRNG fill)
+ *   seal      rvpn_pad_cc + rvpn_ratchet_seal_cc on one rvpn_cctx: what vsess does per
+ *             message (OpenSSL AEAD and SHA-256, fill and nonce from a ChaCha20 keystream)
+ *   pad       rvpn_pad_cc alone (the keystream fill)
+ *   seal_na   rvpn_pad (DRBG fill) + rvpn_ratchet_seal (libsodium): the engine before the
+ *             crypto context, and what the plain API still does
+ *   pad_na    rvpn_pad alone (OpenSSL's DRBG fill)
  *   sodium    libsodium crypto_aead_chacha20poly1305_ietf_encrypt_detached of the padded
  *             length (the AEAD rvpn_ratchet_seal uses)
  *   ossl_cc   OpenSSL EVP ChaCha20-Poly1305 of the same length (same algorithm)
@@ -23,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto/rvpn/rvpn_cctx.h"
 #include "proto/rvpn/rvpn_mux.h"
 #include "proto/rvpn/rvpn_pad.h"
 #include "proto/rvpn/rvpn_ratchet.h"
@@ -34,6 +39,7 @@ static uint8_t buf[RVPN_WIRE_HDR_LEN + RVPN_PAD_MAX + RVPN_WIRE_TAG_LEN + 64];
 static uint8_t out[VS_TLS_RECORD + 64];
 static struct rvpn_ratchet r;
 static EVP_CIPHER_CTX *cc, *gcm;
+static struct rvpn_cctx *rc;
 static size_t padded;
 
 /* Monotonic seconds. */
@@ -57,11 +63,21 @@ one(int which)
 
 	switch (which) {
 	case 0:
+		n = rvpn_pad_cc(pt, RVPN_PAD_MAX, RVPN_MUX_HDR_LEN + RVPN_MUX_MAX_DATA, rc);
+		if (n < 0 || rvpn_ratchet_seal_cc(&r, rc, RVPN_PT_DATA, pt, (size_t)n, NULL, buf,
+		    sizeof buf) < 0)
+			abort();
+		break;
+	case 1:
+		if (rvpn_pad_cc(pt, RVPN_PAD_MAX, RVPN_MUX_HDR_LEN + RVPN_MUX_MAX_DATA, rc) < 0)
+			abort();
+		break;
+	case 5:
 		n = rvpn_pad(pt, RVPN_PAD_MAX, RVPN_MUX_HDR_LEN + RVPN_MUX_MAX_DATA, RVPN_PAD_RANDOM);
 		if (n < 0 || rvpn_ratchet_seal(&r, RVPN_PT_DATA, pt, (size_t)n, NULL, buf, sizeof buf) < 0)
 			abort();
 		break;
-	case 1:
+	case 6:
 		if (rvpn_pad(pt, RVPN_PAD_MAX, RVPN_MUX_HDR_LEN + RVPN_MUX_MAX_DATA, RVPN_PAD_RANDOM) < 0)
 			abort();
 		break;
@@ -90,11 +106,13 @@ one(int which)
 int
 main(int argc, char **argv)
 {
-	static const char *names[] = { "seal", "pad", "sodium", "ossl_cc", "ossl_gcm" };
+	static const char *names[] = { "seal", "pad", "sodium", "ossl_cc", "ossl_gcm", "seal_na",
+	    "pad_na" };
 	static const uint8_t key[32], sk[32] = { 1 };
 	double secs = argc > 2 && strcmp(argv[1], "-d") == 0 ? strtod(argv[2], NULL) : 1.0;
 
-	if (sodium_init() < 0 || rvpn_ratchet_init(&r, RVPN_ROLE_SERVER, sk, NULL) != 0)
+	if (sodium_init() < 0 || rvpn_ratchet_init(&r, RVPN_ROLE_SERVER, sk, NULL) != 0 ||
+	    (rc = rvpn_cctx_new()) == NULL)
 		return 1;
 	padded = rvpn_pad_len(RVPN_MUX_HDR_LEN + RVPN_MUX_MAX_DATA);
 	cc = EVP_CIPHER_CTX_new();
@@ -104,7 +122,7 @@ main(int argc, char **argv)
 	    EVP_EncryptInit_ex(gcm, EVP_aes_256_gcm(), NULL, key, NULL) != 1)
 		return 1;
 	printf("padded=%zu", padded);
-	for (int w = 0; w < 5; w++) {
+	for (int w = 0; w < 7; w++) {
 		long k = 0;
 		double t0 = now_s(), t;
 		do {

@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "vecjson.h"
+#include "proto/rvpn/rvpn_cctx.h"
 #include "proto/rvpn/rvpn_ctl.h"
 #include "proto/rvpn/rvpn_dns.h"
 #include "proto/rvpn/rvpn_hello.h"
@@ -273,6 +274,20 @@ test_x3dh(void)
 	rvpn_ratchet_wipe(&rs);
 }
 
+/* The crypto context the ratchet tests run on: NULL (libsodium) in the first pass, an
+ * rvpn_cctx (OpenSSL, what the engine uses) in the second; both must give every vector. */
+static struct rvpn_cctx *use_cc;
+
+/* KDF_CK on the pass's implementation. */
+static void
+kdf_ck(uint8_t mk[32], uint8_t next[32], const uint8_t ck[32])
+{
+	if (use_cc == NULL)
+		rvpn_kdf_ck(mk, next, ck);
+	else
+		CHECK(rvpn_cctx_kdf_ck(use_cc, mk, next, ck) == 0);
+}
+
 /* The first three message keys of each chain (§6.2). */
 static void
 test_chain_keys(void)
@@ -282,13 +297,13 @@ test_chain_keys(void)
 
 	memcpy(ck, ck_c2s, 32);
 	for (int i = 0; i < 3; i++) {
-		rvpn_kdf_ck(mk, ck, ck);
+		kdf_ck(mk, ck, ck);
 		snprintf(path, sizeof path, "message_keys_first3.c2s[%d]", i);
 		chk_hex(path, mk, 32);
 	}
 	memcpy(ck, ck_s2c, 32);
 	for (int i = 0; i < 3; i++) {
-		rvpn_kdf_ck(mk, ck, ck);
+		kdf_ck(mk, ck, ck);
 		snprintf(path, sizeof path, "message_keys_first3.s2c[%d]", i);
 		chk_hex(path, mk, 32);
 	}
@@ -311,14 +326,14 @@ test_msg0_target(void)
 	chk_hex("msg0_client_target.target_plain", buf, 14);
 	n = rvpn_pad(buf, sizeof buf, 14, RVPN_PAD_ZERO);
 	chk_num("msg0_client_target.padded_len", (unsigned long long)n);
-	rvpn_kdf_ck(mk, next, ck_c2s);
+	kdf_ck(mk, next, ck_c2s);
 	chk_hex("msg0_client_target.mk", mk, 32);
 	chk_hex("msg0_client_target.next_ck", next, 32);
 	in_hex("msg0_client_target.nonce", nonce, 12);
 
 	CHECK(rvpn_ratchet_init(&rc, RVPN_ROLE_CLIENT, sk_c, hdr_c_priv) == 0);
 	chk_hex("msg0_client_target.header_dh_pub", rc.dhs_pub, 32);
-	w = rvpn_ratchet_seal(&rc, RVPN_PT_DATA, buf, (size_t)n, nonce, wire, sizeof wire);
+	w = rvpn_ratchet_seal_cc(&rc, use_cc, RVPN_PT_DATA, buf, (size_t)n, nonce, wire, sizeof wire);
 	chk_num("msg0_client_target.wire_len", (unsigned long long)w);
 	CHECK(memcmp(rc.cks, next, 32) == 0 && rc.send_n == 1);
 	/* The vector's prefix runs from the Option tag into ct_len: nonce and header fields. */
@@ -328,7 +343,7 @@ test_msg0_target(void)
 
 	/* The server side opens our bytes and finds the target. */
 	CHECK(rvpn_ratchet_init(&rs, RVPN_ROLE_SERVER, sk_s, hdr_s_priv) == 0);
-	CHECK(rvpn_ratchet_open(&rs, wire, (size_t)w, pt, sizeof pt, &ptlen, &type) ==
+	CHECK(rvpn_ratchet_open_cc(&rs, use_cc, wire, (size_t)w, pt, sizeof pt, &ptlen, &type) ==
 	    RVPN_OPEN_OK);
 	CHECK(type == RVPN_PT_DATA && ptlen == 1024);
 	CHECK(rvpn_unpad(pt, ptlen, &dlen) == 0 && dlen == 14);
@@ -361,20 +376,20 @@ test_msg0_vip(void)
 	CHECK(n > 0);
 	chk_str("msg0_server_virtualip.json", (const char *)buf, n > 0 ? (size_t)n : 0);
 	CHECK(rvpn_vip_parse(buf, (size_t)n, &pv) == 0 && memcmp(&pv, &v, sizeof v) == 0);
-	rvpn_kdf_ck(mk, next, ck_s2c);
+	kdf_ck(mk, next, ck_s2c);
 	chk_hex("msg0_server_virtualip.mk", mk, 32);
 	in_hex("msg0_server_virtualip.nonce", nonce, 12);
 	n = rvpn_pad(buf, sizeof buf, (size_t)n, RVPN_PAD_ZERO);
 	CHECK(n == 1024);
 	CHECK(rvpn_ratchet_init(&rs, RVPN_ROLE_SERVER, sk_s, hdr_s_priv) == 0);
-	w = rvpn_ratchet_seal(&rs, RVPN_PT_VIRTUAL_IP, buf, (size_t)n, nonce, wire, sizeof wire);
+	w = rvpn_ratchet_seal_cc(&rs, use_cc, RVPN_PT_VIRTUAL_IP, buf, (size_t)n, nonce, wire, sizeof wire);
 	chk_num("msg0_server_virtualip.wire_len", (unsigned long long)w);
 	CHECK(memcmp(wire + 1 + 32 + 8 + 1, nonce, 12) == 0);
 	crypto_hash_sha256(h, wire, (size_t)w);
 	chk_hex("msg0_server_virtualip.wire_sha256", h, 32);
 
 	CHECK(rvpn_ratchet_init(&rc, RVPN_ROLE_CLIENT, sk_c, hdr_c_priv) == 0);
-	CHECK(rvpn_ratchet_open(&rc, wire, (size_t)w, pt, sizeof pt, &ptlen, &type) ==
+	CHECK(rvpn_ratchet_open_cc(&rc, use_cc, wire, (size_t)w, pt, sizeof pt, &ptlen, &type) ==
 	    RVPN_OPEN_OK);
 	CHECK(type == RVPN_PT_VIRTUAL_IP);
 	CHECK(rvpn_unpad(pt, ptlen, &dlen) == 0);
@@ -528,6 +543,16 @@ main(int argc, char **argv)
 	test_chain_keys();
 	test_msg0_target();
 	test_msg0_vip();
+	/* The same vectors through the engine's crypto context. */
+	use_cc = rvpn_cctx_new();
+	CHECK(use_cc != NULL);
+	if (use_cc != NULL) {
+		test_chain_keys();
+		test_msg0_target();
+		test_msg0_vip();
+		rvpn_cctx_free(use_cc);
+		use_cc = NULL;
+	}
 	test_control_mux();
 	test_dns();
 	unsigned left = vj_unchecked();
