@@ -265,12 +265,17 @@ haddr(const char *a, char *out, size_t outlen, const char **why)
 		return false;
 	}
 	int hl = (int)(colon - a);
+	int w;
 	if (hl == 0 || (hl == 1 && a[0] == '*'))
-		snprintf(out, outlen, "0.0.0.0:%s", port);
+		w = snprintf(out, outlen, "0.0.0.0:%s", port);
 	else if (a[0] != '[' && memchr(a, ':', (size_t)hl) != NULL)
-		snprintf(out, outlen, "[%.*s]:%s", hl, a, port);
+		w = snprintf(out, outlen, "[%.*s]:%s", hl, a, port);
 	else
-		snprintf(out, outlen, "%s", a);
+		w = snprintf(out, outlen, "%s", a);
+	if (w < 0 || (size_t)w >= outlen) { /* cut, it would lose its port: left out */
+		*why = "address too long";
+		return false;
+	}
 	return true;
 }
 

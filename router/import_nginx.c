@@ -760,16 +760,23 @@ listen_addr(struct nwalk *W, const struct ndir *d, char *out, size_t outlen, boo
 		return false;
 	}
 	size_t n = strspn(a, "0123456789");
+	int w;
 	if (a[n] == '\0')
-		snprintf(out, outlen, "0.0.0.0:%s", a);
+		w = snprintf(out, outlen, "0.0.0.0:%s", a);
 	else if (a[0] == '*' && a[1] == ':')
-		snprintf(out, outlen, "0.0.0.0:%s", a + 2);
+		w = snprintf(out, outlen, "0.0.0.0:%s", a + 2);
 	else if (a[0] == '[' && a[strlen(a) - 1] == ']')
-		snprintf(out, outlen, "%s:80", a);
+		w = snprintf(out, outlen, "%s:80", a);
 	else if (strchr(a, ':') == NULL)
-		snprintf(out, outlen, "%s:80", a);
+		w = snprintf(out, outlen, "%s:80", a);
 	else
-		snprintf(out, outlen, "%s", a);
+		w = snprintf(out, outlen, "%s", a);
+	/* A truncated address would lose its port (and do_server reads the port after the
+	 * last ':'), so one that does not fit is left out, never cut. */
+	if (w < 0 || (size_t)w >= outlen) {
+		nnote(W, d, "listen address longer than %zu bytes: left out", outlen - 1);
+		return false;
+	}
 	return true;
 }
 
@@ -813,7 +820,8 @@ do_server(struct nwalk *W, const struct ndir *srv, const struct nset *inherited)
 	}
 	if (skip)
 		return;
-	const char *port = naddrs > 0 ? strrchr(addrs[0], ':') + 1 : "server";
+	const char *colon = naddrs > 0 ? strrchr(addrs[0], ':') : NULL;
+	const char *port = colon != NULL ? colon + 1 : "server";
 	char lname[CONF_NAME_MAX + 1];
 	snprintf(lname, sizeof lname, "nginx-%s", port);
 	long li = imp_listener_add(W->m, lname);
