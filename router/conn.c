@@ -434,11 +434,6 @@ conn_preread_read(struct conn *c)
 			eof = true;
 			break;
 		}
-		/* A short read drained the socket (the relay's rule, relay.c): the event was
-		 * registered before this read, so new bytes or a FIN raise a new edge. Saves
-		 * the recv that would only say EAGAIN, here or in the relay after the head. */
-		if ((size_t)n < p->cap - p->len)
-			c->e.c_rd = false;
 		p->len += (uint32_t)n;
 		int waiting = c->state == CS_PROXY ? conn_proxy_step(c) : conn_hello_step(c);
 		if (!waiting)
@@ -576,7 +571,9 @@ conn_flush_head(struct conn *c)
 			return RELAY_WAIT;
 		ssize_t w = conn_head_send(c);
 		if (w == -1) {
-			if (errno == EAGAIN) {
+			/* EINPROGRESS: a Fast Open socket whose SYN went out without data; the
+			 * head goes once the handshake is done, at the next writability. */
+			if (errno == EAGAIN || errno == EINPROGRESS) {
 				c->e.u_wr = false;
 				return RELAY_WAIT;
 			}
