@@ -209,6 +209,7 @@ struct conf_upstream {
 	enum conf_proxy_protocol proxy_protocol;
 	enum conf_balance        balance;
 	uint64_t                 connect_timeout_ms;
+	bool                     fast_open; /* TCP_FASTOPEN_CONNECT (kind: tls passthrough) */
 	struct conf_health       health;
 };
 

@@ -525,7 +525,7 @@ static const char *const http_route_keys[] = { "host", "upstream", "redirect_htt
 static const char *const tls_action_keys[] = { "upstream", "terminate", "reject", NULL };
 static const char *const http_action_keys[] = { "upstream", "redirect_https", "site", NULL };
 static const char *const upstream_keys[] = {
-	"servers", "proxy_protocol", "balance", "connect_timeout", "health_check", NULL
+	"servers", "proxy_protocol", "balance", "connect_timeout", "fast_open", "health_check", NULL
 };
 static const char *const health_keys[] = { "interval", "rise", "fall", "timeout", NULL };
 static const char *const terminator_keys[] = {
@@ -745,7 +745,8 @@ do_health(struct val *V, const struct cnode *m, struct conf_health *h)
 	return 0;
 }
 
-/* One upstream: name -> {servers, proxy_protocol, balance, connect_timeout, health_check}. */
+/* One upstream: name -> {servers, proxy_protocol, balance, connect_timeout, fast_open,
+ * health_check}. */
 static int
 do_upstream(struct val *V, const struct cnode *k, struct conf_upstream *u)
 {
@@ -792,6 +793,8 @@ do_upstream(struct val *V, const struct cnode *k, struct conf_upstream *u)
 	u->balance = (enum conf_balance)e;
 	if (get_duration(V, m, "connect_timeout", CONF_CONNECT_TIMEOUT_MIN,
 	    CONF_CONNECT_TIMEOUT_MAX, &u->connect_timeout_ms) == -1)
+		return -1;
+	if (get_bool(V, m, "fast_open", &u->fast_open) == -1)
 		return -1;
 	struct cnode *h = lookup(m, "health_check", NULL);
 	if (h != NULL) {
@@ -2168,6 +2171,8 @@ conf_dump(const struct conf *c, FILE *out)
 		fprintf(out, "    proxy_protocol: %s\n    balance: %s\n",
 		    conf_proxy_protocol_name(u->proxy_protocol), conf_balance_name(u->balance));
 		dump_ms(out, "    ", "connect_timeout", u->connect_timeout_ms);
+		if (u->fast_open)
+			fprintf(out, "    fast_open: true\n");
 		if (u->health.enabled) {
 			fprintf(out, "    health_check:\n");
 			dump_ms(out, "      ", "interval", u->health.interval_ms);

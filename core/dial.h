@@ -8,6 +8,7 @@
 #ifndef SY_CORE_DIAL_H
 #define SY_CORE_DIAL_H
 
+#include <stdbool.h>
 #include <sys/socket.h>
 
 /*
@@ -24,6 +25,13 @@ enum dial_rc { DIAL_PENDING, DIAL_REFUSED, DIAL_NO_SOCKET };
 /* Starts a connect to sa (len bytes) from a non-blocking, close-on-exec TCP socket with
  * TCP_NODELAY (relayed small records must not wait for Nagle). *fd is -1 unless PENDING. */
 enum dial_rc dial_start(const struct sockaddr *sa, socklen_t len, int *fd);
+
+/* dial_start with TCP_FASTOPEN_CONNECT when fast_open (tcp(7)): connect() then sends
+ * nothing and returns at once; the first write carries the SYN, with the data in it when the
+ * kernel holds a Fast Open cookie for the server, and a plain SYN otherwise (the write then
+ * fails with EINPROGRESS and the data goes after the handshake: wait for writability as for
+ * any pending connect). A kernel without the option makes this a plain dial_start. */
+enum dial_rc dial_start_opt(const struct sockaddr *sa, socklen_t len, bool fast_open, int *fd);
 
 /* How a pending connect ended, once fd is writable: 0 connected, else the errno. */
 int dial_result(int fd);

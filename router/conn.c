@@ -66,6 +66,8 @@ struct preread {
 	uint32_t               sent;   /* bytes forwarded, from off */
 	uint16_t               hlen;   /* outgoing PROXY header length */
 	uint16_t               hsent;
+	bool                   hbuilt; /* hdr holds this attempt's header (built before the
+	                                  connect ends when the head rides in the SYN) */
 	uint8_t                hdr[CONN_PROXY_OUT_MAX];
 	uint8_t               *buf;    /* pooled, BUFPOOL_SIZE */
 };
@@ -483,6 +485,7 @@ conn_proxy_out(struct conn *c)
 		if (getsockname(c->e.cfd, (struct sockaddr *)&local, &llen) == 0)
 			conn_addr_from(&c->local, &local);
 	}
+	p->hbuilt = true;
 	struct proxy_addr a;
 	memset(&a, 0, sizeof a);
 	a.family = c->client.family == AF_INET ? PROXY_FAM_INET : PROXY_FAM_INET6;
@@ -520,6 +523,44 @@ conn_proxy_out(struct conn *c)
 	return true;
 }
 
+/* One sendmsg of what is left of the head (PROXY header, pre-read bytes): what it returned. */
+static ssize_t
+conn_head_send(struct conn *c)
+{
+	struct preread *p = c->pr;
+	struct iovec iov[2];
+	int n = 0;
+	if (p->hsent < p->hlen) {
+		iov[n].iov_base = p->hdr + p->hsent;
+		iov[n++].iov_len = (size_t)(p->hlen - p->hsent);
+	}
+	if (p->off + p->sent < p->len) {
+		iov[n].iov_base = p->buf + p->off + p->sent;
+		iov[n++].iov_len = p->len - p->off - p->sent;
+	}
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+	return sendmsg(c->e.ufd, &mh, MSG_NOSIGNAL);
+}
+
+/* Accounts w bytes of the head as sent: the header first, then the pre-read bytes. */
+static void
+conn_head_advance(struct conn *c, size_t w)
+{
+	struct preread *p = c->pr;
+	size_t left = w;
+	size_t h = (size_t)(p->hlen - p->hsent);
+	if (left >= h) {
+		if (p->hlen > 0)
+			c->e.pp_sent = (uint8_t)c->e.route->up->conf->proxy_protocol;
+		p->hsent = p->hlen;
+		left -= h;
+	} else {
+		p->hsent += (uint16_t)left;
+		left = 0;
+	}
+	p->sent += (uint32_t)left;
+}
+
 /* Sends the head of the upstream stream: PROXY header and pre-read bytes, in one writev. */
 static enum relay_rc
 conn_flush_head(struct conn *c)
@@ -528,20 +569,11 @@ conn_flush_head(struct conn *c)
 	while (p->hsent < p->hlen || p->off + p->sent < p->len) {
 		if (!c->e.u_wr)
 			return RELAY_WAIT;
-		struct iovec iov[2];
-		int n = 0;
-		if (p->hsent < p->hlen) {
-			iov[n].iov_base = p->hdr + p->hsent;
-			iov[n++].iov_len = (size_t)(p->hlen - p->hsent);
-		}
-		if (p->off + p->sent < p->len) {
-			iov[n].iov_base = p->buf + p->off + p->sent;
-			iov[n++].iov_len = p->len - p->off - p->sent;
-		}
-		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
-		ssize_t w = sendmsg(c->e.ufd, &mh, MSG_NOSIGNAL);
+		ssize_t w = conn_head_send(c);
 		if (w == -1) {
-			if (errno == EAGAIN) {
+			/* EINPROGRESS: a Fast Open socket whose SYN went out without data; the
+			 * head goes once the handshake is done, at the next writability. */
+			if (errno == EAGAIN || errno == EINPROGRESS) {
 				c->e.u_wr = false;
 				return RELAY_WAIT;
 			}
@@ -549,18 +581,7 @@ conn_flush_head(struct conn *c)
 				continue;
 			return RELAY_ERR_DST;
 		}
-		size_t left = (size_t)w;
-		size_t h = (size_t)(p->hlen - p->hsent);
-		if (left >= h) {
-			if (p->hlen > 0)
-				c->e.pp_sent = (uint8_t)c->e.route->up->conf->proxy_protocol;
-			p->hsent = p->hlen;
-			left -= h;
-		} else {
-			p->hsent += (uint16_t)left;
-			left = 0;
-		}
-		p->sent += (uint32_t)left;
+		conn_head_advance(c, (size_t)w);
 	}
 	c->up.bytes += p->len - p->off;
 	conn_preread_free(c); /* the head is out: the connection holds no buffer from here on */
@@ -612,7 +633,7 @@ conn_connected(struct conn *c)
 		return;
 	}
 	c->state = CS_RELAY;
-	if (!conn_proxy_out(c)) {
+	if (!c->pr->hbuilt && !conn_proxy_out(c)) {
 		log_warn("listener %s route %s: upstream %s: cannot build the PROXY header",
 		    c->e.l->conf->name, c->e.route->label, c->e.up->conf->name);
 		conn_close(c, EDGE_END_PROXY_ENCODE);
@@ -623,14 +644,49 @@ conn_connected(struct conn *c)
 	conn_relay(c);
 }
 
+/*
+ * Fast Open (upstreams.NAME.fast_open): the head goes out with the connect's first write,
+ * before the connect is known to succeed, so it rides in the SYN when the kernel has the
+ * server's cookie. Nothing is counted as sent until the connect succeeds (conn_connected):
+ * a failed attempt starts the head again on the next server.
+ */
+static void
+conn_fast_open(struct conn *c)
+{
+	if (!conn_proxy_out(c)) {
+		log_warn("listener %s route %s: upstream %s: cannot build the PROXY header",
+		    c->e.l->conf->name, c->e.route->label, c->e.up->conf->name);
+		conn_close(c, EDGE_END_PROXY_ENCODE);
+		return;
+	}
+	ssize_t w = conn_head_send(c);
+	if (w >= 0) {
+		conn_head_advance(c, (size_t)w);
+		return;
+	}
+	/* EINPROGRESS: no cookie yet, a plain SYN went out (with a cookie request) and the
+	 * head follows the handshake; EAGAIN/EINTR: the same, later. */
+	if (errno == EINPROGRESS || errno == EAGAIN || errno == EINTR)
+		return;
+	edge_up_failed(&c->e, errno);
+	conn_start_upstream(c);
+}
+
 /* Connects to the next server the balancer offers; closes when none is left (a TLS alert:
  * the client sees the handshake fail, as with a refusing server). */
 static void
 conn_start_upstream(struct conn *c)
 {
+	/* A new attempt sends the whole head again, with a header of its own. */
+	c->pr->hbuilt = false;
+	c->pr->hsent = 0;
+	c->pr->sent = 0;
+	c->e.pp_sent = 0;
 	switch (edge_up_connect(&c->e, c->client.family, c->client.ip, conn_upstream_cb)) {
 	case EDGE_DIAL_PENDING:
 		c->state = CS_CONNECT;
+		if (c->e.fast_open && c->e.up->conf->fast_open)
+			conn_fast_open(c);
 		return;
 	case EDGE_DIAL_NO_SOCKET:
 		conn_close(c, EDGE_END_NO_MEMORY);
@@ -753,6 +809,7 @@ conn_accept(struct worker *w, struct listener_rt *l, int fd, const struct sockad
 	relay_init(&c->up);
 	relay_init(&c->down);
 	conn_addr_from(&c->client, peer);
+	c->e.fast_open = true; /* the head can go with the SYN (conn_fast_open) */
 
 	int rc = edge_start(&c->e, peer);
 	if (rc == -1)

@@ -352,7 +352,8 @@ edge_up_connect(struct edge *e, sa_family_t fam, const uint8_t ip[16], event_cal
 		e->attempts++;
 		e->server = s;
 		int fd;
-		switch (dial_start((const struct sockaddr *)&s->addr.ss, s->addr.len, &fd)) {
+		bool fo = e->fast_open && u->conf->fast_open;
+		switch (dial_start_opt((const struct sockaddr *)&s->addr.ss, s->addr.len, fo, &fd)) {
 		case DIAL_NO_SOCKET:
 			return EDGE_DIAL_NO_SOCKET;
 		case DIAL_REFUSED:
@@ -374,16 +375,22 @@ edge_up_connect(struct edge *e, sa_family_t fam, const uint8_t ip[16], event_cal
 	}
 }
 
+void
+edge_up_failed(struct edge *e, int err)
+{
+	log_debug("upstream %s server %s: connect: %s", e->up->conf->name, e->server->label,
+	    strerror(err));
+	stats_add(e->server->stats, e->w->id, SS_CONNECT_FAILURES, 1);
+	upstream_mark_failed(e->server);
+	e->last_timeout = false;
+}
+
 int
 edge_up_connected(struct edge *e)
 {
 	int err = dial_result(e->ufd);
 	if (err != 0) {
-		log_debug("upstream %s server %s: connect: %s", e->up->conf->name, e->server->label,
-		    strerror(err));
-		stats_add(e->server->stats, e->w->id, SS_CONNECT_FAILURES, 1);
-		upstream_mark_failed(e->server);
-		e->last_timeout = false;
+		edge_up_failed(e, err);
 		return -1;
 	}
 	stats_add(e->server->stats, e->w->id, SS_CONNECTS, 1);

@@ -79,6 +79,8 @@ struct edge {
 	bool                preread_counted; /* in the listener's pre-read gauge */
 	bool                counted_active;  /* in the server's active count (least_conn) */
 	bool                last_timeout;    /* the last connect attempt timed out */
+	bool                fast_open;       /* the kind sends its head with the SYN when the
+	                                        upstream asks for fast_open (conn.c only) */
 	bool                closed;    /* edge_close ran: only the memory is left */
 };
 
@@ -191,6 +193,10 @@ enum edge_dial edge_up_connect(struct edge *e, sa_family_t fam, const uint8_t ip
 /* The pending connect's first readiness: 0 when it succeeded (the server counts it
  * active), -1 when it failed (the server is marked: call edge_up_connect for the next). */
 int edge_up_connected(struct edge *e);
+
+/* The pending connect failed with errno err (seen early, e.g. by a Fast Open write): the
+ * server is marked as by edge_up_connected (call edge_up_connect for the next). */
+void edge_up_failed(struct edge *e, int err);
 
 /* The connect timer fired during a connect: the server is marked (call edge_up_connect
  * for the next). */

@@ -10,7 +10,7 @@ Commands (see each function):
   ppv2      --src IP:PORT --dst IP:PORT [--crc good|bad] [--authority NAME]   hex PROXY v2 header
   tls       --connect H:P ...                    a TLS client over a raw socket (MemoryBIO)
   raw       --connect H:P ...                    a byte client: send, optional SHUT_WR, read
-  backend   --listen H:P --mode echo|silent|shutfirst|ppv2|tls-sha ...   raw TCP/TLS backends
+  backend   --listen H:P --mode echo|silent|shutfirst|ppv2|tls-sha [--fastopen N] ...   raw TCP/TLS backends
 """
 import argparse
 import hashlib
@@ -332,6 +332,10 @@ class Backend:
 		self.ls = socket.socket(family(host), socket.SOCK_STREAM)
 		self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 		self.ls.bind((host, port))
+		if a.fastopen > 0:
+			# TCP Fast Open on the listener (tcp(7)): data in a SYN with a valid cookie is
+			# accepted with the connection; net.ipv4.tcp_fastopen must allow the server side.
+			self.ls.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, a.fastopen)
 		self.ls.listen(128)
 		self.tls = None
 		if a.mode == "tls-sha":
@@ -474,6 +478,7 @@ def main():
 	b.add_argument("--key", default="")
 	b.add_argument("--delay", type=float, default=0.3)
 	b.add_argument("--conn-timeout", type=float, default=30.0)
+	b.add_argument("--fastopen", type=int, default=0, help="TCP_FASTOPEN queue length (0: off)")
 	a = p.parse_args()
 	if a.cmd == "hello":
 		cmd_hello(a)

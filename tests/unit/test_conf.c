@@ -640,8 +640,18 @@ test_defaults(void)
 		const struct conf_upstream *u = &c->upstreams[0];
 		CHECK(u->proxy_protocol == CONF_PP_OFF && u->balance == CONF_BALANCE_ROUND_ROBIN);
 		CHECK(u->connect_timeout_ms == 5000 && !u->health.enabled);
+		CHECK(!u->fast_open);
 	}
 	conf_free(c);
+	/* fast_open: a boolean, off unless asked for. */
+	c = GOOD(UP "    fast_open: true\n" L_TLS R_DEF);
+	CHECK(c != NULL && c->upstreams[0].fast_open);
+	conf_free(c);
+	c = GOOD(UP "    fast_open: false\n" L_TLS R_DEF);
+	CHECK(c != NULL && !c->upstreams[0].fast_open);
+	conf_free(c);
+	BAD(UP "    fast_open: maybe\n" L_TLS R_DEF,
+	    "t.yaml:4:16: upstreams.u.fast_open: `maybe`: expected true or false");
 	c = GOOD(UP "    health_check: {}\n" L_TLS R_DEF);
 	if (c != NULL) {
 		const struct conf_health *h = &c->upstreams[0].health;
