@@ -10,7 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/pad.h"
 #include "core/procstat.h"
+
+_Static_assert(STATS_FIELDS_MAX * sizeof(uint64_t) % PAD_LINE == 0,
+    "a worker's copy of an entry spans whole cache lines");
 
 static unsigned stats_workers; /* copies per entry: workers + the main thread */
 unsigned stats_main;
@@ -36,7 +40,10 @@ stats_new(enum stats_kind kind, const char *labels)
 	struct stats_entry *e = calloc(1, sizeof *e);
 	if (e == NULL)
 		abort(); /* allocation failure policy: at configuration time, fatal */
-	e->w = calloc((size_t)stats_workers * STATS_FIELDS_MAX, sizeof *e->w);
+	/* Each copy is STATS_FIELDS_MAX * 8 = 512 bytes, a whole number of cache lines; aligned,
+	 * no two workers' copies share a line whatever fields a kind uses (with calloc's 16-byte
+	 * alignment a copy's first line also held the previous copy's last two fields). */
+	e->w = pad_calloc((size_t)stats_workers, STATS_FIELDS_MAX * sizeof *e->w);
 	if (e->w == NULL)
 		abort();
 	e->kind = kind;

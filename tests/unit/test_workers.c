@@ -6,7 +6,8 @@
  * never take a line its neighbour reads (false sharing); and the per-worker metric families
  * of /metrics: switchyard_worker_accepted_connections_total and
  * switchyard_worker_active_connections, one line per worker, summed over every listener
- * from that worker's copy only, the main thread's copy left out.
+ * from that worker's copy only, the main thread's copy left out; and every worker's copy of
+ * a stats entry starts on a cache line of its own.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -145,6 +146,9 @@ test_worker_metrics(void)
 	/* The listener families still sum every copy, the main thread's included. */
 	CHECK(strstr(text, "switchyard_accepted_connections_total{listener=\"a\"} 108\n") != NULL);
 	free(text);
+	/* Every worker's copy of an entry starts on its own cache line. */
+	for (unsigned w = 0; w <= NW; w++)
+		CHECKF((uintptr_t)stats_w(a, w) % LINE == 0, "copy %u at %p", w, (void *)stats_w(a, w));
 }
 
 int
