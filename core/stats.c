@@ -10,7 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/pad.h"
 #include "core/procstat.h"
+
+_Static_assert(STATS_FIELDS_MAX * sizeof(uint64_t) % PAD_LINE == 0,
+    "a worker's copy of an entry spans whole cache lines");
 
 static unsigned stats_workers; /* copies per entry: workers + the main thread */
 unsigned stats_main;
@@ -36,7 +40,10 @@ stats_new(enum stats_kind kind, const char *labels)
 	struct stats_entry *e = calloc(1, sizeof *e);
 	if (e == NULL)
 		abort(); /* allocation failure policy: at configuration time, fatal */
-	e->w = calloc((size_t)stats_workers * STATS_FIELDS_MAX, sizeof *e->w);
+	/* Each copy is STATS_FIELDS_MAX * 8 = 512 bytes, a whole number of cache lines; aligned,
+	 * no two workers' copies share a line whatever fields a kind uses (with calloc's 16-byte
+	 * alignment a copy's first line also held the previous copy's last two fields). */
+	e->w = pad_calloc((size_t)stats_workers, STATS_FIELDS_MAX * sizeof *e->w);
 	if (e->w == NULL)
 		abort();
 	e->kind = kind;
@@ -282,6 +289,42 @@ stats_render_build_info(FILE *out)
 	    SY_VERSION, ssl, ev);
 }
 
+/* Sum of one listener counter over every listener entry (and the overflow one), in one
+ * worker's copy only. */
+static uint64_t
+stats_worker_sum(unsigned worker, unsigned field)
+{
+	uint64_t s = 0;
+	for (size_t j = 0; j < stats_nentries; j++)
+		if (stats_entries[j]->kind == STATS_LISTENER)
+			s += __atomic_load_n(stats_w(stats_entries[j], worker) + field, __ATOMIC_RELAXED);
+	if (stats_overflow[STATS_LISTENER] != NULL)
+		s += __atomic_load_n(stats_w(stats_overflow[STATS_LISTENER], worker) + field,
+		    __ATOMIC_RELAXED);
+	return s;
+}
+
+/* Writes the per-worker families: connections each worker accepted, and holds now, over all
+ * listeners. Read from the copies the workers keep anyway (no counter of their own, nothing
+ * more on the data path); they show how evenly SO_REUSEPORT spreads connections. */
+static void
+stats_render_workers(FILE *out)
+{
+	static const struct { unsigned field; const char *name, *type, *help; } fams[] = {
+		{ SL_ACCEPTED, "switchyard_worker_accepted_connections_total", "counter",
+		  "Connections accepted by each worker thread, over all listeners." },
+		{ SL_ACTIVE, "switchyard_worker_active_connections", "gauge",
+		  "Connections each worker thread holds now, over all listeners." },
+	};
+	for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++) {
+		fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", fams[i].name, fams[i].help,
+		    fams[i].name, fams[i].type);
+		for (unsigned w = 0; w < stats_main; w++)
+			fprintf(out, "%s{worker=\"%u\"} %lld\n", fams[i].name, w,
+			    (long long)stats_worker_sum(w, fams[i].field));
+	}
+}
+
 /* Renders all metrics; HELP/TYPE once per family, families contiguous. */
 void
 stats_render(FILE *out)
@@ -306,6 +349,7 @@ stats_render(FILE *out)
 		if (stats_entries[j]->kind == STATS_SERVER)
 			stats_line(out, "switchyard_upstream_up", stats_entries[j]->labels, NULL,
 			    (long long)__atomic_load_n(&stats_entries[j]->gauge_up, __ATOMIC_RELAXED));
+	stats_render_workers(out);
 	stats_render_build_info(out);
 	procstat_render(out);
 }

@@ -128,7 +128,8 @@ stats_add(struct stats_entry *e, unsigned worker, unsigned field, int64_t v)
 /* Sum of a counter over all workers (admin thread). */
 uint64_t stats_sum(const struct stats_entry *e, unsigned field);
 
-/* Writes every metric in Prometheus text exposition format 0.0.4, ending with
+/* Writes every metric in Prometheus text exposition format 0.0.4, ending with the
+ * per-worker families (switchyard_worker_*{worker="N"}, one line per worker thread),
  * switchyard_build_info and the process_* families (core/procstat.h). */
 void stats_render(FILE *out);
 

@@ -98,7 +98,7 @@ edge_new(size_t size, struct worker *w, struct listener_rt *l, int fd, edge_clos
 
 	TAILQ_INSERT_TAIL(&w->edges, e, link);
 	w->nconns++;
-	e->gen->wconns[w->id]++;
+	e->gen->wconns[w->id].v++;
 	stats_add(l->stats, w->id, SL_ACCEPTED, 1);
 	stats_add(l->stats, w->id, SL_ACTIVE, 1);
 	stats_add(l->stats, w->id, SL_PREREAD, 1);
@@ -280,8 +280,8 @@ edge_close(struct edge *e, enum edge_end end, const struct sockaddr_storage *cli
 		event_active(w->reap, 0, 0);
 	TAILQ_INSERT_TAIL(&w->dead, e, link);
 	w->nconns--;
-	e->gen->wconns[w->id]--;
-	if (e->gen != w->gen && e->gen->wconns[w->id] == 0)
+	e->gen->wconns[w->id].v--;
+	if (e->gen != w->gen && e->gen->wconns[w->id].v == 0)
 		gen_unref(e->gen); /* this worker's last connection on an old generation */
 	__atomic_sub_fetch(&worker_conns_total, 1, __ATOMIC_RELAXED);
 	worker_conn_closed(w);

@@ -301,7 +301,7 @@ gen_build(struct conf *conf, const struct gen *prev, unsigned workers, uint64_t 
 	g->workers = workers;
 	g->conf = conf;
 	g->refs = 1;
-	g->wconns = calloc(workers, sizeof *g->wconns);
+	g->wconns = pad_calloc(workers, sizeof *g->wconns);
 	g->upstreams = calloc(conf->nupstreams ? conf->nupstreams : 1, sizeof *g->upstreams);
 	g->listeners = calloc(conf->nlisteners ? conf->nlisteners : 1, sizeof *g->listeners);
 	if (g->wconns == NULL || g->upstreams == NULL || g->listeners == NULL)
@@ -313,8 +313,8 @@ gen_build(struct conf *conf, const struct gen *prev, unsigned workers, uint64_t 
 		struct upstream_rt *u = &g->upstreams[i];
 		u->conf = cu;
 		u->nservers = cu->nservers;
-		u->servers = calloc(cu->nservers, sizeof *u->servers);
-		u->rr = calloc(workers, sizeof *u->rr);
+		u->servers = pad_calloc(cu->nservers, sizeof *u->servers);
+		u->rr = pad_calloc(workers, sizeof *u->rr);
 		if (u->servers == NULL || u->rr == NULL)
 			abort();
 		for (size_t j = 0; j < cu->nservers; j++) {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/conf-t.h"
+#include "core/pad.h"
 #include "core/stats.h"
 
 #define GEN_PASSIVE_DOWN_MS 10000 /* a server whose connect failed is skipped this long */
@@ -23,8 +24,11 @@ struct lsock {
 	int              refs;   /* atomic: generations holding it */
 };
 
+/* A cache line apart from its neighbours (pad_calloc, aligned): every worker adds to and
+ * subtracts from `active` on every upstream connection; servers packed together would make
+ * a connection to one server cost a cache miss on the next. */
 struct server_rt {
-	struct conf_addr    addr;
+	_Alignas(PAD_LINE) struct conf_addr addr;
 	char                label[64];    /* "ip:port" for logs and metrics */
 	struct stats_entry *stats;        /* gauge_up mirrors hc_up */
 	int                 hc_up;        /* atomic: active health verdict, 1 up */
@@ -37,7 +41,8 @@ struct upstream_rt {
 	const struct conf_upstream *conf;
 	struct server_rt           *servers;
 	size_t                      nservers;
-	uint32_t                   *rr;  /* [workers]: round-robin cursor, one writer each */
+	struct pad_u32             *rr;  /* [workers]: round-robin cursor, one writer each; a
+	                                    cache line each (no false sharing) */
 };
 
 struct route_rt {
@@ -76,7 +81,8 @@ struct gen {
 	struct upstream_rt *upstreams;
 	size_t              nupstreams;
 	int                 refs;          /* atomic: main's + one per worker using it */
-	unsigned           *wconns;        /* [workers]: connections on this generation */
+	struct pad_u32     *wconns;        /* [workers]: connections on this generation, one
+	                                      writer each, a cache line each (core/pad.h) */
 	struct term        *term;          /* the terminator of this configuration (owned; never
 	                                      NULL: gen_build fails when it cannot be built) */
 };

@@ -478,7 +478,7 @@ main_serve(struct conf *conf, const char *path)
 	}
 
 	worker_exit_ev = event_new(m.base, -1, 0, main_exit_cb, NULL);
-	m.workers = calloc(m.nworkers, sizeof *m.workers);
+	m.workers = worker_array(m.nworkers);
 	if (worker_exit_ev == NULL || m.workers == NULL)
 		return MAIN_EXIT_FAIL;
 	for (unsigned i = 0; i < m.nworkers; i++) {

@@ -51,7 +51,7 @@ upstream_pick(struct upstream_rt *u, struct worker *w, sa_family_t family, const
 		start = upstream_source_hash(family, ip) % n;
 		break;
 	default:
-		start = u->rr[w->id] % n;
+		start = u->rr[w->id].v % n;
 		break;
 	}
 	/* Best grade first; within it, scan order from start (least_conn: fewest active). */
@@ -80,7 +80,7 @@ upstream_pick(struct upstream_rt *u, struct worker *w, sa_family_t family, const
 			/* Continue after the chosen server, so the share of a skipped (down) server
 			 * is spread over the others instead of all going to its successor. */
 			if (u->conf->balance == CONF_BALANCE_ROUND_ROBIN)
-				u->rr[w->id] = (uint32_t)(best_i + 1);
+				u->rr[w->id].v = (uint32_t)(best_i + 1);
 			return best;
 		}
 	}

@@ -193,7 +193,7 @@ worker_switch(struct worker *w, struct gen *g)
 	worker_listen_on(w, g);
 	if (!w->draining)
 		worker_accepting(w, true);
-	if (old->wconns[w->id] == 0)
+	if (old->wconns[w->id].v == 0)
 		gen_unref(old);
 	/* else the last connection on old drops this worker's reference (edge_close) */
 }
@@ -243,6 +243,12 @@ worker_msg_cb(evutil_socket_t fd, short what, void *arg)
 		event_add(w->drain, &tv);
 		edge_drain_all(w); /* idle keep-alive connections need not wait for the deadline */
 	}
+}
+
+struct worker *
+worker_array(unsigned n)
+{
+	return pad_calloc(n, sizeof(struct worker));
 }
 
 int

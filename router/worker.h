@@ -13,6 +13,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "core/pad.h"
 #include "router/gen.h"
 
 #define WORKER_PIPES_KEEP 64  /* empty splice pipes kept for reuse per worker */
@@ -31,8 +32,13 @@ struct worker_slot {
 	int                 fd;
 };
 
+/*
+ * Aligned to a cache line (so is its size): the workers sit in one array (worker_array), and
+ * what one writes on every connection (nconns, npipes, rnd) must not share a line with what
+ * its neighbour reads on every connection (id, base, gen).
+ */
 struct worker {
-	unsigned            id;
+	_Alignas(PAD_LINE) unsigned id;
 	pthread_t           thread;
 	struct event_base  *base;
 	struct event       *msg;        /* activated by the main thread */
@@ -65,6 +71,10 @@ extern uint32_t worker_exited;
  * worker activates when its loop has ended: main keeps serving the admin listener while
  * the workers drain, and leaves its loop once they all have. */
 extern struct event *worker_exit_ev;
+
+/* n zeroed workers in one array, each on its own cache lines; NULL when out of memory.
+ * free() releases it. */
+struct worker *worker_array(unsigned n);
 
 /* Sets up a worker's loop and accept events on g (main thread, before the thread starts). */
 int worker_init(struct worker *w, unsigned id, struct gen *g, struct stats_entry *pstats);

@@ -15,6 +15,14 @@ proxy, in a rotated order), at least 3 runs each:
 Proxy CPU is user+sys of every thread of the proxy's processes (nginx: master + worker),
 read from /proc before and after each measurement.
 
+With --workers N (issue 12 item 4) every proxy gets N: switchyard `workers: N`, nginx
+`worker_processes N`, haproxy `nbthread N`; the backend keeps one worker. Nothing is pinned:
+the proxies, the backend and the load client share every CPU, so rates are bounded by the
+machine and the proxy's CPU per unit of work (all its threads) is the figure that compares.
+Per test it also records how the work spread over the proxy's threads (the busiest one's
+share of the proxy CPU) and, for switchyard, how many connections each worker accepted
+(switchyard_worker_accepted_connections_total from its admin listener).
+
 What it must never do: touch anything outside its temp dir and 127.0.0.1, leave a process
 running (every child is stopped by pid on exit), or be run as a timed test (it is not part
 of ctest: numbers depend on the machine). Python 3 stdlib only.
@@ -144,12 +152,12 @@ def rss_kib(pids):
 
 # ---------------------------------------------------------------- configurations
 
-def nginx_conf(d, body):
+def nginx_conf(d, body, workers=1):
     """nginx.conf around body: private pid, error log and temp paths under d."""
     user = "user root;\n" if os.getuid() == 0 else ""
-    return ("%sworker_processes 1; daemon off; pid %s/nginx.pid;\n"
+    return ("%sworker_processes %d; daemon off; pid %s/nginx.pid;\n"
             "worker_rlimit_nofile 20000;\nerror_log %s/error.log warn;\n%s\n"
-            % (user, d, d, body))
+            % (user, workers, d, d, body))
 
 
 def backend_body(d, port, cert, key, big, body):
@@ -195,13 +203,13 @@ stream {
 """ % (SNI, up, port)
 
 
-def haproxy_cfg(port, up, splice):
+def haproxy_cfg(port, up, splice, workers=1):
     """haproxy mode tcp: content inspection of the hello, route by req.ssl_sni."""
     # maxpipes: by default maxconn/4 splice pipes (2 fds each) that do not fit under the
     # 20000-fd hard limit here; 256 pipes in flight is far more than any test here needs.
     return """global
   maxconn 9500
-  nbthread 1
+  nbthread %d
 %s
 defaults
   mode tcp
@@ -216,18 +224,21 @@ frontend fe
   use_backend be if { req.ssl_sni -i %s }
 backend be
   server s1 127.0.0.1:%d
-""" % ("  maxpipes 256" if splice else "", "  option splice-auto" if splice else "", port, SNI, up)
+""" % (workers, "  maxpipes 256" if splice else "", "  option splice-auto" if splice else "", port,
+       SNI, up)
 
 
-def switchyard_conf(port, up):
-    """switchyard: one tls listener, bench.test -> upstream; no access log (peers log none)."""
+def switchyard_conf(port, up, workers=1, admin=None):
+    """switchyard: one tls listener, bench.test -> upstream; no access log (peers log none);
+    an admin listener on port admin (per-worker counts) unless it is None."""
+    adm = 'admin: {listen: "127.0.0.1:%d"}\n' % admin if admin else ""
     return """process:
-  workers: 1
+  workers: %d
   max_connections: 20000
 log:
   level: warn
   access: off
-listeners:
+%slisteners:
   - name: bench
     listen: 127.0.0.1:%d
     kind: tls
@@ -238,15 +249,16 @@ listeners:
 upstreams:
   be:
     servers: ["127.0.0.1:%d"]
-""" % (port, SNI, up)
+""" % (workers, adm, port, SNI, up)
 
 
 class Proxy:
     """One running proxy instance: its port and the pids whose CPU/RSS count."""
 
-    def __init__(self, name, port, proc, master_children=False):
+    def __init__(self, name, port, proc, master_children=False, admin=None):
         self.name, self.port, self.proc = name, port, proc
         self.master_children = master_children
+        self.admin = admin
 
     def pids(self):
         """The pids to account (nginx: master + workers)."""
@@ -256,7 +268,7 @@ class Proxy:
         return p
 
 
-def start_proxy(name, T, up, tag, env):
+def start_proxy(name, T, up, tag, env, workers=1):
     """Starts proxy `name` in front of 127.0.0.1:up; returns a Proxy once it listens."""
     port = free_port()
     d = os.path.join(T, "%s-%s" % (name, tag))
@@ -264,23 +276,27 @@ def start_proxy(name, T, up, tag, env):
     log = os.path.join(d, "out.log")
     if name.startswith("switchyard"):
         conf = os.path.join(d, "switchyard.yaml")
+        # switchyard-base: another build (--switchyard-base), e.g. the parent commit, for a
+        # before/after; it may predate the per-worker metrics, so it gets no admin listener.
+        admin = free_port() if name != "switchyard-base" else None
         with open(conf, "w") as f:
-            f.write(switchyard_conf(port, up))
+            f.write(switchyard_conf(port, up, workers, admin))
         e = dict(env)
         if name == "switchyard-copy":
             e["SWITCHYARD_RELAY"] = "copy"
-        proc = spawn([e["SY_BIN"], "-c", conf], log, env=e)
-        px = Proxy(name, port, proc)
+        binary = e["SY_BIN_BASE"] if name == "switchyard-base" else e["SY_BIN"]
+        proc = spawn([binary, "-c", conf], log, env=e)
+        px = Proxy(name, port, proc, admin=admin)
     elif name == "nginx":
         conf = os.path.join(d, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(nginx_conf(d, nginx_stream_body(port, up)))
+            f.write(nginx_conf(d, nginx_stream_body(port, up), workers))
         proc = spawn(["nginx", "-p", d, "-c", conf], log, env=env)
         px = Proxy(name, port, proc, master_children=True)
     elif name.startswith("haproxy"):
         conf = os.path.join(d, "haproxy.cfg")
         with open(conf, "w") as f:
-            f.write(haproxy_cfg(port, up, name == "haproxy-splice"))
+            f.write(haproxy_cfg(port, up, name == "haproxy-splice", workers))
         proc = spawn(["haproxy", "-db", "-f", conf], log, env=env)
         px = Proxy(name, port, proc)
     else:
@@ -288,7 +304,7 @@ def start_proxy(name, T, up, tag, env):
     wait_port(port, proc)
     if px.master_children:
         for _ in range(100):
-            if children_of(proc.pid):
+            if len(children_of(proc.pid)) >= workers:
                 break
             time.sleep(0.05)
     return px
@@ -327,6 +343,55 @@ def measured(pids, fn):
     r = fn()
     ns1, t1 = cpu_sample(pids) if pids else (0, 0)
     return r, ns1 - ns0, t1 - t0
+
+
+def task_ns(pids):
+    """{(pid, tid): schedstat ns} for every thread of pids."""
+    out = {}
+    for pid in pids:
+        try:
+            tids = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            continue
+        for t in tids:
+            try:
+                with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
+                    out[(pid, t)] = int(f.read().split()[0])
+            except OSError:
+                pass
+    return out
+
+
+def busiest_share(before, after):
+    """The busiest thread's share (%) of the CPU all threads used between two task_ns."""
+    d = [after[k] - before.get(k, 0) for k in after]
+    tot = sum(d)
+    return 100.0 * max(d) / tot if d and tot > 0 else None
+
+
+def worker_accepts(admin):
+    """{worker: accepted so far} from switchyard's /metrics; {} without an admin port."""
+    if not admin:
+        return {}
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % admin, timeout=5) as r:
+        body = r.read().decode()
+    out = {}
+    pre = 'switchyard_worker_accepted_connections_total{worker="'
+    for line in body.splitlines():
+        if line.startswith(pre):
+            out[int(line[len(pre):].split('"')[0])] = int(line.split()[-1])
+    return out
+
+
+def spread(px, fn):
+    """Runs fn(); returns (its result, busiest thread's share % of the proxy CPU, [connections
+    each switchyard worker accepted meanwhile] or [] for the others)."""
+    pids = px.pids() if px is not None else []
+    a0, t0 = worker_accepts(px.admin if px else None), task_ns(pids)
+    r = fn()
+    a1, t1 = worker_accepts(px.admin if px else None), task_ns(pids)
+    return r, busiest_share(t0, t1), [a1[w] - a0.get(w, 0) for w in sorted(a1)]
 
 
 # ---------------------------------------------------------------- idle connections
@@ -468,6 +533,11 @@ METRICS = [
     ("add_p50_us", "added latency p50 (µs)", 0, True),
     ("add_p99_us", "added latency p99 (µs)", 0, True),
     ("idle_kib", "RSS per idle connection (KiB)", 2, True),
+    ("new_busiest", "new conns: busiest thread's share of proxy CPU (%)", 0, True),
+    ("ka_busiest", "keep-alive: busiest thread's share of proxy CPU (%)", 0, True),
+    ("bulk_busiest", "bulk: busiest thread's share of proxy CPU (%)", 0, True),
+    ("new_top_worker", "new conns: busiest worker's share of accepts (%)", 1, True),
+    ("ka_top_worker", "keep-alive: busiest worker's share of the 16 conns (%)", 1, True),
 ]
 
 
@@ -500,6 +570,13 @@ def report(res, targets, meta):
         lines.append("")
         lines.append("Idle connections that reached the sink, per run (wanted %d): %s" %
                      (meta["idle"], ", ".join(held)))
+    for t in targets:
+        for test in ("new", "ka"):
+            if res[t].get(test + "_accepts"):
+                lines.append("")
+                lines.append("Connections accepted per worker, %s, test %s, per run: %s" % (
+                    t, test, "; ".join("/".join(str(x) for x in acc)
+                                       for acc in res[t][test + "_accepts"])))
     errs = {t: sum(res[t].get("errors", [])) for t in targets}
     lines.append("")
     lines.append("Client-side errors (failed exchanges) per target: " +
@@ -578,7 +655,13 @@ def main():
     ap.add_argument("--idle", type=int, default=9000,
                     help="idle connections held (the fd hard limit bounds this: 2 per relayed conn)")
     ap.add_argument("--targets", default=",".join(ALL_TARGETS),
-                    help="comma list from: direct,switchyard,switchyard-copy,nginx,haproxy,haproxy-splice")
+                    help="comma list from: direct,switchyard,switchyard-copy,switchyard-base,"
+                         "nginx,haproxy,haproxy-splice")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="workers of every proxy: switchyard workers, nginx worker_processes, "
+                         "haproxy nbthread (the backend keeps 1)")
+    ap.add_argument("--switchyard-base", default=None,
+                    help="binary of target switchyard-base (another build, e.g. the parent commit)")
     ap.add_argument("--skip", default="", help="comma list of tests to skip: new,ka,lat,bulk,idle")
     ap.add_argument("--quick", action="store_true",
                     help="short trial: 1.5 s per load test, 2000 idle connections, 1000 latency samples")
@@ -597,6 +680,10 @@ def main():
         raise SystemExit("bench: no switchyard binary at %s (see tests/bench/README.md)" % a.switchyard)
 
     T, env, tl, cert, key, hard = prepare(a.keep, a.switchyard, "sy-bench.", "bench")
+    if "switchyard-base" in targets:
+        if not a.switchyard_base or not os.access(a.switchyard_base, os.X_OK):
+            raise SystemExit("bench: target switchyard-base needs --switchyard-base PATH")
+        env["SY_BIN_BASE"] = os.path.abspath(a.switchyard_base)
     if a.idle * 2 + 200 > hard:
         a.idle = (hard - 200) // 2
         print("bench: fd hard limit %d: holding %d idle connections" % (hard, a.idle))
@@ -628,7 +715,7 @@ def main():
     proxies = {}
     for t in targets:
         if t != "direct":
-            proxies[t] = start_proxy(t, T, bport, "main", env)
+            proxies[t] = start_proxy(t, T, bport, "main", env, a.workers)
     # Sanity: every target routes bench.test to the backend.
     for t in targets:
         port = bport if t == "direct" else proxies[t].port
@@ -642,6 +729,14 @@ def main():
     def add(t, key, v):
         res[t].setdefault(key, []).append(v)
 
+    def note_spread(t, test, busy, acc):
+        """Records the busiest thread's share and the accepts per worker of one test."""
+        if busy is not None and proxies.get(t) is not None:
+            add(t, test + "_busiest", busy)
+        if acc and sum(acc) > 0:
+            add(t, test + "_top_worker", 100.0 * max(acc) / sum(acc))
+            add(t, test + "_accepts", acc)
+
     t_start = time.time()
     for run in range(a.runs):
         order = targets[run % len(targets):] + targets[:run % len(targets)]
@@ -653,16 +748,18 @@ def main():
             pids = px.pids() if px is not None else []
             errors = 0
             if "new" not in skip:
-                kv, ns, ticks = measured(pids, lambda: tlsload(
-                    tl, port, "new", ["-c", str(a.new_conc), "-d", str(a.secs)]))
+                (kv, ns, ticks), busy, acc = spread(px, lambda: measured(pids, lambda: tlsload(
+                    tl, port, "new", ["-c", str(a.new_conc), "-d", str(a.secs)])))
+                note_spread(t, "new", busy, acc)
                 add(t, "new_rate", kv["rate"])
                 errors += int(kv["err"])
                 if px is not None and kv["ok"] > 0:
                     add(t, "new_cpu_us", ns / 1e3 / kv["ok"])
                     add(t, "new_cpu_us_ticks", ticks * 1e4 / kv["ok"])
             if "ka" not in skip:
-                kv, ns, ticks = measured(pids, lambda: tlsload(
-                    tl, port, "ka", ["-c", str(a.ka_conc), "-d", str(a.secs)]))
+                (kv, ns, ticks), busy, acc = spread(px, lambda: measured(pids, lambda: tlsload(
+                    tl, port, "ka", ["-c", str(a.ka_conc), "-d", str(a.secs)])))
+                note_spread(t, "ka", busy, acc)
                 add(t, "ka_rate", kv["rate"])
                 errors += int(kv["err"])
                 if px is not None and kv["ok"] > 0:
@@ -675,14 +772,16 @@ def main():
                 add(t, "lat_p99_us", kv["p99_us"])
                 res[t].setdefault("_lat_run", {})[run] = kv
             if "bulk" not in skip:
-                (size, secs), ns, ticks = measured(pids, lambda: curl_big(port))
+                ((size, secs), ns, ticks), busy, _ = spread(px, lambda: measured(
+                    pids, lambda: curl_big(port)))
+                note_spread(t, "bulk", busy, [])
                 add(t, "bulk_mbs", size / secs / 1e6)
                 if px is not None:
                     add(t, "bulk_cpu_ms_gb", ns / 1e6 / (size / 1e9))
                     add(t, "bulk_cpu_ms_gb_ticks", ticks * 10 / (size / 1e9))
             add(t, "errors", errors)
             if "idle" not in skip and px is not None:
-                fresh = start_proxy(t, T, sport, "idle%d" % run, env)
+                fresh = start_proxy(t, T, sport, "idle%d" % run, env, a.workers)
                 try:
                     kib, held, r0, r1 = idle_test(fresh, status, hello, a.idle)
                 finally:
@@ -713,12 +812,13 @@ def main():
                 break
     meta = {
         "runs": a.runs, "secs": a.secs, "idle": a.idle, "lat_n": a.lat_n,
-        "new_conc": a.new_conc, "ka_conc": a.ka_conc, "quick": a.quick,
+        "new_conc": a.new_conc, "ka_conc": a.ka_conc, "quick": a.quick, "workers": a.workers,
         "elapsed_s": round(elapsed, 1), "cpus": os.cpu_count(), "cpu": cpu_model,
         "kernel": os.uname().release,
-        "note": ("%g s per load test, %d idle connections, %d latency samples, %s, %d CPUs, "
-                 "kernel %s, wall time %.0f s" % (a.secs, a.idle, a.lat_n, cpu_model,
-                                                  os.cpu_count(), os.uname().release, elapsed)),
+        "note": ("%d worker(s) per proxy, %g s per load test, %d idle connections, %d latency "
+                 "samples, %s, %d CPUs, kernel %s, wall time %.0f s"
+                 % (a.workers, a.secs, a.idle, a.lat_n, cpu_model, os.cpu_count(),
+                    os.uname().release, elapsed)),
     }
     text = report(res, targets, meta)
     print()

@@ -14,7 +14,10 @@
 #    every listener's, route's and upstream server's numbers equal /metrics exactly (health
 #    check counters, which tick every second, lie between the two reads), an upstream whose
 #    only server is closed shows DOWN, the served one UP, and the rows are exactly the label
-#    sets /metrics has; integer counters are displayed as exact numbers.
+#    sets /metrics has; integer counters are displayed as exact numbers;
+#  - the workers table (workers: 2): one row per worker="N" of the per-worker families, its
+#    active and accepted equal to switchyard_worker_{active,accepted}_connections, and its
+#    share of the accepted connections equal to /metrics' to 0.1 %.
 . "$(dirname "$0")/lib.sh"
 sy_setup
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
@@ -73,7 +76,7 @@ browse() {
 # compare MODE DOM BEFORE AFTER: the page against /metrics (MODE exact or between).
 compare() {
 	python3 - "$@" <<'EOF3'
-import re, sys
+import math, re, sys
 from html.parser import HTMLParser
 mode, dom, before, after = sys.argv[1:5]
 
@@ -159,9 +162,11 @@ def rows(kind):
 L = rows(("listener",))
 R = rows(("listener", "route"))
 S = rows(("upstream", "server"))
+W = rows(("worker",))
 for name, got, want in (("listeners", sorted(L), labelsets(A, "switchyard_accepted_connections_total", ["listener"])),
                         ("routes", sorted(R), labelsets(A, "switchyard_connections_total", ["listener", "route"])),
-                        ("servers", sorted(S), labelsets(A, "switchyard_upstream_up", ["upstream", "server"]))):
+                        ("servers", sorted(S), labelsets(A, "switchyard_upstream_up", ["upstream", "server"])),
+                        ("workers", sorted(W), labelsets(A, "switchyard_worker_accepted_connections_total", ["worker"]))):
     checked += 1
     if got != want:
         fails.append("%s rows %s, /metrics %s" % (name, got, want))
@@ -193,6 +198,19 @@ for (u, s), r in S.items():
           lambda M, u=u, s=s: total(M, "switchyard_health_checks_total", upstream=u, server=s), loose=True)
     check("server %s %s health_failures" % (u, s), r["cells"].get("health_failures"),
           lambda M, u=u, s=s: total(M, "switchyard_health_check_failures_total", upstream=u, server=s), loose=True)
+for (wk,), r in W.items():
+    check("worker %s active" % wk, r["cells"].get("active"),
+          lambda M, wk=wk: total(M, "switchyard_worker_active_connections", worker=wk))
+    check("worker %s accepted" % wk, r["cells"].get("accepted"),
+          lambda M, wk=wk: total(M, "switchyard_worker_accepted_connections_total", worker=wk))
+    # A share is no counter (not between two reads under traffic): checked at rest only,
+    # rounded as the page rounds (JavaScript's Math.round: halves up).
+    if mode == "exact":
+        check("worker %s share" % wk, r["cells"].get("share"),
+              lambda M, wk=wk: math.floor(0.5 + 1000 * total(M, "switchyard_worker_accepted_connections_total", worker=wk)
+                                          / max(total(M, "switchyard_worker_accepted_connections_total"), 1)) / 10)
+if mode == "exact" and len(W) != 2:
+    fails.append("workers rows %s, want 2 (workers: 2)" % sorted(W))
 # Counters are displayed as the exact number, not rounded.
 for r in list(L.values()) + list(R.values()):
     for k in ("accepted", "active", "ok", "rejected", "upstream_failed"):

@@ -9,6 +9,9 @@
 #  - the threads exist (/proc/<pid>/task count >= workers + 1) and each worker has its own
 #    SO_REUSEPORT listening socket (ss shows `workers` sockets on the port);
 #  - 40 connections all succeed and more than one worker carried them (when workers >= 2);
+#  - /metrics counts them per worker: switchyard_worker_accepted_connections_total{worker="N"}
+#    equals, for every worker, the number of answers that worker carried (so the lines sum to
+#    40), and switchyard_worker_active_connections{worker="N"} is back to 0 for every worker;
 #  - reload reaches every worker: after SIGHUP (a.test: A -> B) 40 connections all go to B,
 #    carried by more than one worker;
 #  - stop reaches every worker (workers: 2): 20 held sessions spread over both workers still
@@ -29,11 +32,12 @@ sy_start beB $FLEET backend --listen "$IP:$PB" --id B
 sy_wait_log beA listening && sy_wait_log beB listening || sy_bad "backends did not start"
 NCPU=$(getconf _NPROCESSORS_ONLN)
 
-# conf FILE WORKERS PORT UPSTREAM: writes a configuration atomically.
+# conf FILE WORKERS PORT UPSTREAM ADMIN_PORT: writes a configuration atomically.
 conf() {
 	cat >"$1.tmp" <<EOF
 process: {workers: $2, shutdown_timeout: 20s}
 log: {level: info, access: off}
+admin: {listen: "$IP:$5"}
 listeners:
   - name: edge
     listen: $IP:$3
@@ -56,8 +60,8 @@ only() { [ "$(awk -v id="$2" '$1 == id { n++ } END { print n + 0 }' "$1")" = "$3
 # reload, 40 connections. Leaves the process running.
 run() {
 	name=$1 setting=$2 want=$3
-	port=$(sy_port)
-	conf "$T/$name.yaml" "$setting" "$port" ua
+	port=$(sy_port) adm=$(sy_port)
+	conf "$T/$name.yaml" "$setting" "$port" ua "$adm"
 	sy_switchyard "$name" "$T/$name.yaml" || { sy_bad "$name: did not start: $(tail -3 "$T/$name.log")"; return 1; }
 	pid=$(cat "$T/$name.pid")
 	n=$(sed -n 's/.*switchyard [^:]*: \([0-9]*\) worker(s).*/\1/p' "$T/$name.log")
@@ -74,7 +78,29 @@ run() {
 	if [ "$want" -ge 2 ]; then
 		[ "$k" -ge 2 ] && sy_ok || sy_bad "$name: only $k worker(s) accepted 40 connections"
 	fi
-	conf "$T/$name.yaml" "$setting" "$port" ub
+	# Per-worker metrics against what the backend saw (the connections are closed by now;
+	# the gauge may lag the client's close by a loop turn, so wait for it, bounded).
+	curl -s -m 5 "http://$IP:$adm/metrics" >"$T/$name.m1"
+	i=0
+	while [ "$(awk '/^switchyard_worker_active_connections\{/ { s += $2 } END { print s + 0 }' "$T/$name.m1")" != 0 ] && [ $i -lt 50 ]; do
+		sleep 0.1
+		curl -s -m 5 "http://$IP:$adm/metrics" >"$T/$name.m1"
+		i=$((i + 1))
+	done
+	sum=0 wk=0
+	while [ "$wk" -lt "$want" ]; do
+		m=$(awk -v k="switchyard_worker_accepted_connections_total{worker=\"$wk\"}" '$1 == k { print $2 }' "$T/$name.m1")
+		a=$(awk '{ print $2 }' "$T/$name.1" | grep -cx "w=$wk")
+		g=$(awk -v k="switchyard_worker_active_connections{worker=\"$wk\"}" '$1 == k { print $2 }' "$T/$name.m1")
+		echo "$name: worker $wk: metric accepted=${m:-none} active=${g:-none}, backend saw $a"
+		[ "$m" = "$a" ] && sy_ok || sy_bad "$name: worker $wk: metric says ${m:-none} accepted, backend saw $a"
+		[ "$g" = 0 ] && sy_ok || sy_bad "$name: worker $wk: ${g:-no} active connections after all closed"
+		sum=$((sum + ${m:-0}))
+		wk=$((wk + 1))
+	done
+	[ "$sum" = 40 ] && sy_ok || sy_bad "$name: per-worker accepted sum to $sum, not 40"
+	grep -q "worker=\"$want\"" "$T/$name.m1" && sy_bad "$name: a per-worker line past the last worker" || sy_ok
+	conf "$T/$name.yaml" "$setting" "$port" ub "$adm"
 	kill -HUP "$pid"
 	sy_wait_log "$name" 'reload: generation 2 in force' 100 && sy_ok || sy_bad "$name: reload not logged"
 	$FLEET conn --connect "$IP:$port" --sni a.test --n 40 >"$T/$name.2"
