@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "client/client.h"
+#include "core/deadline.h"
 #include "core/log.h"
 #include "proto/authority.h"
 #include "proto/http1.h"
@@ -94,7 +95,6 @@ lconn_free_cb(evutil_socket_t fd, short what, void *arg)
 static void
 lconn_close(struct lconn *c, const char *end)
 {
-	struct timeval zero = { 0, 0 };
 
 	if (c->st == LC_DEAD)
 		return;
@@ -116,7 +116,7 @@ lconn_close(struct lconn *c, const char *end)
 	c->wait = NULL;
 	bufferevent_free(c->bev);
 	c->bev = NULL;
-	if (event_base_once(L.base, -1, EV_TIMEOUT, lconn_free_cb, c, &zero) != 0)
+	if (deadline_once(L.base, lconn_free_cb, c, 0) != 0)
 		free(c); /* cannot defer: no callback of c can still be on the stack here */
 }
 
@@ -204,8 +204,7 @@ lconn_want_flow(struct lconn *c)
 		lconn_fail(c, SOCKS5_REP_GENERAL, 502, "no_memory");
 		return;
 	}
-	struct timeval tv = { .tv_sec = CLIENT_WAIT_MS / 1000, .tv_usec = (CLIENT_WAIT_MS % 1000) * 1000 };
-	event_add(c->wait, &tv);
+	deadline_add(c->wait, CLIENT_WAIT_MS);
 	c->st = LC_WAIT;
 	TAILQ_INSERT_TAIL(&L.waiting, c, wlink);
 	L.nwaiting++;
@@ -507,13 +506,12 @@ static void
 local_error_cb(struct evconnlistener *l, void *arg)
 {
 	int e = EVUTIL_SOCKET_ERROR();
-	struct timeval tv = { 0, LOCAL_EMFILE_MS * 1000 };
 	(void)l;
 	(void)arg;
 	log_warn("client: accept: %s", evutil_socket_error_to_string(e));
 	for (size_t i = 0; i < L.nls; i++)
 		evconnlistener_disable(L.ls[i]);
-	event_add(L.resume, &tv);
+	deadline_add(L.resume, LOCAL_EMFILE_MS);
 }
 
 /* A new local connection. */

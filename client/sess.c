@@ -38,6 +38,7 @@
 #include "core/clock.h"
 #include "core/conf-t.h"
 #include "core/confval.h"
+#include "core/deadline.h"
 #include "core/log.h"
 #include "proto/http1_resp.h"
 #include "proto/rvpn/rvpn_ctl.h"
@@ -115,8 +116,7 @@ sess_rand(uint64_t lo, uint64_t hi)
 static void
 sess_timer(struct sess *s, uint64_t ms)
 {
-	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
-	event_add(s->timer, &tv);
+	deadline_add(s->timer, ms);
 }
 
 /* ---- flow table ---- */
@@ -290,8 +290,7 @@ sess_ping_cb(evutil_socket_t fd, short what, void *arg)
 	struct rvpn_ctl ping = { .kind = RVPN_CTL_PING, .timestamp = now };
 	sess_send_ctl(s, &ping, NULL, 0);
 	uint64_t ms = sess_rand(CLIENT_PING_MIN_MS, CLIENT_PING_MAX_MS);
-	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
-	event_add(s->ping, &tv);
+	deadline_add(s->ping, ms);
 }
 
 /* ---- the session's messages ---- */
@@ -493,8 +492,7 @@ sess_up(struct sess *s)
 	s->backoff_ms = CLIENT_BACKOFF_MIN_MS;
 	event_del(s->timer);
 	log_info("client: session up to %s%s", s->cfg->hostport, s->cfg->path);
-	struct timeval tv = { .tv_sec = CLIENT_PING_MIN_MS / 1000, .tv_usec = 0 };
-	event_add(s->ping, &tv);
+	deadline_add(s->ping, CLIENT_PING_MIN_MS);
 	local_on_ready();
 }
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/confval.h"
+#include "core/deadline.h"
 #include "core/stats.h"
 #include "router/worker.h"
 
@@ -192,9 +193,8 @@ admin_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			 * event would fire again at once and spin the main loop. Pause instead.
 			 */
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-				struct timeval tv = { 0, ADMIN_BACKOFF_MS * 1000 };
 				event_del(admin_ev);
-				if (event_base_once(base, -1, EV_TIMEOUT, admin_backoff_cb, NULL, &tv) == -1)
+				if (deadline_once(base, admin_backoff_cb, NULL, ADMIN_BACKOFF_MS) == -1)
 					event_add(admin_ev, NULL);
 			}
 			return;
@@ -204,8 +204,7 @@ admin_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			close(fd);
 			return;
 		}
-		struct timeval tv = { ADMIN_TIMEOUT_S, 0 };
-		bufferevent_set_timeouts(bev, &tv, &tv);
+		deadline_bev_timeouts(bev, ADMIN_TIMEOUT_S * 1000u, ADMIN_TIMEOUT_S * 1000u);
 		bufferevent_setwatermark(bev, EV_READ, 0, ADMIN_HEAD_MAX);
 		bufferevent_setcb(bev, admin_read_cb, NULL, admin_event_cb, NULL);
 		bufferevent_enable(bev, EV_READ);

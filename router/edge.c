@@ -16,6 +16,7 @@
 
 #include "core/clock.h"
 #include "core/confval.h"
+#include "core/deadline.h"
 #include "core/dial.h"
 #include "core/log.h"
 #include "router/accesslog.h"
@@ -180,8 +181,7 @@ edge_preread_done(struct edge *e)
 void
 edge_timer(struct edge *e, uint64_t ms)
 {
-	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
-	event_add(&e->tev, &tv);
+	deadline_add(&e->tev, ms);
 }
 
 void

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/deadline.h"
 #include "core/dial.h"
 #include "core/log.h"
 
@@ -70,9 +71,7 @@ health_end_probe(struct probe *p, bool ok, const char *why)
 	}
 	health_counts(p->s, ok);
 	health_result(p, ok, why);
-	struct timeval tv = { .tv_sec = (time_t)(p->u->health.interval_ms / 1000),
-		.tv_usec = (suseconds_t)(p->u->health.interval_ms % 1000) * 1000 };
-	event_add(p->timer, &tv);
+	deadline_add(p->timer, p->u->health.interval_ms);
 }
 
 /* Connect finished, failed or timed out. */
@@ -101,9 +100,7 @@ health_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	event_assign(p->io, health_base, p->fd, EV_WRITE, health_io_cb, p);
-	struct timeval tv = { .tv_sec = (time_t)(p->u->health.timeout_ms / 1000),
-		.tv_usec = (suseconds_t)(p->u->health.timeout_ms % 1000) * 1000 };
-	event_add(p->io, &tv);
+	deadline_add(p->io, p->u->health.timeout_ms);
 }
 
 void

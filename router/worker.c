@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/bufpool.h"
+#include "core/deadline.h"
 #include "core/log.h"
 #include "router/conn.h"
 #include "router/edge.h"
@@ -98,8 +99,7 @@ worker_accept_cb(evutil_socket_t lfd, short what, void *arg)
 				    l->conf->name, strerror(errno), WORKER_BACKOFF_MS);
 				stats_add(w->pstats, w->id, SP_EMFILE, 1);
 				worker_accepting(w, false);
-				struct timeval tv = { 0, WORKER_BACKOFF_MS * 1000 };
-				event_add(w->backoff, &tv);
+				deadline_add(w->backoff, WORKER_BACKOFF_MS);
 			}
 			return;
 		}
@@ -239,8 +239,7 @@ worker_msg_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		uint64_t ms = w->gen->conf->process.shutdown_timeout_ms;
-		struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
-		event_add(w->drain, &tv);
+		deadline_add(w->drain, ms);
 		edge_drain_all(w); /* idle keep-alive connections need not wait for the deadline */
 	}
 }
@@ -264,9 +263,10 @@ worker_init(struct worker *w, unsigned id, struct gen *g, struct stats_entry *ps
 	if (cfg == NULL || w->pipes == NULL)
 		return -1;
 	event_config_require_features(cfg, EV_FEATURE_ET | EV_FEATURE_O1 | EV_FEATURE_EARLY_CLOSE);
-	/* libevent's default coarse clock can expire a timeout a tick (1-4 ms) early; timeouts
-	 * here promise "at least", for one vDSO clock read per loop iteration. */
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	/* No EVENT_BASE_FLAG_PRECISE_TIMER: with it libevent re-arms a timerfd before every
+	 * epoll_wait (one system call per wake-up). libevent's default coarse clock could
+	 * expire a timeout a tick early; every timeout here is armed through core/deadline.h,
+	 * which lengthens it by the coarse clock's lag at that instant, so "at least" holds. */
 	w->base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
 	if (w->base == NULL)

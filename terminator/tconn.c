@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "core/bufpool.h"
+#include "core/deadline.h"
 #include "core/linger.h"
 #include "core/stats.h"
 #include "proto/hostname.h"
@@ -379,8 +380,7 @@ tconn_limit(const struct term_conn *c)
 static void
 tconn_arm_timer(struct term_conn *c, uint64_t now, uint64_t ms)
 {
-	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
-	event_add(&c->tev, &tv);
+	deadline_add(&c->tev, ms);
 	c->t_expiry = now + ms;
 }
 

@@ -13,6 +13,8 @@
  */
 #include "terminator/vpn/vdns.h"
 
+#include "core/deadline.h"
+
 #include <arpa/inet.h>
 #include <event2/dns.h>
 #include <event2/event.h>
@@ -351,9 +353,7 @@ vdns_query(struct vdns *d, const uint8_t *buf, size_t len, struct rvpn_dns_respo
 	sl->id = q.query_id;
 	sl->qtype = q.query_type;
 	sl->req = NULL;
-	struct timeval tv = { .tv_sec = (time_t)(d->timeout_ms / 1000),
-		.tv_usec = (suseconds_t)(d->timeout_ms % 1000) * 1000 };
-	evtimer_add(&sl->timer, &tv);
+	deadline_add(&sl->timer, d->timeout_ms);
 	struct evutil_addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 		.ai_protocol = IPPROTO_TCP };
 	struct evdns_getaddrinfo_request *req = evdns_getaddrinfo(d->res->dns, q.domain, NULL,

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/deadline.h"
 #include "core/dial.h"
 #include "core/egress.h"
 #include "terminator/vpn/vdns.h"
@@ -155,9 +156,7 @@ vflow_race_arm(struct vflow *f, uint64_t now)
 	    r->next_at < at)
 		at = r->next_at;
 	uint64_t ms = at > now ? at - now : 0;
-	struct timeval tv = { .tv_sec = (time_t)(ms / 1000),
-		.tv_usec = (suseconds_t)(ms % 1000) * 1000 };
-	evtimer_add(&r->timer, &tv);
+	deadline_add(&r->timer, ms);
 }
 
 /* Starts one attempt on the next address the egress policy permits; false when none is

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/deadline.h"
 #include "core/stats.h"
 #include "proto/rvpn/rvpn_ctl.h"
 #include "proto/rvpn/rvpn_mux.h"
@@ -513,9 +514,7 @@ vmux_stalls(struct vmux *m, uint64_t now)
 	}
 	if (next != 0 && (m->stall_at == 0 || next < m->stall_at)) {
 		uint64_t ms = next > now ? next - now : 0;
-		struct timeval tv = { .tv_sec = (time_t)(ms / 1000),
-			.tv_usec = (suseconds_t)(ms % 1000) * 1000 };
-		evtimer_add(&m->stall_ev, &tv);
+		deadline_add(&m->stall_ev, ms);
 		m->stall_at = next;
 	}
 	return closed;

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "core/bufpool.h"
+#include "core/deadline.h"
 #include "core/log.h"
 #include "core/stats.h"
 #include "proto/rvpn/rvpn_cctx.h"
@@ -826,8 +827,7 @@ vsess_arm(struct vsess *s)
 	if (due == 0 || (s->armed != 0 && s->armed <= due))
 		return;
 	uint64_t now = vflow_ms(), ms = due > now ? due - now : 0;
-	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
-	if (event_add(&s->timer, &tv) == 0)
+	if (deadline_add(&s->timer, ms) == 0)
 		s->armed = due;
 }
 
@@ -887,8 +887,7 @@ vsess_join(struct vsess *s)
 		w->base = s->base;
 		w->epoch = vpn_list_epoch();
 		event_assign(&w->watch, w->base, -1, EV_PERSIST, vsess_watch_cb, w);
-		struct timeval tv = { .tv_sec = 0, .tv_usec = VSESS_WATCH_MS * 1000 };
-		if (event_add(&w->watch, &tv) != 0)
+		if (deadline_add(&w->watch, VSESS_WATCH_MS) != 0)
 			return false;
 		w->watching = true;
 	}
