@@ -10,7 +10,8 @@
  * window N and N+1, 0-RTT bytes at VMUX_PENDING_MAX N and N+1, max_flows N and N+1, the
  * FlowFailed paths (connect failed, denied, flow id in use), the client's CloseFlow, a
  * target's end (CloseFlow), and the credit stall at vpn.flow_stall_timeout N-1 and N ms
- * (a WindowUpdate stops the clock; a target with nothing waiting is left alone).
+ * (a WindowUpdate stops the clock; a target with nothing waiting is left alone), and
+ * fairness: with room for one read per step, two flows take turns.
  */
 #include <event2/event.h>
 #include <stdbool.h>
@@ -40,6 +41,7 @@ struct vsess {
 	size_t   cur;                 /* where the next seal is (slot start in buf) */
 	bool     room;                /* data may be queued */
 	size_t   slots;               /* data slots one vsess_slots call grants */
+	int      budget;              /* vsess_slots calls that still find room; -1: any */
 	int64_t  stat[SV_FIELD_COUNT];
 	unsigned kicks;
 	/* what vmux sent, decoded */
@@ -66,8 +68,10 @@ size_t
 vsess_slots(struct vsess *s, size_t len, size_t max, uint8_t **first, size_t *stride)
 {
 	s->cur = 0;
-	if (!s->room || len > STRIDE)
+	if (!s->room || len > STRIDE || s->budget == 0)
 		return 0;
+	if (s->budget > 0)
+		s->budget--;
 	*first = s->buf;
 	*stride = STRIDE;
 	return s->slots < max ? s->slots : max;
@@ -321,6 +325,7 @@ fresh(uint64_t max_flows)
 	memset(&S, 0, sizeof S);
 	S.room = true;
 	S.slots = 3; /* several frames per target read (vsess_slots) */
+	S.budget = -1;
 	memset(tgt, 0, sizeof tgt);
 	for (unsigned i = 0; i < PORTS; i++) {
 		tgt[i].state = VF_OPEN;
@@ -360,6 +365,26 @@ test_down_credit(void)
 	CHECK(S.bad == 0);
 	vmux_free(m);
 	CHECK(tgt[1].closed);
+}
+
+/* Fairness: when the queue has room for one read per step, the flows take turns. */
+static void
+test_fair(void)
+{
+	struct vmux *m = fresh(8);
+	CHECK(ctl(m, RVPN_CTL_CREATE_FLOW, 1, 0));
+	CHECK(ctl(m, RVPN_CTL_CREATE_FLOW, 2, 0));
+	run(m);
+	CHECK(S.ctl_of[1][RVPN_CTL_FLOW_CREATED] == 1 && S.ctl_of[2][RVPN_CTL_FLOW_CREATED] == 1);
+	tgt[1].down = tgt[2].down = 1u << 20;
+	for (int step = 0; step < 2; step++) {
+		S.budget = 1; /* one read fills the queue */
+		vmux_step(m);
+	}
+	CHECKF(S.data[1] == 3 * RVPN_MUX_MAX_DATA && S.data[2] == 3 * RVPN_MUX_MAX_DATA,
+	    "sent %llu and %llu", (unsigned long long)S.data[1], (unsigned long long)S.data[2]);
+	CHECK(S.bad == 0);
+	vmux_free(m);
 }
 
 /* Grants as bytes reach the target, in steps of at least VMUX_GRANT_MIN. */
@@ -547,6 +572,7 @@ main(void)
 	if (B == NULL)
 		return 1;
 	test_down_credit();
+	test_fair();
 	test_up_grants();
 	test_up_overcredit();
 	test_zero_rtt();
