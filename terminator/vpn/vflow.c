@@ -417,6 +417,16 @@ vflow_recv(struct vflow *f, uint8_t *buf, size_t cap)
 	return errno == EAGAIN || errno == EINTR ? VFLOW_AGAIN : VFLOW_ERROR;
 }
 
+/* Reads from the target into several buffers (see vflow.h). */
+ssize_t
+vflow_recvv(struct vflow *f, const struct iovec *iov, int n)
+{
+	ssize_t k = readv(f->fd, iov, n);
+	if (k >= 0)
+		return k;
+	return errno == EAGAIN || errno == EINTR ? VFLOW_AGAIN : VFLOW_ERROR;
+}
+
 /* Whether target bytes wait (see vflow.h). */
 bool
 vflow_readable(struct vflow *f)

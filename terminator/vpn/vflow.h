@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/types.h>
 
 #include "core/conf-t.h"
@@ -92,6 +93,9 @@ ssize_t vflow_send(struct vflow *f, const uint8_t *p, size_t len);
 
 /* Reads from the target: bytes read, 0 at EOF, VFLOW_AGAIN or VFLOW_ERROR. */
 ssize_t vflow_recv(struct vflow *f, uint8_t *buf, size_t cap);
+
+/* vflow_recv into several buffers in one call (readv(2)), filled in order. */
+ssize_t vflow_recvv(struct vflow *f, const struct iovec *iov, int n);
 
 /* Whether an OPEN flow's target has bytes (or its end) waiting to be read, asked without
  * reading. */

@@ -15,7 +15,8 @@
  * flows of a session together hold at most VMUX_UP_SESSION_MAX: above it no further client
  * message is decoded until a target drains (the rest waits in the kernel). Towards the
  * client, a target is read only while its flow has credit and the session's queue is under
- * VSESS_OUT_HIGH, one frame per flow per pass (fair). Flows are at most max_flows; failed
+ * VSESS_OUT_HIGH, one read of up to VMUX_READ_FRAMES frames per flow per pass, the flow
+ * read first rotating from step to step (fair). Flows are at most max_flows; failed
  * ones waiting for their FlowFailed to go out at most VMUX_FAILING_MAX more (above it the
  * client's messages wait). Control goes out before data: each pass sends what control is
  * due (Pong, FlowCreated, FlowFailed, WindowUpdate, CloseFlow) before reading targets.
@@ -34,6 +35,7 @@
 #include <event2/event_struct.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "core/deadline.h"
 #include "core/stats.h"
@@ -84,6 +86,7 @@ struct vmux {
 	vmux_raw_fn        *raw;         /* /tun: frames of unknown flows (vmux_set_raw) */
 	void               *raw_arg;
 	struct event        stall_ev;    /* wakes the session at the first stall deadline */
+	size_t              rr;          /* the flow read first in the next step (fairness) */
 	uint64_t            stall_at;    /* when stall_ev fires; 0: not armed */
 };
 
@@ -437,20 +440,32 @@ vmux_flow_step(struct vmux *m, size_t i, uint64_t now)
 	return true;
 }
 
-/* Reads one frame of a target into the client's queue; false when nothing came. */
+/* Reads a target into the client's queue, up to VMUX_READ_FRAMES data frames in one
+ * readv(2) straight into their slots (vsess_slots: the same queue bound as one slot at a
+ * time), each then sealed in place; false when nothing came. */
 static bool
 vmux_read(struct vmux *m, struct vmux_flow *f)
 {
 	if (f->f.state != VF_OPEN || f->client_closed || f->close_due || f->fail_due ||
 	    !f->created || f->down_credit <= 0)
 		return false;
-	uint8_t *slot = vsess_slot(m->s, false);
-	if (slot == NULL)
+	uint8_t *slot;
+	size_t stride;
+	size_t nf = vsess_slots(m->s, RVPN_MUX_HDR_LEN + RVPN_MUX_MAX_DATA, VMUX_READ_FRAMES,
+	    &slot, &stride);
+	if (nf == 0)
 		return false;
-	size_t want = RVPN_MUX_MAX_DATA;
-	if ((int64_t)want > f->down_credit)
-		want = (size_t)f->down_credit; /* never beyond the client's credit */
-	ssize_t n = vflow_recv(&f->f, slot + RVPN_MUX_HDR_LEN, want);
+	struct iovec iov[VMUX_READ_FRAMES];
+	uint64_t credit = (uint64_t)f->down_credit; /* never beyond the client's credit */
+	int ni = 0;
+	for (size_t i = 0; i < nf && credit > 0; i++) {
+		size_t want = credit < RVPN_MUX_MAX_DATA ? (size_t)credit : RVPN_MUX_MAX_DATA;
+		iov[ni].iov_base = slot + i * stride + RVPN_MUX_HDR_LEN;
+		iov[ni].iov_len = want;
+		ni++;
+		credit -= want;
+	}
+	ssize_t n = vflow_recvv(&f->f, iov, ni);
 	if (n == VFLOW_AGAIN)
 		return false;
 	if (n <= 0) {
@@ -458,9 +473,20 @@ vmux_read(struct vmux *m, struct vmux_flow *f)
 		vmux_fail(f, n == 0 ? "target closed" : "target error");
 		return false;
 	}
-	if (rvpn_mux_header(slot, RVPN_MUX_HDR_LEN, f->id, (size_t)n) < 0 ||
-	    vsess_seal(m->s, RVPN_PT_DATA, RVPN_MUX_HDR_LEN + (size_t)n) == -1)
-		return false;
+	size_t left = (size_t)n;
+	for (int i = 0; i < ni && left > 0; i++) {
+		size_t k = left < iov[i].iov_len ? left : iov[i].iov_len;
+		uint8_t *p = (uint8_t *)iov[i].iov_base - RVPN_MUX_HDR_LEN;
+		if (p != vsess_next(m->s) || rvpn_mux_header(p, RVPN_MUX_HDR_LEN, f->id, k) < 0 ||
+		    vsess_seal(m->s, RVPN_PT_DATA, RVPN_MUX_HDR_LEN + k) == -1) {
+			vmux_count(f, SV_FLOWS_FAILED); /* cannot happen: the sizes are fixed */
+			vmux_fail(f, "internal");
+			return false;
+		}
+		left -= k;
+		if (k < iov[i].iov_len)
+			break; /* a short frame is the last one */
+	}
 	f->down_credit -= n;
 	if (f->down_credit <= 0 && f->stall_since == 0)
 		f->stall_since = vflow_ms(); /* the stall clock starts */
@@ -533,12 +559,15 @@ vmux_step(struct vmux *m)
 	(void)vmux_stalls(m, now);
 	for (size_t i = m->nfl; i-- > 0;)
 		(void)vmux_flow_step(m, i, now);
-	/* Data: one frame per flow per pass while the queue has room. */
+	/* Data: one read (up to VMUX_READ_FRAMES frames) per flow per pass while the queue
+	 * has room; the flow read first moves on every step, so one flow that fills the queue
+	 * in one read does not starve the others. */
 	bool more = true;
+	size_t start = m->nfl > 0 ? m->rr++ % m->nfl : 0;
 	for (int pass = 0; more && pass < 8; pass++) {
 		more = false;
-		for (size_t i = 0; i < m->nfl; i++)
-			more |= vmux_read(m, m->fl[i]);
+		for (size_t k = 0; k < m->nfl; k++)
+			more |= vmux_read(m, m->fl[(start + k) % m->nfl]);
 	}
 	/* Read interest only where a read could go somewhere. */
 	bool room = vsess_slot(m->s, false) != NULL;

@@ -316,6 +316,32 @@ vsess_slot(struct vsess *s, bool control)
 	return s->out + s->out_len + 4 + RVPN_WIRE_HDR_LEN;
 }
 
+/* Room for several data messages (see vsess.h). */
+size_t
+vsess_slots(struct vsess *s, size_t len, size_t max, uint8_t **first, size_t *stride)
+{
+	uint8_t *p = vsess_slot(s, false); /* the checks, the take and the compaction */
+	size_t pl = rvpn_pad_len(len);
+	if (p == NULL || pl == 0)
+		return 0;
+	size_t st = 4 + RVPN_WIRE_HDR_LEN + pl + RVPN_WIRE_TAG_LEN, n = 1;
+	/* Message n fits when message n - 1 left the queue under VSESS_OUT_HIGH and one more
+	 * frame of any size fits in the buffer: vsess_slot's two checks, n seals ahead. */
+	while (n < max && s->out_len + n * st - s->out_off < VSESS_OUT_HIGH &&
+	    s->out_len + n * st + VSESS_FRAME_MAX <= VSESS_OUT_CAP)
+		n++;
+	*first = p;
+	*stride = st;
+	return n;
+}
+
+/* Where the next message would be sealed (see vsess.h). */
+const uint8_t *
+vsess_next(const struct vsess *s)
+{
+	return s->out != NULL ? s->out + s->out_len + 4 + RVPN_WIRE_HDR_LEN : NULL;
+}
+
 /* Seals the slot's payload (see vsess.h). */
 int
 vsess_seal(struct vsess *s, uint8_t type, size_t len)

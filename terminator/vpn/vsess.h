@@ -62,6 +62,19 @@ void vsess_free(struct vsess *s);
  * counters, vsess_stat counts one SV_* event, vsess_kick runs the driver soon.
  */
 uint8_t *vsess_slot(struct vsess *s, bool control);
+/*
+ * Room for up to max data messages of len payload bytes each, back to back, so one read
+ * of the target can fill several (fewer syscalls per GB). Returns how many fit, exactly as
+ * many as that many vsess_slot (data) and vsess_seal calls in a row would grant (the same
+ * VSESS_OUT_HIGH bound), with *first the first slot and *stride the distance between two
+ * slots: a message of len bytes always seals to the same size (§7.2 pads to a multiple
+ * of 1 KiB). Between the call and the seals nothing else may take a slot; a message of
+ * fewer bytes may only be the last one sealed.
+ */
+size_t vsess_slots(struct vsess *s, size_t len, size_t max, uint8_t **first, size_t *stride);
+/* Where the next message would be sealed (vsess_slot without its checks): lets a caller of
+ * vsess_slots confirm its slots before sealing. */
+const uint8_t *vsess_next(const struct vsess *s);
 int vsess_seal(struct vsess *s, uint8_t type, size_t len);
 void vsess_account(struct vsess *s, uint64_t in, uint64_t out);
 void vsess_stat(struct vsess *s, unsigned field, int64_t n);

@@ -10,7 +10,8 @@
  * window N and N+1, 0-RTT bytes at VMUX_PENDING_MAX N and N+1, max_flows N and N+1, the
  * FlowFailed paths (connect failed, denied, flow id in use), the client's CloseFlow, a
  * target's end (CloseFlow), and the credit stall at vpn.flow_stall_timeout N-1 and N ms
- * (a WindowUpdate stops the clock; a target with nothing waiting is left alone).
+ * (a WindowUpdate stops the clock; a target with nothing waiting is left alone), and
+ * fairness: with room for one read per step, two flows take turns.
  */
 #include <event2/event.h>
 #include <stdbool.h>
@@ -32,9 +33,15 @@
 
 /* ---- the session seam ---- */
 
+/* Distance between two data slots of one vsess_slots call (any size a full frame fits). */
+#define STRIDE (RVPN_PAD_MAX + 64)
+
 struct vsess {
-	uint8_t  buf[RVPN_PAD_MAX + 64];
+	uint8_t  buf[VMUX_READ_FRAMES * STRIDE];
+	size_t   cur;                 /* where the next seal is (slot start in buf) */
 	bool     room;                /* data may be queued */
+	size_t   slots;               /* data slots one vsess_slots call grants */
+	int      budget;              /* vsess_slots calls that still find room; -1: any */
 	int64_t  stat[SV_FIELD_COUNT];
 	unsigned kicks;
 	/* what vmux sent, decoded */
@@ -52,7 +59,29 @@ static struct vsess S;
 uint8_t *
 vsess_slot(struct vsess *s, bool control)
 {
+	s->cur = 0;
 	return control || s->room ? s->buf : NULL;
+}
+
+/* Room for up to S.slots data messages, STRIDE apart, while S.room. */
+size_t
+vsess_slots(struct vsess *s, size_t len, size_t max, uint8_t **first, size_t *stride)
+{
+	s->cur = 0;
+	if (!s->room || len > STRIDE || s->budget == 0)
+		return 0;
+	if (s->budget > 0)
+		s->budget--;
+	*first = s->buf;
+	*stride = STRIDE;
+	return s->slots < max ? s->slots : max;
+}
+
+/* The next seal's place. */
+const uint8_t *
+vsess_next(const struct vsess *s)
+{
+	return s->buf + s->cur;
 }
 
 /* Decodes the one frame vmux wrote into the slot and records it. */
@@ -61,13 +90,16 @@ vsess_seal(struct vsess *s, uint8_t type, size_t len)
 {
 	size_t pos = 0;
 	struct rvpn_mux_frame fr;
-	if (rvpn_mux_next(s->buf, len, &pos, &fr) != RVPN_MUX_FRAME || pos != len) {
+	const uint8_t *buf = s->buf + s->cur;
+	if (s->cur + STRIDE < sizeof s->buf)
+		s->cur += STRIDE; /* the next message of a vsess_slots batch */
+	if (rvpn_mux_next(buf, len, &pos, &fr) != RVPN_MUX_FRAME || pos != len) {
 		s->bad++;
 		return 0;
 	}
 	if (fr.flow_id == RVPN_MUX_CONTROL) {
 		struct rvpn_ctl c;
-		if (type != RVPN_PT_ADMIN || rvpn_ctl_decode(s->buf + fr.off, fr.len, &c) != RVPN_CTL_OK ||
+		if (type != RVPN_PT_ADMIN || rvpn_ctl_decode(buf + fr.off, fr.len, &c) != RVPN_CTL_OK ||
 		    (c.kind != RVPN_CTL_PONG && c.flow_id >= PORTS)) {
 			s->bad++;
 			return 0;
@@ -80,7 +112,7 @@ vsess_seal(struct vsess *s, uint8_t type, size_t len)
 			s->granted[c.flow_id] += c.window;
 		if (c.kind == RVPN_CTL_FLOW_FAILED) {
 			size_t n = c.str_len < 63 ? c.str_len : 63;
-			memcpy(s->why[c.flow_id], s->buf + fr.off + c.str_off, n);
+			memcpy(s->why[c.flow_id], buf + fr.off + c.str_off, n);
 			s->why[c.flow_id][n] = '\0';
 		}
 		return 0;
@@ -199,6 +231,22 @@ vflow_recv(struct vflow *f, uint8_t *buf, size_t cap)
 	return (ssize_t)n;
 }
 
+/* vflow_recv over several buffers, in order. */
+ssize_t
+vflow_recvv(struct vflow *f, const struct iovec *iov, int n)
+{
+	ssize_t got = 0;
+	for (int i = 0; i < n; i++) {
+		ssize_t k = vflow_recv(f, iov[i].iov_base, iov[i].iov_len);
+		if (k <= 0)
+			return got > 0 ? got : k;
+		got += k;
+		if ((size_t)k < iov[i].iov_len)
+			break;
+	}
+	return got;
+}
+
 /* Whether the target has bytes or its end waiting. */
 bool
 vflow_readable(struct vflow *f)
@@ -276,6 +324,8 @@ fresh(uint64_t max_flows)
 {
 	memset(&S, 0, sizeof S);
 	S.room = true;
+	S.slots = 3; /* several frames per target read (vsess_slots) */
+	S.budget = -1;
 	memset(tgt, 0, sizeof tgt);
 	for (unsigned i = 0; i < PORTS; i++) {
 		tgt[i].state = VF_OPEN;
@@ -315,6 +365,26 @@ test_down_credit(void)
 	CHECK(S.bad == 0);
 	vmux_free(m);
 	CHECK(tgt[1].closed);
+}
+
+/* Fairness: when the queue has room for one read per step, the flows take turns. */
+static void
+test_fair(void)
+{
+	struct vmux *m = fresh(8);
+	CHECK(ctl(m, RVPN_CTL_CREATE_FLOW, 1, 0));
+	CHECK(ctl(m, RVPN_CTL_CREATE_FLOW, 2, 0));
+	run(m);
+	CHECK(S.ctl_of[1][RVPN_CTL_FLOW_CREATED] == 1 && S.ctl_of[2][RVPN_CTL_FLOW_CREATED] == 1);
+	tgt[1].down = tgt[2].down = 1u << 20;
+	for (int step = 0; step < 2; step++) {
+		S.budget = 1; /* one read fills the queue */
+		vmux_step(m);
+	}
+	CHECKF(S.data[1] == 3 * RVPN_MUX_MAX_DATA && S.data[2] == 3 * RVPN_MUX_MAX_DATA,
+	    "sent %llu and %llu", (unsigned long long)S.data[1], (unsigned long long)S.data[2]);
+	CHECK(S.bad == 0);
+	vmux_free(m);
 }
 
 /* Grants as bytes reach the target, in steps of at least VMUX_GRANT_MIN. */
@@ -502,6 +572,7 @@ main(void)
 	if (B == NULL)
 		return 1;
 	test_down_credit();
+	test_fair();
 	test_up_grants();
 	test_up_overcredit();
 	test_zero_rtt();
