@@ -68,26 +68,33 @@ struct preread {
 	uint16_t               hsent;
 	bool                   hbuilt; /* hdr holds this attempt's header (built before the
 	                                  connect ends when the head rides in the SYN) */
+	bool                   proxied; /* a PROXY header gave client and local */
+	bool                   alpn_cut; /* alpn was longer: never sent in a TLV */
+	char                   alpn[32]; /* first ALPN protocol offered, for PROXY v2 */
+	struct conn_addr       local;  /* where the client connected (after PROXY in), for
+	                                  PROXY out; set only when a header is built */
 	uint8_t                hdr[CONN_PROXY_OUT_MAX];
 	uint8_t               *buf;    /* pooled, BUFPOOL_SIZE */
 };
 
+/*
+ * An idle relayed connection is this struct and nothing else (issue 12: RSS per idle
+ * connection), so what only the steps before the relay need lives in struct preread,
+ * freed when the head is out, and the rest is ordered to leave no padding.
+ */
 struct conn {
 	struct edge         e;         /* first: what both listener kinds share (edge.h) */
 	struct preread     *pr;
 	char               *sni;       /* normalised, for the log; NULL when none */
+	char               *alpn_offered;  /* the offered list, for the log; NULL when none */
 	struct relay_dir    up, down;  /* up: client -> upstream */
 	struct conn_addr    client;    /* after PROXY in */
-	struct conn_addr    local;     /* where the client connected (after PROXY in) */
 	uint8_t             state;
-	bool                proxied;
-	char                alpn[32];      /* first ALPN protocol offered, for PROXY v2; once
-	                                      the terminator is done, the one it negotiated */
-	bool                alpn_cut;      /* it was longer: never sent in a TLV */
-	bool                alpn_negotiated; /* alpn is the terminator's (logged as alpn) */
-	char               *alpn_offered;  /* the offered list, for the log; NULL when none */
 };
 _Static_assert(offsetof(struct conn, e) == 0, "edge_reap frees a conn as its struct edge");
+/* The idle-RSS guard: malloc hands out size + 8 rounded up to 16, so 656 is a 672-byte
+ * chunk (it was 752, a 768-byte chunk). Grow it only knowing what an idle connection costs. */
+_Static_assert(sizeof(struct conn) <= 656, "struct conn grew: see the idle RSS goal");
 
 static void conn_drive(struct conn *c);
 static void conn_start_upstream(struct conn *c);
@@ -137,23 +144,28 @@ conn_preread_free(struct conn *c)
 	c->pr = NULL;
 }
 
-/* Ends the connection: one log line and every resource back (edge_close), then what is the
- * kind's own. The memory is freed deferred; c->e.closed says it is over. */
+/* Ends the connection: one log line (with the terminator's result r, or NULL) and every
+ * resource back (edge_close), then what is the kind's own. The memory is freed deferred;
+ * c->e.closed says it is over. */
 static void
-conn_close(struct conn *c, enum edge_end end)
+conn_close_term(struct conn *c, enum edge_end end, const struct term_result *r)
 {
 	if (c->e.closed)
 		return;
 	struct sockaddr_storage client;
 	conn_addr_to(&c->client, &client);
+	char alpn[32]; /* the negotiated one as logged: cut at 31 bytes */
+	snprintf(alpn, sizeof alpn, "%s", r != NULL && r->alpn != NULL ? r->alpn : "");
 	struct edge_log x = {
 		.sni = c->sni,
 		/* A passthrough's ALPN is chosen in the encrypted part of the handshake: only
 		 * the terminator's is known, the offered list is logged apart. */
-		.alpn = c->alpn_negotiated && c->alpn[0] ? c->alpn : NULL,
+		.alpn = alpn[0] ? alpn : NULL,
 		.alpn_offered = c->alpn_offered,
 		.bytes_in = c->up.bytes,
 		.bytes_out = c->down.bytes,
+		.term_end = r != NULL ? r->end : NULL,
+		.vpn = r != NULL ? r->vpn : NULL, /* logged before r goes away */
 	};
 	edge_close(&c->e, end, &client, &x);
 	relay_release(c->e.w, &c->up);
@@ -163,6 +175,13 @@ conn_close(struct conn *c, enum edge_end end)
 	c->sni = NULL;
 	free(c->alpn_offered);
 	c->alpn_offered = NULL;
+}
+
+/* conn_close_term without a terminator's result: every close but the terminator's. */
+static void
+conn_close(struct conn *c, enum edge_end end)
+{
+	conn_close_term(c, end, NULL);
 }
 
 /* conn_close as the edge's close (edge_admit, edge_close_all). */
@@ -218,13 +237,8 @@ conn_term_done(void *arg, const struct term_result *r)
 	c->e.tc = NULL;
 	c->up.bytes = r->bytes_in;
 	c->down.bytes = r->bytes_out;
-	c->e.term_end = r->end;
-	c->e.term_vpn = r->vpn; /* logged by the close below, before r goes away */
-	/* What the terminator negotiated, or nothing: never the first one offered. */
-	snprintf(c->alpn, sizeof c->alpn, "%s", r->alpn != NULL ? r->alpn : "");
-	c->alpn_cut = false;
-	c->alpn_negotiated = true;
-	conn_close(c, r->error ? EDGE_END_TERMINATED_ERROR : EDGE_END_TERMINATED);
+	/* Logs what the terminator negotiated, or nothing: never the first one offered. */
+	conn_close_term(c, r->error ? EDGE_END_TERMINATED_ERROR : EDGE_END_TERMINATED, r);
 }
 
 /*
@@ -309,11 +323,12 @@ conn_routed(struct conn *c)
 	size_t off = 0, nlen;
 	const uint8_t *name;
 	if (h->has_alpn && tls_hello_alpn_next(h, &off, &name, &nlen)) {
-		size_t k = nlen < sizeof c->alpn - 1 ? nlen : sizeof c->alpn - 1;
-		c->alpn_cut = k < nlen;
+		struct preread *p = c->pr;
+		size_t k = nlen < sizeof p->alpn - 1 ? nlen : sizeof p->alpn - 1;
+		p->alpn_cut = k < nlen;
 		for (size_t i = 0; i < k; i++)
-			c->alpn[i] = name[i] >= 0x21 && name[i] < 0x7f ? (char)name[i] : '?';
-		c->alpn[k] = '\0';
+			p->alpn[i] = name[i] >= 0x21 && name[i] < 0x7f ? (char)name[i] : '?';
+		p->alpn[k] = '\0';
 		if (accesslog_enabled())
 			conn_alpn_offered(c, h);
 	}
@@ -383,7 +398,7 @@ conn_proxy_step(struct conn *c)
 	struct preread *p = c->pr;
 	struct sockaddr_storage src, dst;
 	size_t hlen = 0;
-	enum pp_in_rc rc = pp_in_step(&p->pp, p->buf, p->len, &hlen, &src, &dst, &c->proxied);
+	enum pp_in_rc rc = pp_in_step(&p->pp, p->buf, p->len, &hlen, &src, &dst, &p->proxied);
 	if (rc == PP_IN_MORE)
 		return 1;
 	if (rc != PP_IN_DONE) {
@@ -391,9 +406,9 @@ conn_proxy_step(struct conn *c)
 		return 0;
 	}
 	p->off = (uint32_t)hlen;
-	if (c->proxied) {
+	if (p->proxied) {
 		conn_addr_from(&c->client, &src);
-		conn_addr_from(&c->local, &dst);
+		conn_addr_from(&p->local, &dst);
 		/* Now the real client is known: it is the one the per-IP caps apply to. */
 		if (!edge_admit(&c->e, &src))
 			return 0;
@@ -478,12 +493,12 @@ conn_proxy_out(struct conn *c)
 	p->hlen = 0;
 	if (pp == CONF_PP_OFF)
 		return true;
-	if (!c->proxied) {
+	if (!p->proxied) {
 		/* Where the client connected: only a PROXY header needs it, so ask only now. */
 		struct sockaddr_storage local;
 		socklen_t llen = sizeof local;
 		if (getsockname(c->e.cfd, (struct sockaddr *)&local, &llen) == 0)
-			conn_addr_from(&c->local, &local);
+			conn_addr_from(&p->local, &local);
 	}
 	p->hbuilt = true;
 	struct proxy_addr a;
@@ -491,14 +506,14 @@ conn_proxy_out(struct conn *c)
 	a.family = c->client.family == AF_INET ? PROXY_FAM_INET : PROXY_FAM_INET6;
 	a.transport = PROXY_TRANS_STREAM;
 	size_t n = c->client.family == AF_INET ? 4 : 16;
-	if (c->local.family != c->client.family) {
+	if (p->local.family != c->client.family) {
 		/* Mixed families (v4 client on a v6 socket without mapping): say UNKNOWN/LOCAL. */
 		a.family = PROXY_FAM_UNSPEC;
 	} else {
 		memcpy(a.src, c->client.ip, n);
-		memcpy(a.dst, c->local.ip, n);
+		memcpy(a.dst, p->local.ip, n);
 		a.sport = c->client.port;
-		a.dport = c->local.port;
+		a.dport = p->local.port;
 	}
 	int len;
 	if (pp == CONF_PP_V1) {
@@ -509,8 +524,8 @@ conn_proxy_out(struct conn *c)
 		struct proxy_v2_tlvs t = {
 			.authority = (const uint8_t *)c->sni,
 			.authority_len = c->sni ? strlen(c->sni) : 0,
-			.alpn = c->alpn[0] && !c->alpn_cut ? (const uint8_t *)c->alpn : NULL,
-			.alpn_len = strlen(c->alpn),
+			.alpn = p->alpn[0] && !p->alpn_cut ? (const uint8_t *)p->alpn : NULL,
+			.alpn_len = strlen(p->alpn),
 			.unique_id = uid,
 			.unique_id_len = sizeof uid,
 			.crc32c = false,

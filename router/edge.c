@@ -234,9 +234,9 @@ edge_log_line(struct edge *e, enum edge_end end, const struct sockaddr_storage *
 		.bytes_in = x->bytes_in,
 		.bytes_out = x->bytes_out,
 		.duration_ms = clock_mono_ms() - e->start_ms,
-		.end = e->term_end != NULL ? e->term_end : edge_end_str[end],
+		.end = x->term_end != NULL ? x->term_end : edge_end_str[end],
 		.alpn_offered = x->alpn_offered,
-		.vpn = e->term_vpn,
+		.vpn = x->vpn,
 	};
 	accesslog_write(&r);
 }

@@ -64,9 +64,6 @@ struct edge {
 	struct upstream_rt *up;        /* the upstream of ufd (or of the last one); NULL: none */
 	struct server_rt   *server;    /* the server of the last connect attempt; NULL: none */
 	struct term_conn   *tc;        /* handed to the terminator, which owns cfd; NULL: not */
-	const char         *term_end;  /* the terminator's end reason (static string) */
-	const struct term_vpn *term_vpn; /* set only inside the terminator's done callback,
-	                                    which closes at once: its VPN session, or NULL */
 	int                 cfd, ufd;  /* -1: none */
 	struct event        cev, uev, tev; /* client, upstream, the one timer */
 	uint64_t            start_ms, last_ms; /* monotonic: accept, last progress */
@@ -76,12 +73,14 @@ struct edge {
 	uint8_t             attempts;  /* connect attempts for the current upstream connection */
 	uint8_t             pp_sent;   /* CONF_PP_*: the PROXY header really sent (for the log) */
 	bool                c_rd, c_wr, u_rd, u_wr; /* edge-triggered readiness not yet used up */
-	bool                preread_counted; /* in the listener's pre-read gauge */
-	bool                counted_active;  /* in the server's active count (least_conn) */
-	bool                last_timeout;    /* the last connect attempt timed out */
-	bool                fast_open;       /* the kind sends its head with the SYN when the
-	                                        upstream asks for fast_open (conn.c only) */
-	bool                closed;    /* edge_close ran: only the memory is left */
+	/* One bit each: with the bytes above they fill the struct's last 8 bytes (issue 12:
+	 * every byte here is in every idle connection). */
+	bool                preread_counted : 1; /* in the listener's pre-read gauge */
+	bool                counted_active : 1;  /* in the server's active count (least_conn) */
+	bool                last_timeout : 1;    /* the last connect attempt timed out */
+	bool                fast_open : 1;       /* the kind sends its head with the SYN when the
+	                                            upstream asks for fast_open (conn.c only) */
+	bool                closed : 1; /* edge_close ran: only the memory is left */
 };
 
 /* What a kind adds to the access-log line and the route's counters at close. */
@@ -91,6 +90,10 @@ struct edge_log {
 	const char *alpn_offered; /* the client's list; NULL: none */
 	uint64_t    bytes_in;     /* client -> upstream (or terminator) */
 	uint64_t    bytes_out;    /* -> client */
+	/* Set only by the terminator's done callback, which closes at once (so they are not
+	 * kept in every connection): */
+	const char *term_end;     /* its end reason (static string); NULL: end's own */
+	const struct term_vpn *vpn; /* its VPN session; NULL: none */
 };
 
 /* What edge_up_connect did. */

@@ -202,11 +202,11 @@ hconn_pend_pop(struct hconn *h)
 	h->pcount--;
 }
 
-/* Ends the connection: the lines of the requests it still owes, then one log line and every
- * resource back (edge_close), then what is the kind's own. The memory is freed deferred;
- * h->e.closed says it is over. */
+/* Ends the connection: the lines of the requests it still owes, then one log line (with the
+ * terminator's result r, or NULL) and every resource back (edge_close), then what is the
+ * kind's own. The memory is freed deferred; h->e.closed says it is over. */
 static void
-hconn_close(struct hconn *h, enum edge_end end)
+hconn_close_term(struct hconn *h, enum edge_end end, const struct term_result *r)
 {
 	if (h->e.closed)
 		return;
@@ -221,6 +221,8 @@ hconn_close(struct hconn *h, enum edge_end end)
 		.sni = h->host,
 		.bytes_in = h->bytes_in,
 		.bytes_out = h->down.bytes + h->bytes_down + h->bytes_own,
+		.term_end = r != NULL ? r->end : NULL,
+		.vpn = r != NULL ? r->vpn : NULL, /* logged before r goes away */
 	};
 	edge_close(&h->e, end, &h->client, &x);
 	relay_release(h->e.w, &h->down);
@@ -235,6 +237,13 @@ hconn_close(struct hconn *h, enum edge_end end)
 	h->resp = NULL;
 	free(h->host);
 	h->host = NULL;
+}
+
+/* hconn_close_term without a terminator's result: every close but the terminator's. */
+static void
+hconn_close(struct hconn *h, enum edge_end end)
+{
+	hconn_close_term(h, end, NULL);
 }
 
 /* hconn_close as the edge's close (edge_admit, edge_close_all). */
@@ -878,9 +887,7 @@ hconn_term_done(void *arg, const struct term_result *r)
 	h->e.tc = NULL;
 	h->bytes_in += r->bytes_in; /* it counts the handed-over bytes again: see terminate */
 	h->bytes_own += r->bytes_out;
-	h->e.term_end = r->end;
-	h->e.term_vpn = r->vpn; /* logged by the close below, before r goes away */
-	hconn_close(h, r->error ? EDGE_END_TERMINATED_ERROR : EDGE_END_TERMINATED);
+	hconn_close_term(h, r->error ? EDGE_END_TERMINATED_ERROR : EDGE_END_TERMINATED, r);
 }
 
 /*

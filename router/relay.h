@@ -18,13 +18,13 @@
 
 struct worker;
 
-struct relay_dir {
-	int      pipe[2];   /* -1 when no pipe is held */
-	uint32_t inpipe;    /* bytes in the pipe */
+struct relay_dir {      /* ordered widest first: no padding (two in every connection) */
 	uint8_t *buf;       /* copy mode: pooled buffer while bytes wait */
-	uint32_t boff, blen;
 	uint64_t bytes;     /* bytes read from src */
 	uint64_t limit;     /* bytes src may still give (a framed body); UINT64_MAX: no limit */
+	int      pipe[2];   /* -1 when no pipe is held */
+	uint32_t inpipe;    /* bytes in the pipe */
+	uint32_t boff, blen;
 	bool     eof;       /* src sent FIN */
 	bool     shut;      /* FIN passed on to dst (or dst is about to be closed) */
 	bool     bulk;      /* a read filled a chunk: splice from now on */
