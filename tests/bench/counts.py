@@ -15,6 +15,16 @@ of bench.py's TLS backend, it records per new TLS connection and per keep-alive 
   - with --cpu, proxy CPU per operation (schedstat of every thread, as bench.py) from
     tlsload runs, interleaved over the targets, medians of --runs runs. Never from a run
     strace was attached to.
+With --bulk-bytes N (0: off), also per GB relayed, from one N-byte download (curl, TLS,
+HTTP/1.1 through the proxy) per run:
+  - system calls by name, from `perf record` of the syscalls:sys_enter_* tracepoints on every
+    thread of the proxy while the download runs (far less intrusive than strace; still counts
+    only, never CPU); with sys_exit_* of the data calls and the epoll waits, for their return
+    values: epoll wake-ups (a wait that returned > 0), EAGAIN returns, and the average bytes
+    per splice / receive / send call that moved data;
+  - loopback segments and bytes: the same /proc/net deltas over a separate download without
+    perf. The download includes its one new TLS connection (about 40 calls, 32 segments:
+    noise at this size).
 Sequential operations (one client, one at a time) make the counts deterministic but for a
 few wake-ups. By default everything runs in a private network namespace (`unshare -n`, needs
 root): other processes' traffic on this box does not reach the packet counters, and the
@@ -28,6 +38,7 @@ What it must never do: touch anything outside its temp dir and its namespace, le
 process running (every child is stopped by pid), or be part of ctest.
 
 Usage: tests/bench/counts.py [--n 200] [--targets ...] [--cpu --runs 3 --secs 4] [--out DIR]
+       tests/bench/counts.py --skip sys,net --bulk-bytes 104857600    # per GB only
 """
 
 import argparse
@@ -200,6 +211,132 @@ def straced(pids, fn, tmp):
     return r
 
 
+# ---------------------------------------------------------------- bulk (per GB)
+
+RECV_CALLS = ("read", "recvfrom", "recvmsg", "readv")
+SEND_CALLS = ("write", "writev", "sendto", "sendmsg")
+DATA_CALLS = RECV_CALLS + SEND_CALLS + ("splice",)
+EAGAIN = -11
+PERF_LINE = re.compile(r"^\s*(\d+)\s+syscalls:sys_(enter|exit)_(\w+):\s*(.*)$")
+
+
+def curl_bulk(port, size):
+    """Downloads /big (size bytes) through port; raises unless all of it came."""
+    cmd = ["curl", "-sk", "--http1.1", "--resolve", "%s:%d:127.0.0.1" % (SNI, port),
+           "-o", "/dev/null", "-w", "%{http_code} %{size_download}",
+           "https://%s:%d/big" % (SNI, port)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    f = out.stdout.split()
+    if len(f) != 2 or f[0] != "200" or int(f[1]) != size:
+        raise RuntimeError("bulk download through %d failed: %r" % (port, out.stdout))
+
+
+def parse_perf(text):
+    """From `perf script -F tid,event,trace` of sys_enter_* and the sys_exit_* of DATA_CALLS and
+    EPOLL_WAITS: {"calls": by name, "wakes", "eagain": by name, "moved": calls > 0 by name,
+    "bytes": bytes returned by name}."""
+    calls = collections.Counter()
+    eagain = collections.Counter()
+    moved = collections.Counter()
+    nbytes = collections.Counter()
+    wakes = 0
+    for line in text.splitlines():
+        m = PERF_LINE.match(line)
+        if m is None:
+            continue
+        kind, name, rest = m.group(2), m.group(3), m.group(4).strip()
+        if kind == "enter":
+            calls[name] += 1
+            continue
+        try:
+            ret = int(rest.split()[0], 16)
+        except (ValueError, IndexError):
+            continue
+        if ret >= 1 << 63:
+            ret -= 1 << 64
+        if name in EPOLL_WAITS:
+            wakes += ret > 0
+        elif ret > 0:
+            moved[name] += 1
+            nbytes[name] += ret
+        elif ret == EAGAIN:
+            eagain[name] += 1
+    return {"calls": dict(calls), "wakes": wakes, "eagain": dict(eagain),
+            "moved": dict(moved), "bytes": dict(nbytes)}
+
+
+def perfed(pids, fn, tmp):
+    """Runs fn() with perf recording the syscall tracepoints of every thread of pids."""
+    out = os.path.join(tmp, "perf.%d.data" % time.monotonic_ns())
+    cmd = ["perf", "record", "-q", "-o", out, "-e", "syscalls:sys_enter_*"]
+    for n in DATA_CALLS + EPOLL_WAITS:
+        cmd += ["-e", "syscalls:sys_exit_" + n]
+    cmd += ["-t", ",".join(str(t) for t in threads_of(pids))]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    bench.CHILDREN.append(p)
+    time.sleep(1.5)           # attached (perf gives no ready signal with -q)
+    try:
+        fn()
+        time.sleep(0.3)       # the closes at the end of the download
+    finally:
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=60)
+    if p.returncode not in (0, -signal.SIGINT, 130):
+        raise RuntimeError("perf record exited %s" % p.returncode)
+    txt = subprocess.run(["perf", "script", "-i", out, "-F", "tid,event,trace"],
+                         capture_output=True, text=True, timeout=300).stdout
+    os.unlink(out)
+    return parse_perf(txt)
+
+
+def report_bulk(res, labels, meta):
+    """Markdown table: per GB relayed (calls, wake-ups, segments, bytes per call)."""
+    gb = meta["bulk_bytes"] / 1e9
+    proxies = [t for t in labels if "bulk_sys" in res[t]]
+    have = [t for t in labels if "bulk_net" in res[t]]
+    cols = [t for t in labels if t in proxies or t in have]
+    lines = ["**Per GB relayed** (one %d-byte download per run, curl through the proxy; "
+             "system calls from `perf record` of the syscall tracepoints of every proxy thread, "
+             "segments from /proc/net deltas of the whole namespace over a separate download "
+             "without perf; medians of %d runs; GB = 10^9 bytes)" % (meta["bulk_bytes"],
+                                                                      meta["count_runs"]), ""]
+    lines.append("| per GB | " + " | ".join(cols) + " |")
+    lines.append("|---|" + "---|" * len(cols))
+
+    def row(lab, fn, nd=0):
+        cells = []
+        for t in cols:
+            try:
+                v = fn(t)
+            except (KeyError, ZeroDivisionError, TypeError):
+                v = None
+            cells.append(fmt(v, nd))
+        lines.append("| %s | %s |" % (lab, " | ".join(cells)))
+
+    names = collections.Counter()
+    for t in proxies:
+        for k, v in res[t]["bulk_sys"]["calls"].items():
+            names[k] += v
+    for k, _ in names.most_common():
+        row(k, lambda t, k=k: res[t]["bulk_sys"]["calls"].get(k, 0) / gb)
+    row("**all system calls**", lambda t: sum(res[t]["bulk_sys"]["calls"].values()) / gb)
+    row("epoll wake-ups (wait > 0)", lambda t: res[t]["bulk_sys"]["wakes"] / gb)
+    row("EAGAIN returns", lambda t: sum(res[t]["bulk_sys"]["eagain"].values()) / gb)
+    for lab, group in (("bytes per splice that moved data", ("splice",)),
+                       ("bytes per receive that moved data", RECV_CALLS),
+                       ("bytes per send that moved data", SEND_CALLS)):
+        row(lab, lambda t, g=group: (
+            sum(res[t]["bulk_sys"]["bytes"].get(n, 0) for n in g)
+            / sum(res[t]["bulk_sys"]["moved"].get(n, 0) for n in g)) or None)
+    for tb, k in (("Tcp", "OutSegs"), ("IpExt", "InOctets"), ("TcpExt", "DelayedACKs")):
+        row("%s %s (namespace)" % (tb, k),
+            lambda t, key="%s.%s" % (tb, k): res[t]["bulk_net"][key] / gb)
+    row("bytes per segment (InOctets / OutSegs)",
+        lambda t: res[t]["bulk_net"]["IpExt.InOctets"] / res[t]["bulk_net"]["Tcp.OutSegs"])
+    lines.append("")
+    return "\n".join(lines) + "\n"
+
+
 # ---------------------------------------------------------------- targets
 
 def sy_conf(port, up, fast_open):
@@ -285,6 +422,8 @@ def report(res, labels, meta):
     """Markdown tables: calls by name per op, epoll, packets, CPU."""
     lines = ["%s" % meta["note"], ""]
     for op, title in (("new", "per new TLS connection"), ("ka", "per keep-alive request")):
+        if not any(op in res[t].get("sys", {}) or op in res[t].get("net", {}) for t in labels):
+            continue                # --skip sys,net (e.g. per GB only)
         lines.append("**System calls %s** (strace, %d sequential operations; calls / op, "
                      "median of %d runs)" % (title, meta["n"], meta["count_runs"]))
         lines.append("")
@@ -367,6 +506,8 @@ def main():
     ap.add_argument("--backend-tfo", action="store_true",
                     help="backend listens with fastopen=256; net.ipv4.tcp_fastopen=3 in the namespace")
     ap.add_argument("--host-netns", action="store_true", help="do not unshare (packets are noisy)")
+    ap.add_argument("--bulk-bytes", type=int, default=100 << 20,
+                    help="size of the per-GB download (0: no per-GB counts)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
@@ -385,7 +526,16 @@ def main():
     bport = bench.free_port()
     bd = os.path.join(T, "backend")
     os.makedirs(bd)
-    bconf = bench.backend_body(bd, bport, cert, key, "/dev/null", body)
+    big = "/dev/null"
+    if a.bulk_bytes > 0:
+        big = os.path.join(T, "big.bin")
+        with open(big, "wb") as f:
+            chunk = os.urandom(1 << 20)
+            left = a.bulk_bytes
+            while left > 0:
+                f.write(chunk[:min(left, len(chunk))])
+                left -= min(left, len(chunk))
+    bconf = bench.backend_body(bd, bport, cert, key, big, body)
     if a.backend_tfo:
         bconf = bconf.replace("listen 127.0.0.1:%d ssl;" % bport,
                               "listen 127.0.0.1:%d ssl fastopen=256;" % bport)
@@ -442,11 +592,24 @@ def main():
                 if pids:
                     res[lab].setdefault("seq_new_us", []).append((c1 - c0) / 1e3 / a.n)
                     res[lab].setdefault("seq_ka_us", []).append((c3 - c2) / 1e3 / a.n)
+            if a.bulk_bytes > 0:
+                if px is not None:
+                    res[lab].setdefault("bulk_sys_runs", []).append(
+                        perfed(px.pids(), lambda: curl_bulk(port, a.bulk_bytes), T))
+                n0 = net_counters()
+                curl_bulk(port, a.bulk_bytes)
+                time.sleep(0.3)
+                n1 = net_counters()
+                res[lab].setdefault("bulk_net_runs", []).append(
+                    {"%s.%s" % k: n1.get(k, 0) - n0.get(k, 0) for k in NET_KEYS})
         print("counts: run %d/%d done" % (run + 1, a.count_runs), flush=True)
     for lab in labels:           # medians over the runs, per name
         for kind, out in (("sys_runs", "sys"), ("net_runs", "net")):
             for op, runs in res[lab].get(kind, {}).items():
                 res[lab].setdefault(out, {})[op] = median_dict(runs)
+        for kind, out in (("bulk_sys_runs", "bulk_sys"), ("bulk_net_runs", "bulk_net")):
+            if res[lab].get(kind):
+                res[lab][out] = median_dict(res[lab][kind])
     if a.cpu:
         for run in range(a.runs):
             order = labels[run % len(labels):] + labels[:run % len(labels)]
@@ -472,7 +635,10 @@ def main():
                     "load average %s at the end" % (
                         a.n, "private network namespace" if netns else "HOST namespace",
                         "on" if a.backend_tfo else "off", os.uname().release, load)}
+    meta["bulk_bytes"] = a.bulk_bytes
     text = report(res, labels, meta)
+    if a.bulk_bytes > 0:
+        text += "\n" + report_bulk(res, labels, meta)
     print()
     print(text)
     if a.out:
