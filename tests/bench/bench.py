@@ -3,7 +3,7 @@
 
 What it is for: start one TLS backend (nginx http, ECDSA P-256, TLS 1.3, no session
 resumption) and, in front of it, switchyard, nginx stream (ssl_preread + map) and haproxy
-(mode tcp, req.ssl_sni; with and without `option splice-auto`), each with one worker, each
+(mode tcp, req.ssl_sni; with and without `option splice-request`/`splice-response`), each with one worker, each
 routing SNI bench.test to the backend; then measure, interleaved (every run visits every
 proxy, in a rotated order), at least 3 runs each:
   - new TLS connections per second and proxy CPU per new connection (tlsload -m new)
@@ -207,6 +207,8 @@ def haproxy_cfg(port, up, splice, workers=1):
     """haproxy mode tcp: content inspection of the hello, route by req.ssl_sni."""
     # maxpipes: by default maxconn/4 splice pipes (2 fds each) that do not fit under the
     # 20000-fd hard limit here; 256 pipes in flight is far more than any test here needs.
+    # splice-request/-response, not splice-auto: with splice-auto haproxy 2.6 made 0-1
+    # splice calls per 100 MiB download (counts.py --bulk-bytes), i.e. it copied.
     return """global
   maxconn 9500
   nbthread %d
@@ -224,7 +226,7 @@ frontend fe
   use_backend be if { req.ssl_sni -i %s }
 backend be
   server s1 127.0.0.1:%d
-""" % (workers, "  maxpipes 256" if splice else "", "  option splice-auto" if splice else "", port,
+""" % (workers, "  maxpipes 256" if splice else "", "  option splice-request\n  option splice-response" if splice else "", port,
        SNI, up)
 
 
