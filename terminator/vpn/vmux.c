@@ -622,20 +622,6 @@ vmux_set_raw(struct vmux *m, vmux_raw_fn *fn, void *arg)
 	m->raw_arg = arg;
 }
 
-/* The nearest flow deadline (see vmux.h). */
-uint64_t
-vmux_next_deadline(const struct vmux *m)
-{
-	uint64_t due = 0;
-	for (size_t i = 0; i < m->nfl; i++) {
-		const struct vflow *f = &m->fl[i]->f;
-		if ((f->state == VF_RESOLVE || f->state == VF_CONNECT) && f->deadline != 0 &&
-		    (due == 0 || f->deadline < due))
-			due = f->deadline;
-	}
-	return due;
-}
-
 /* Frees (see vmux.h). */
 void
 vmux_free(struct vmux *m)

@@ -61,10 +61,6 @@ unsigned vmux_flows(const struct vmux *m);
 typedef void vmux_raw_fn(void *arg, const uint8_t *p, size_t len);
 void vmux_set_raw(struct vmux *m, vmux_raw_fn *fn, void *arg);
 
-/* The nearest deadline (monotonic ms) of a flow still resolving or connecting, or 0: the
- * session arms its timer for it (vsess.c keeps no periodic tick). */
-uint64_t vmux_next_deadline(const struct vmux *m);
-
 /* Frees the multiplexer and its flows; NULL is fine. */
 void vmux_free(struct vmux *m);
 

@@ -830,12 +830,9 @@ vsess_due(const struct vsess *s)
 	case VS_MUX:
 	case VS_RELAY:
 	case VS_DNS:
+		/* A /mux flow's resolve and connect deadlines need nothing here: its race timer
+		 * (vflow.c) kicks the session when they come. */
 		due = s->last_io + VSESS_IDLE_MS;
-		if (s->state == VS_MUX) {
-			uint64_t fd = vmux_next_deadline(s->mux);
-			if (fd != 0 && fd < due)
-				due = fd;
-		}
 		break;
 	default:
 		break;

@@ -7,7 +7,8 @@
 # never sends WindowUpdate (the server sends exactly 256 KiB per flow and stops; after
 # vpn.flow_stall_timeout the flows are closed and counted, the session stays up); a client
 # that grants only after 1 s at zero credit (the flow lives); a denied target (FlowFailed
-# "denied"); a closed port (FlowFailed); a name whose first address is silent connects
+# "denied"); a closed port (FlowFailed); a target whose only address is silent (FlowFailed
+# at the 5 s connect deadline); a name whose first address is silent connects
 # through the race in well under the 5 s a sequential connect takes, on /mux and /ws; a
 # name whose first address is egress-denied works through the second and never connects
 # the first; all name lookups of a worker leave from one socket (one evdns base per
@@ -200,6 +201,14 @@ t0=$(date +%s%N)
 	sy_ok || sy_bad "ws race: $(cat "$T/racews.out" "$T/racews.err")"
 ms=$((($(date +%s%N) - t0) / 1000000))
 sy_check "race.test over /ws took ${ms} ms (< 2000)" [ "$ms" -lt 2000 ]
+# A target whose only address is silent: FlowFailed at the flow's 5 s connect deadline
+# (VFLOW_CONNECT_MS), which only the flow's race timer wakes the session for.
+t0=$(date +%s%N)
+vc 8 silentonly --timeout 20 mux-echo --target "127.0.0.3:$E" --bytes 10
+ms=$((($(date +%s%N) - t0) / 1000000))
+has silentonly '^flow=1 bytes=0 .* result=failed error=connect%20failed$'
+sy_check "a silent-only target failed at the 5 s deadline, not before (${ms} ms)" [ "$ms" -ge 5000 ]
+sy_check "a silent-only target failed at the 5 s deadline, not much after (${ms} ms)" [ "$ms" -lt 7000 ]
 # deny.test: its first address is egress-denied and never connected, the second works.
 vc 0 denyname mux-echo --target "deny.test:$E" --bytes 20000
 has denyname '^flow=1 bytes=20000 sha256_sent=([0-9a-f]{64}) sha256_recv=\1 result=ok$'
