@@ -129,7 +129,7 @@ crace_end(struct crace *r, int win)
 		event_del(&r->tries[win].ev);
 		r->tries[win].fd = -1;
 		r->ntries--;
-		log_info("client: connected to %s (address %u of %u of %s)", name,
+		log_info("client: connected to %s (address %u of %u for %s)", name,
 		    r->tries[win].addr + 1, r->naddrs, r->label);
 	} else {
 		int n = snprintf(why, sizeof why, "no address of %s connected: %s", r->label,
@@ -218,7 +218,7 @@ crace_try_next(struct crace *r, uint64_t now)
 		event_add(&r->tries[i].ev, NULL);
 		r->ntries++;
 		r->next_at = now + CLIENT_RACE_DELAY_MS;
-		log_debug("client: connecting to %s (address %u of %u of %s)", name, a + 1,
+		log_debug("client: connecting to %s (address %u of %u for %s)", name, a + 1,
 		    r->naddrs, r->label);
 		return true;
 	}

@@ -13,7 +13,9 @@
 # tried with their errors and says 1 more was not tried); CLIENT_RACE_MAX (4) at N (3
 # silent addresses, the 4th connects) and N+1 (4 silent addresses hold every slot: the 5th
 # is never started, and the race ends at CLIENT_CONNECT_MS, 5 s, not before, naming the
-# 4 unanswered and the 1 not tried); the families alternate (::1, 127.0.0.13,
+# 4 unanswered and the 1 not tried); through a DNS server (A and AAAA answers, the
+# client's /etc/resolv.conf private too) the families alternate and the third address
+# wins after two silent ones; the families alternate (::1, 127.0.0.13,
 # ::ffff:127.0.0.12, 127.0.0.14, all refused, are tried and listed in that order).
 # CLIENT=PATH runs the scenario with another client binary (to see an older one fail).
 . "$(dirname "$0")/lib.sh"
@@ -38,7 +40,8 @@ mkdir -p "$T/www" "$T/site"
 head -c 100000 /dev/urandom >"$T/www/page.bin"
 printf 'decoy\n' >"$T/site/index.html"
 sy_nginx ngx "http { access_log off; server { listen 127.0.0.1:$W; root $T/www; } }"
-sy_cert site localhost silent.test eight.test nine.test race4.test race5.test alt.test
+sy_cert site localhost silent.test eight.test nine.test race4.test race5.test alt.test \
+	aaaa.test
 
 P=$(sy_port)
 cat >"$T/sy.yaml" <<EOC
@@ -97,17 +100,19 @@ hosts() {
 	: >"$T/$name.hosts"
 	for a in "$@"; do printf '%s %s\n' "$a" "$name" >>"$T/$name.hosts"; done
 }
-# cl LABEL HOST: starts a client for wss://HOST:P in its own mount namespace with
-# $T/HOST.hosts as /etc/hosts (debug log in $T/LABEL.log, SOCKS5 on $T/LABEL.socks's port);
-# $CLIENT picks the binary (the test's own, or an older one to compare).
+# cl LABEL HOST [RESOLV]: starts a client for wss://HOST:P in its own mount namespace with
+# $T/HOST.hosts as /etc/hosts and RESOLV (when given) as /etc/resolv.conf (debug log in
+# $T/LABEL.log, SOCKS5 on $T/LABEL.socks's port); $CLIENT picks the binary (the test's
+# own, or an older one to compare).
 cl() {
 	port=$(sy_port)
 	echo "$port" >"$T/$1.socks"
 	date +%s%3N >"$T/$1.t0"
-	sy_start "$1" unshare -m sh -c 'mount --bind "$1" /etc/hosts && shift && exec "$@"' sh \
-		"$T/$2.hosts" "${CLIENT:-$CL}" --server "wss://$2:$P/api/v1/ws" --identity "$T/me.key" \
-		--bundle "$T/bundle.json" --cafile "$T/site.crt" --socks "127.0.0.1:$port" \
-		--log-level debug
+	sy_start "$1" unshare -m sh -c 'mount --bind "$1" /etc/hosts &&
+		{ [ -z "$2" ] || mount --bind "$2" /etc/resolv.conf; } && shift 2 && exec "$@"' sh \
+		"$T/$2.hosts" "${3:-}" "${CLIENT:-$CL}" --server "wss://$2:$P/api/v1/ws" \
+		--identity "$T/me.key" --bundle "$T/bundle.json" --cafile "$T/site.crt" \
+		--socks "127.0.0.1:$port" --log-level debug
 }
 # since LABEL: milliseconds since cl LABEL started.
 since() { echo $(($(date +%s%3N) - $(cat "$T/$1.t0"))); }
@@ -173,7 +178,53 @@ sy_check "silent first: the silent attempt is closed" \
 	grep -q "closed the slower connect to \[::1\]:$P" "$T/sil.log"
 sy_stop sil
 
-# 4. CLIENT_ADDRS_MAX at N: seven refused addresses, the eighth is switchyard's.
+# 4. Through DNS (evdns asks A and AAAA): aaaa.test has A 127.0.0.2 (silent) and
+# 127.0.0.1, AAAA ::1 (silent), answered by a DNS server on 127.0.0.1:D that the client's
+# private /etc/resolv.conf names. evdns lists the A answers first; the race alternates
+# the families: 127.0.0.2, ::1, 127.0.0.1, the last one winning within 3 s.
+D=$(sy_port)
+cat >"$T/dns.py" <<'EOF'
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+print("ready", flush=True)
+while True:
+    q, peer = s.recvfrom(512)
+    end, labels = 12, []
+    while q[end] != 0:
+        labels.append(q[end + 1:end + 1 + q[end]].decode().lower())
+        end += q[end] + 1
+    name, qtype = ".".join(labels), struct.unpack(">H", q[end + 1:end + 3])[0]
+    print("query", name, qtype, flush=True)
+    an, n = b"", 0
+    if name == "aaaa.test" and qtype == 1:
+        for a in ("127.0.0.2", "127.0.0.1"):
+            an += b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton(a)
+            n += 1
+    elif name == "aaaa.test" and qtype == 28:
+        an = b"\xc0\x0c" + struct.pack(">HHIH", 28, 1, 60, 16) + \
+            socket.inet_pton(socket.AF_INET6, "::1")
+        n = 1
+    s.sendto(q[:2] + struct.pack(">HHHHH", 0x8180, 1, n, 0, 0) + q[12:end + 5] + an, peer)
+EOF
+sy_start dns python3 "$T/dns.py" "$D"
+sy_wait_log dns '^ready$' 100 || sy_bad "dns server: $(cat "$T/dns.log")"
+printf 'nameserver 127.0.0.1:%s\n' "$D" >"$T/resolv.conf"
+: >"$T/aaaa.test.hosts"
+cl dns4 aaaa.test "$T/resolv.conf"
+sy_wait_log dns4 'session up' 60 || sy_bad "AAAA and A: no session within 3 s: $(cat "$T/dns4.log")"
+sy_check "AAAA and A: both families asked ($(tr '\n' ' ' <"$T/dns.log"))" \
+	grep -q "query aaaa.test 28" "$T/dns.log"
+sy_check "AAAA and A: 127.0.0.2 tried first" \
+	grep -q "connecting to 127.0.0.2:$P (address 1 of 3 for aaaa.test" "$T/dns4.log"
+sy_check "AAAA and A: ::1 tried second" \
+	grep -q "connecting to \[::1\]:$P (address 2 of 3 for aaaa.test" "$T/dns4.log"
+sy_check "AAAA and A: connected through 127.0.0.1, the third" \
+	grep -q "connected to 127.0.0.1:$P (address 3 of 3 for aaaa.test" "$T/dns4.log"
+sy_stop dns4
+sy_stop dns
+
+# 5. CLIENT_ADDRS_MAX at N: seven refused addresses, the eighth is switchyard's.
 hosts eight.test 127.0.0.12 127.0.0.13 127.0.0.14 127.0.0.15 127.0.0.16 127.0.0.17 \
 	127.0.0.18 127.0.0.1
 cl eight eight.test
@@ -181,7 +232,7 @@ sy_wait_log eight 'session up' 100 || sy_bad "8 addresses: no session: $(cat "$T
 sy_check "8 addresses: 7 refused attempts logged" \
 	[ "$(n_lines eight "connect to 127\.0\.0\.1[2-8]:$P failed: Connection refused")" -ge 7 ]
 sy_check "8 addresses: the 8th connected" \
-	grep -q "connected to 127.0.0.1:$P (address 8 of 8 of eight.test:$P)" "$T/eight.log"
+	grep -q "connected to 127.0.0.1:$P (address 8 of 8 for eight.test:$P)" "$T/eight.log"
 sy_stop eight
 
 # ... and at N+1: eight refused, the ninth (switchyard's) is never tried.
@@ -197,7 +248,7 @@ sy_check "9 addresses: the 9th was never tried" [ "$(n_lines nine "127\.0\.0\.1:
 sy_check "9 addresses: no session" [ "$(n_lines nine 'session up')" = 0 ]
 sy_stop nine
 
-# 5. CLIENT_RACE_MAX at N: three silent addresses hold three slots, the 4th connects
+# 6. CLIENT_RACE_MAX at N: three silent addresses hold three slots, the 4th connects
 # (started 750 ms in).
 hosts race4.test 127.0.0.2 127.0.0.3 127.0.0.4 127.0.0.1
 cl r4 race4.test
@@ -206,7 +257,7 @@ g=$(gap r4 "connecting to 127.0.0.2:$P" "connecting to 127.0.0.1:$P")
 sy_check "race of 4: the 4th address starts 3 steps (750 ms) in (${g} ms)" \
 	[ "$g" -ge 750 ] && [ "$g" -lt 2000 ]
 sy_check "race of 4: the 4th connected" \
-	grep -q "connected to 127.0.0.1:$P (address 4 of 4" "$T/r4.log"
+	grep -q "connected to 127.0.0.1:$P (address 4 of 4 for race4.test" "$T/r4.log"
 sy_check "race of 4: the 3 silent ones are closed" \
 	[ "$(n_lines r4 "closed the slower connect to 127\.0\.0\.[234]:$P")" = 3 ]
 sy_stop r4
