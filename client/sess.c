@@ -2,8 +2,9 @@
  * The client's one VPN session (rvpn-protocol.md §3-§7.4, client role): TCP to the server
  * (--connect's address, or every address the URL's host resolves to with evdns, raced by
  * client/race.c), TLS 1.3 on the connection that won, with SNI and ALPN http/1.1 verified
- * against --cafile or the system store, the WebSocket upgrade on the /mux path, the X3DH Hello, then the ratchet
- * carrying padded mux frames, one frame per message as the desktop client sends them.
+ * against --cafile or the system store, the WebSocket upgrade on the /mux path, the X3DH
+ * Hello, then the ratchet carrying padded mux frames, one frame per message as the
+ * desktop client sends them.
  * It keeps the flow table (id -> local connection), answers the server's control messages,
  * sends an encrypted Ping every 3-7 s and declares the session dead after 21 s without a
  * server message; a dropped session is retried with exponential backoff and jitter.
@@ -21,7 +22,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -58,8 +58,8 @@
 #define SESS_SEAL_CAP   (RVPN_WIRE_HDR_LEN + RVPN_PAD_MAX + RVPN_WIRE_TAG_LEN)
 #define SESS_READ_CHUNK 16384
 
-enum sess_state { SS_IDLE, SS_RESOLVING, SS_CONNECTING, SS_TLS, SS_UPGRADE, SS_HELLO, SS_VIP,
-	SS_READY };
+enum sess_state { SS_IDLE, SS_RESOLVING, SS_CONNECTING, SS_TLS, SS_UPGRADE, SS_HELLO,
+	SS_VIP, SS_READY };
 
 static const char *const sess_state_names[] = { "idle", "resolving", "connecting", "tls",
 	"upgrade", "hello", "virtual_ip", "ready" };
