@@ -1,6 +1,7 @@
 /*
  * switchyard-client's shared types: the options (client/ccfg.c), the one VPN session over
- * /mux (client/sess.c), the local SOCKS5 / HTTP CONNECT connections that each ride one
+ * /mux (client/sess.c) and its TCP connect across the server's addresses (client/race.c),
+ * the local SOCKS5 / HTTP CONNECT connections that each ride one
  * mux flow (client/lconn.c) and the known-hosts pin store (client/known.c). Floor 3: uses
  * core/ and proto/ only, never router/ or terminator/ (DESIGN.md §2). One event loop runs
  * everything; nothing here blocks it.
@@ -23,6 +24,7 @@
 #include "proto/rvpn/rvpn_keys.h"
 #include "proto/rvpn/rvpn_vip.h"
 
+struct crace;
 struct event_base;
 struct lconn;
 struct sess;
@@ -35,7 +37,11 @@ struct sess;
 #define CLIENT_WAIT_MS       15000         /* a local connection waits this long for a session */
 #define CLIENT_WAIT_MAX      1024          /* local connections waiting at once; more fail */
 #define CLIENT_HEAD_MAX      8192          /* HTTP CONNECT request head (431 beyond) */
-#define CLIENT_HELLO_MS      10000         /* connect + TLS + upgrade + handshake */
+#define CLIENT_HELLO_MS      10000         /* resolve + connect + TLS + upgrade + handshake */
+#define CLIENT_ADDRS_MAX     8             /* the server's resolved addresses tried per attempt */
+#define CLIENT_RACE_MAX      4             /* TCP connects to the server in flight at once */
+#define CLIENT_RACE_DELAY_MS 250           /* RFC 8305 §5: the next address when none answered */
+#define CLIENT_CONNECT_MS    5000          /* the whole connect race (within CLIENT_HELLO_MS) */
 #define CLIENT_PING_MIN_MS   3000          /* rvpn §3.4: encrypted Ping every 3-7 s */
 #define CLIENT_PING_MAX_MS   7000
 #define CLIENT_RX_TIMEOUT_MS 21000         /* rvpn §3.4: no server message this long: dead */
@@ -122,6 +128,19 @@ void sess_flow_grant(struct sess *s, uint32_t id, uint32_t n);
 void sess_flow_close(struct sess *s, uint32_t id, bool tell);
 /* The process exit status the session asks for (a pin refused), or -1. */
 int sess_fatal(const struct sess *s);
+
+/* The connect race to the server (client/race.c): the n addresses (only the first
+ * CLIENT_ADDRS_MAX are used; skipped says how many more the resolver gave) in dial_order's
+ * order, staggered by CLIENT_RACE_DELAY_MS, at most CLIENT_RACE_MAX in flight, within
+ * CLIENT_CONNECT_MS. done runs once, from the loop, after the race has freed itself: fd is
+ * the first connected socket (non-blocking; the callee owns it), or -1 and why lists every
+ * address tried with its error (label, e.g. "host:port", names the target there).
+ * NULL when out of memory. */
+struct crace *crace_new(struct event_base *base, const char *label,
+    const struct sockaddr_storage *addrs, unsigned n, unsigned skipped,
+    void (*done)(void *arg, int fd, const char *why), void *arg);
+/* Abandons a running race: every attempt closed, done never called. */
+void crace_free(struct crace *r);
 
 /* Local side: called by the session. */
 void lconn_on_created(struct lconn *c);

@@ -1,13 +1,16 @@
 /*
  * The client's one VPN session (rvpn-protocol.md §3-§7.4, client role): TCP to the server
- * (or --connect), TLS 1.3 with SNI and ALPN http/1.1 verified against --cafile or the
- * system store, the WebSocket upgrade on the /mux path, the X3DH Hello, then the ratchet
- * carrying padded mux frames, one frame per message as the desktop client sends them.
+ * (--connect's address, or every address the URL's host resolves to with evdns, raced by
+ * client/race.c), TLS 1.3 on the connection that won, with SNI and ALPN http/1.1 verified
+ * against --cafile or the system store, the WebSocket upgrade on the /mux path, the X3DH
+ * Hello, then the ratchet carrying padded mux frames, one frame per message as the
+ * desktop client sends them.
  * It keeps the flow table (id -> local connection), answers the server's control messages,
  * sends an encrypted Ping every 3-7 s and declares the session dead after 21 s without a
  * server message; a dropped session is retried with exponential backoff and jitter.
  *
- * State: IDLE (backoff timer armed) -> CONNECTING (TCP+TLS) -> UPGRADE (GET sent) ->
+ * State: IDLE (backoff timer armed) -> [RESOLVING (evdns)] -> CONNECTING (the TCP race)
+ * -> TLS (the handshake) -> UPGRADE (GET sent) ->
  * HELLO (Hello sent) -> [VIP (--tun: the /tun path, waiting at most 5 s for VirtualIp,
  * which must be the first session message, §7.5)] -> READY -> back to IDLE on any failure.
  * With --tun, flow 1 carries IP packets (client/ctun.c) and flows opened for local
@@ -19,7 +22,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -33,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client/client.h"
 #include "core/clock.h"
@@ -55,11 +58,11 @@
 #define SESS_SEAL_CAP   (RVPN_WIRE_HDR_LEN + RVPN_PAD_MAX + RVPN_WIRE_TAG_LEN)
 #define SESS_READ_CHUNK 16384
 
-enum sess_state { SS_IDLE, SS_RESOLVING, SS_CONNECTING, SS_UPGRADE, SS_HELLO, SS_VIP,
-	SS_READY };
+enum sess_state { SS_IDLE, SS_RESOLVING, SS_CONNECTING, SS_TLS, SS_UPGRADE, SS_HELLO,
+	SS_VIP, SS_READY };
 
-static const char *const sess_state_names[] = { "idle", "resolving", "connecting", "upgrade",
-	"hello", "virtual_ip", "ready" };
+static const char *const sess_state_names[] = { "idle", "resolving", "connecting", "tls",
+	"upgrade", "hello", "virtual_ip", "ready" };
 
 #define SESS_TUN_FLOW 1u /* rvpn §7.5: IP packets */
 
@@ -77,6 +80,7 @@ struct sess {
 	const struct rvpn_bundle *bundle;
 	struct evdns_base        *dns;
 	struct evdns_getaddrinfo_request *dreq;
+	struct crace             *race;    /* CONNECTING: the TCP race (client/race.c) */
 	SSL_CTX                  *ctx;
 	struct bufferevent       *bev;
 	enum sess_state           st;
@@ -212,20 +216,23 @@ sess_send_ctl(struct sess *s, const struct rvpn_ctl *ctl, const char *str, size_
 
 /* ---- teardown and reconnect ---- */
 
-/* Ends the transport and every flow; schedules the next attempt (unless fatal). */
+/* Ends the transport and every flow, logged at lvl; schedules the next attempt (unless
+ * fatal). */
 static void
-sess_drop(struct sess *s, const char *why)
+sess_drop_at(struct sess *s, enum log_level lvl, const char *why)
 {
 	bool was_ready = s->st == SS_READY;
 
 	if (s->st == SS_IDLE)
 		return;
-	log_warn("client: session %s: %s; reconnecting in %llu ms", sess_state_names[s->st], why,
-	    (unsigned long long)s->backoff_ms);
+	log_at(lvl, "client: session %s: %s; reconnecting in %llu ms", sess_state_names[s->st],
+	    why, (unsigned long long)s->backoff_ms);
 	if (s->dreq != NULL) {
-		evdns_getaddrinfo_cancel(s->dreq); /* its callback runs now with CANCEL */
+		evdns_getaddrinfo_cancel(s->dreq); /* its callback runs with CANCEL */
 		s->dreq = NULL;
 	}
+	crace_free(s->race);
+	s->race = NULL;
 	if (s->bev != NULL) {
 		bufferevent_free(s->bev);
 		s->bev = NULL;
@@ -256,6 +263,13 @@ sess_drop(struct sess *s, const char *why)
 	}
 	event_del(s->timer);
 	sess_timer(s, wait);
+}
+
+/* sess_drop_at at warn: the session failed in a way that a retry may mend. */
+static void
+sess_drop(struct sess *s, const char *why)
+{
+	sess_drop_at(s, LOG_LEVEL_WARN, why);
 }
 
 /* The one timer: backoff over (connect), or the handshake took too long. */
@@ -708,57 +722,78 @@ sess_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
-/* Starts the TLS connection to sa. */
+/* TLS on the connected socket fd (owned from here on: closed on every failure). */
 static void
-sess_connect(struct sess *s, const struct sockaddr *sa, socklen_t len)
+sess_tls(struct sess *s, int fd)
 {
 	SSL *ssl = SSL_new(s->ctx);
 	bool ip = false;
 	unsigned char tmp[16];
 
+	s->st = SS_TLS;
 	if (ssl == NULL)
 		goto fail;
 	ip = inet_pton(AF_INET, s->cfg->host, tmp) == 1 || inet_pton(AF_INET6, s->cfg->host, tmp) == 1;
 	if ((!ip && SSL_set_tlsext_host_name(ssl, s->cfg->host) != 1) ||
 	    (!ip && SSL_set1_host(ssl, s->cfg->host) != 1) ||
-	    (ip && X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), s->cfg->host) != 1)) {
-		SSL_free(ssl);
-		goto fail;
-	}
-	s->bev = bufferevent_openssl_socket_new(s->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+	    (ip && X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), s->cfg->host) != 1))
+		goto fail_ssl;
+	s->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (s->bev == NULL) {
-		SSL_free(ssl);
-		goto fail;
-	}
+	if (s->bev == NULL)
+		goto fail_ssl;
 	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
 	bufferevent_setcb(s->bev, sess_read_cb, sess_write_cb, sess_event_cb, s);
 	bufferevent_setwatermark(s->bev, EV_WRITE, CLIENT_SESS_OUT_LOW, 0);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, 4 * SESS_READ_CHUNK);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-	s->st = SS_CONNECTING;
-	if (bufferevent_socket_connect(s->bev, sa, (int)len) != 0) {
-		sess_drop(s, "connect failed");
-		return;
-	}
-	int one = 1;
-	evutil_socket_t fd = bufferevent_getfd(s->bev);
-	if (fd >= 0)
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	return;
+fail_ssl:
+	SSL_free(ssl);
 fail:
-	s->st = SS_CONNECTING;
+	close(fd);
 	sess_drop(s, "TLS setup failed");
 }
 
-/* The server's name resolved. */
+/* The race ended: TLS on the winner, or the one error that lists every address tried. */
+static void
+sess_race_done(void *arg, int fd, const char *why)
+{
+	struct sess *s = arg;
+
+	s->race = NULL; /* it freed itself */
+	if (fd == -1) {
+		sess_drop_at(s, LOG_LEVEL_ERROR, why);
+		return;
+	}
+	sess_tls(s, fd);
+}
+
+/* Starts the TCP race over n addresses (skipped: more the resolver gave). */
+static void
+sess_race(struct sess *s, const char *label, const struct sockaddr_storage *a, unsigned n,
+    unsigned skipped)
+{
+	s->st = SS_CONNECTING;
+	s->race = crace_new(s->base, label, a, n, skipped, sess_race_done, s);
+	if (s->race == NULL)
+		sess_drop(s, "out of memory");
+}
+
+/* The server's name resolved: every IPv4 and IPv6 address races (the first
+ * CLIENT_ADDRS_MAX). */
 static void
 sess_dns_cb(int err, struct evutil_addrinfo *res, void *arg)
 {
 	struct sess *s = arg;
+	struct sockaddr_storage a[CLIENT_ADDRS_MAX];
+	unsigned n = 0, skipped = 0;
 
-	if (err == EVUTIL_EAI_CANCEL)
-		return;
+	if (err == EVUTIL_EAI_CANCEL) {
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
+		return; /* the session let go of the lookup (and may be gone) */
+	}
 	s->dreq = NULL;
 	if (err != 0 || res == NULL) {
 		if (res != NULL)
@@ -766,11 +801,26 @@ sess_dns_cb(int err, struct evutil_addrinfo *res, void *arg)
 		sess_drop(s, evutil_gai_strerror(err));
 		return;
 	}
-	sess_connect(s, res->ai_addr, res->ai_addrlen);
+	for (struct evutil_addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    ai->ai_addrlen > sizeof a[0])
+			continue;
+		if (n == CLIENT_ADDRS_MAX) {
+			skipped++;
+			continue;
+		}
+		memset(&a[n], 0, sizeof a[n]);
+		memcpy(&a[n++], ai->ai_addr, ai->ai_addrlen);
+	}
 	evutil_freeaddrinfo(res);
+	if (n == 0) {
+		sess_drop(s, "the name has no IPv4 or IPv6 address");
+		return;
+	}
+	sess_race(s, s->cfg->hostport, a, n, skipped);
 }
 
-/* Begins an attempt: --connect's address, or the URL's host resolved. */
+/* Begins an attempt: --connect's address, the URL's IP, or the URL's host resolved. */
 static void
 sess_start(struct sess *s)
 {
@@ -781,14 +831,15 @@ sess_start(struct sess *s)
 	event_del(s->timer);
 	sess_timer(s, CLIENT_HELLO_MS);
 	if (s->cfg->connect != NULL && ccfg_addr(s->cfg->connect, &sa, &len) == 0) {
-		sess_connect(s, (struct sockaddr *)&sa, len);
+		sess_race(s, s->cfg->connect, &sa, 1, 0);
 		return;
 	}
 	struct conf_addr ip;
 	char why[128];
 	if (confval_ip(s->cfg->host, s->cfg->port, &ip, why, sizeof why) != 0) {
 		char port[8];
-		struct evutil_addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC };
+		struct evutil_addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC,
+			.ai_protocol = IPPROTO_TCP };
 		snprintf(port, sizeof port, "%u", s->cfg->port);
 		s->st = SS_RESOLVING;
 		struct evdns_getaddrinfo_request *q = evdns_getaddrinfo(s->dns, s->cfg->host, port,
@@ -797,7 +848,7 @@ sess_start(struct sess *s)
 			s->dreq = q;
 		return;
 	}
-	sess_connect(s, (struct sockaddr *)&ip.ss, ip.len);
+	sess_race(s, s->cfg->hostport, &ip.ss, 1, 0);
 }
 
 struct sess *
@@ -847,6 +898,7 @@ sess_free(struct sess *s)
 		return;
 	if (s->dreq != NULL)
 		evdns_getaddrinfo_cancel(s->dreq);
+	crace_free(s->race);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	for (size_t b = 0; b < SESS_BUCKETS; b++)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <string.h>
 #include <unistd.h>
 
 /* socket(2), TCP_NODELAY, connect(2); EINPROGRESS is the normal non-blocking answer. */
@@ -48,4 +49,26 @@ dial_result(int fd)
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		return errno;
 	return err;
+}
+
+/* Stable in place: each step moves the next address of the wanted family forward. */
+void
+dial_order(struct sockaddr_storage *a, unsigned n)
+{
+	if (n == 0)
+		return;
+	sa_family_t want = a[0].ss_family;
+	for (unsigned k = 0; k < n; k++) {
+		unsigned i = k;
+		while (i < n && a[i].ss_family != want)
+			i++;
+		if (i == n)
+			return; /* the wanted family ran out: the rest stay in order */
+		if (i > k) {
+			struct sockaddr_storage t = a[i];
+			memmove(&a[k + 1], &a[k], (size_t)(i - k) * sizeof *a);
+			a[k] = t;
+		}
+		want = want == AF_INET ? AF_INET6 : AF_INET;
+	}
 }

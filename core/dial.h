@@ -2,8 +2,10 @@
  * Outbound TCP connects that never block the loop: the router's upstream connections (with
  * failover, router/edge.c), its health checks, and the VPN's outbound flows. A connect is
  * started here and finishes on the socket's first writability, when dial_result says how it
- * went; the caller owns the timer (the timeout) and the choice of the next address to try.
- * No event loop, no logging, no allocation.
+ * went; the caller owns the timer (the timeout) and the choice of the next address to try,
+ * in the order dial_order gives (shared by the VPN's flows, terminator/vpn/vflow.c, and
+ * switchyard-client's connect to its server, client/race.c). No event loop, no logging, no
+ * allocation.
  */
 #ifndef SY_CORE_DIAL_H
 #define SY_CORE_DIAL_H
@@ -35,5 +37,10 @@ enum dial_rc dial_start_opt(const struct sockaddr *sa, socklen_t len, bool fast_
 
 /* How a pending connect ended, once fd is writable: 0 connected, else the errno. */
 int dial_result(int fd);
+
+/* Pure: puts n resolved addresses in race order (RFC 8305 §4), in place: the first
+ * address's family first, then the families alternate, each family in the resolver's
+ * order; when one family runs out the rest keep their order. Any n. */
+void dial_order(struct sockaddr_storage *a, unsigned n);
 
 #endif

@@ -4,7 +4,8 @@
  * like the literal would be, and a denied address is never connected; a flow whose every
  * address was denied ends DENIED, one that found no usable address FAILED.
  *
- * The race (RFC 8305 in spirit). The addresses are ordered with the families alternating;
+ * The race (RFC 8305 in spirit). The addresses are ordered with the families alternating
+ * (dial_order, core/dial.c, which switchyard-client's race to its server uses too);
  * an attempt starts on the first, the next one VFLOW_RACE_DELAY_MS later if none answered
  * yet or at once when one fails, at most VFLOW_RACE_MAX in flight; the first to connect is
  * the flow and the others are closed. The whole race has VFLOW_CONNECT_MS (the reference
@@ -242,32 +243,6 @@ vflow_race(struct vflow *f, uint64_t now)
 	vflow_race_arm(f, now);
 }
 
-/* Puts the addresses in race order (see vflow.h). */
-void
-vflow_order(struct sockaddr_storage *a, unsigned n)
-{
-	if (n < 3)
-		return;
-	struct sockaddr_storage out[VFLOW_ADDRS_MAX];
-	bool used[VFLOW_ADDRS_MAX] = { false };
-	if (n > VFLOW_ADDRS_MAX)
-		n = VFLOW_ADDRS_MAX;
-	sa_family_t want = a[0].ss_family;
-	for (unsigned k = 0; k < n; k++) {
-		unsigned pick = n;
-		for (unsigned i = 0; i < n && pick == n; i++)
-			if (!used[i] && a[i].ss_family == want)
-				pick = i;
-		for (unsigned i = 0; i < n && pick == n; i++)
-			if (!used[i])
-				pick = i; /* the wanted family ran out: the rest in order */
-		used[pick] = true;
-		out[k] = a[pick];
-		want = a[pick].ss_family == AF_INET ? AF_INET6 : AF_INET;
-	}
-	memcpy(a, out, n * sizeof *a);
-}
-
 /* Starts the race over the addresses in f->race. */
 static void
 vflow_connect(struct vflow *f)
@@ -311,7 +286,7 @@ vflow_dns_cb(int err, struct evutil_addrinfo *res, void *arg)
 	if (err != 0 || r->naddrs == 0) {
 		vflow_fail(f, VF_FAILED, "resolve failed");
 	} else {
-		vflow_order(r->addrs, r->naddrs);
+		dial_order(r->addrs, r->naddrs); /* core/dial.h: shared with the client */
 		vflow_connect(f);
 	}
 	f->kick(f->arg);

@@ -79,10 +79,6 @@ void vflow_init(struct vflow *f, struct event_base *base, const struct conf_vpn 
 void vflow_start(struct vflow *f, struct vdns_res **dns, const char *host, size_t hl,
     uint16_t port);
 
-/* Pure: puts n addresses in race order (RFC 8305 §4): the first address's family first,
- * then the families alternate, each family in the resolver's order. */
-void vflow_order(struct sockaddr_storage *a, unsigned n);
-
 /* Advances a pending flow: finished connects, the next attempt, deadlines. Cheap when
  * OPEN. */
 void vflow_poll(struct vflow *f, uint64_t now);

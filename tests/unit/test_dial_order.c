@@ -1,7 +1,9 @@
 /*
- * terminator/vpn/vflow: the race order of resolved addresses (RFC 8305 §4): the first
+ * core/dial: dial_order, the race order of resolved addresses (RFC 8305 §4) that the VPN's
+ * flows (terminator/vpn/vflow.c) and switchyard-client (client/race.c) both use: the first
  * address's family first, then the families alternate, each family in the resolver's
- * order; one family only, or fewer than three addresses, keep their order.
+ * order; one family only, or fewer than three addresses, keep their order. It has no
+ * limit of its own: more addresses than either caller keeps are ordered the same way.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -9,14 +11,16 @@
 #include <sys/socket.h>
 
 #include "check.h"
-#include "terminator/vpn/vflow.h"
+#include "core/dial.h"
+
+#define ORDER_MAX 10 /* addresses in one case: tags are single digits */
 
 /* Address i: family by the letter spec[i] ('4' or '6'), and a tag i in its address. */
 static unsigned
 make(struct sockaddr_storage *a, const char *spec)
 {
 	unsigned n = (unsigned)strlen(spec);
-	memset(a, 0, VFLOW_ADDRS_MAX * sizeof *a);
+	memset(a, 0, ORDER_MAX * sizeof *a);
 	for (unsigned i = 0; i < n; i++) {
 		if (spec[i] == '4') {
 			struct sockaddr_in *s4 = (struct sockaddr_in *)&a[i];
@@ -35,7 +39,7 @@ make(struct sockaddr_storage *a, const char *spec)
 static const char *
 tags(const struct sockaddr_storage *a, unsigned n)
 {
-	static char out[VFLOW_ADDRS_MAX + 1];
+	static char out[ORDER_MAX + 1];
 	for (unsigned i = 0; i < n; i++) {
 		unsigned t = a[i].ss_family == AF_INET ?
 		    ntohl(((const struct sockaddr_in *)&a[i])->sin_addr.s_addr) & 0xff :
@@ -50,9 +54,9 @@ tags(const struct sockaddr_storage *a, unsigned n)
 static void
 order(const char *spec, const char *want)
 {
-	struct sockaddr_storage a[VFLOW_ADDRS_MAX];
+	struct sockaddr_storage a[ORDER_MAX];
 	unsigned n = make(a, spec);
-	vflow_order(a, n);
+	dial_order(a, n);
 	CHECKF(strcmp(tags(a, n), want) == 0, "%s: got %s, want %s", spec, tags(a, n), want);
 }
 
@@ -71,5 +75,9 @@ main(void)
 	order("4446", "0312");
 	order("44444444", "01234567");
 	order("66664444", "04152637");
+	order("", "");
+	order("6", "0");
+	order("4444466666", "0516273849"); /* more than any caller keeps (8) */
+	order("6666666664", "0912345678");
 	return check_summary();
 }
