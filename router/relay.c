@@ -29,12 +29,10 @@ void
 relay_release(struct worker *w, struct relay_dir *d)
 {
 	if (d->pipe[0] != -1) {
-		if (d->inpipe == 0) {
+		if (d->inpipe == 0)
 			worker_pipe_put(w, d->pipe);
-		} else {
-			close(d->pipe[0]);
-			close(d->pipe[1]);
-		}
+		else
+			worker_pipe_close(w, d->pipe); /* its bytes are dropped with the connection */
 		d->pipe[0] = d->pipe[1] = -1;
 		d->inpipe = 0;
 	}
@@ -94,7 +92,7 @@ relay_splice(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int d
 		if (d->pipe[0] == -1 && worker_pipe_get(w, d->pipe) == -1)
 			return RELAY_ERR_SRC; /* out of fds: this connection cannot go on */
 		ssize_t n = splice(src, NULL, d->pipe[1], NULL,
-		    d->limit < RELAY_CHUNK ? (size_t)d->limit : RELAY_CHUNK,
+		    d->limit < RELAY_PIPE_SIZE ? (size_t)d->limit : RELAY_PIPE_SIZE,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n == -1) {
 			if (errno == EAGAIN) {

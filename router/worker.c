@@ -9,6 +9,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,11 +21,34 @@
 #include "router/conn.h"
 #include "router/edge.h"
 #include "router/hconn.h"
+#include "router/relay.h"
 #include "terminator/terminator.h"
 
 uint32_t worker_conns_total;
 uint32_t worker_exited;
 struct event *worker_exit_ev;
+
+/*
+ * Asks a new pipe for w->pipe_size bytes, so that one splice moves that much. Any refusal
+ * leaves the pipe as the kernel made it, and it works as well with fewer bytes per call:
+ * EPERM when the user's pipes passed fs.pipe-user-pages-soft or -hard (an unprivileged
+ * process.user; root is exempt), ENOMEM when memory is short.
+ */
+static void
+worker_pipe_grow(struct worker *w, int p[2])
+{
+	if (w->pipe_size == 0 || w->npipes_big >= w->npipes_big_max)
+		return;
+	if (fcntl(p[1], F_SETPIPE_SZ, (int)w->pipe_size) == -1) {
+		if (!w->pipe_warned)
+			log_info("worker %u: splice pipes keep the default size (F_SETPIPE_SZ %zu: %s%s)",
+			    w->id, w->pipe_size, strerror(errno),
+			    errno == EPERM ? "; fs.pipe-user-pages-soft reached?" : "");
+		w->pipe_warned = true;
+		return;
+	}
+	w->npipes_big++;
+}
 
 int
 worker_pipe_get(struct worker *w, int p[2])
@@ -35,7 +59,24 @@ worker_pipe_get(struct worker *w, int p[2])
 		p[1] = w->pipes[2 * w->npipes + 1];
 		return 0;
 	}
-	return pipe2(p, O_NONBLOCK | O_CLOEXEC);
+	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) == -1)
+		return -1;
+	worker_pipe_grow(w, p);
+	return 0;
+}
+
+void
+worker_pipe_close(struct worker *w, int p[2])
+{
+	if (w->npipes_big > 0) {
+		/* Only enlarged pipes are counted; the size tells them apart (one call, on the rare
+		 * close of a pipe: a full pool or a connection closed with bytes in flight). */
+		int sz = fcntl(p[1], F_GETPIPE_SZ);
+		if (sz != -1 && (size_t)sz > w->pipe_def)
+			w->npipes_big--;
+	}
+	close(p[0]);
+	close(p[1]);
 }
 
 void
@@ -47,8 +88,43 @@ worker_pipe_put(struct worker *w, int p[2])
 		w->npipes++;
 		return;
 	}
-	close(p[0]);
-	close(p[1]);
+	worker_pipe_close(w, p);
+}
+
+/* Reads one unsigned number from a /proc/sys file; -1 when it cannot. */
+static int
+worker_sysctl(const char *path, unsigned long *v)
+{
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return -1;
+	int rc = fscanf(f, "%lu", v) == 1 ? 0 : -1;
+	fclose(f);
+	return rc;
+}
+
+/*
+ * The size to ask of new splice pipes: RELAY_PIPE_SIZE capped by fs.pipe-max-size (which root
+ * could pass); how many may be that large: WORKER_PIPES_BIG_BYTES, and no more than an eighth
+ * of fs.pipe-user-pages-soft when it is set. 0: ask nothing (no larger than the default).
+ */
+static void
+worker_pipe_sizes(struct worker *w)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t pg = page > 0 ? (size_t)page : 4096;
+	w->pipe_def = 16 * pg; /* the kernel's PIPE_DEF_BUFFERS pages */
+	size_t want = RELAY_PIPE_SIZE, budget = WORKER_PIPES_BIG_BYTES;
+	unsigned long v;
+	if (worker_sysctl("/proc/sys/fs/pipe-max-size", &v) == 0 && v < want)
+		want = v;
+	if (worker_sysctl("/proc/sys/fs/pipe-user-pages-soft", &v) == 0 && v > 0 &&
+	    v / 8 < budget / pg)
+		budget = v / 8 * pg;
+	w->pipe_size = want > w->pipe_def ? want : 0;
+	w->npipes_big_max = w->pipe_size > 0 ? budget / w->pipe_size : 0;
+	if (w->npipes_big_max == 0)
+		w->pipe_size = 0;
 }
 
 /* Stops or restarts every accept event (EMFILE backoff, drain). */
@@ -259,6 +335,7 @@ worker_init(struct worker *w, unsigned id, struct gen *g, struct stats_entry *ps
 	w->rnd = 2463534242u ^ (id * 2654435761u);
 	w->splice = getenv("SWITCHYARD_RELAY") == NULL || strcmp(getenv("SWITCHYARD_RELAY"), "copy") != 0;
 	w->pipes = calloc(2 * WORKER_PIPES_KEEP, sizeof *w->pipes);
+	worker_pipe_sizes(w);
 	struct event_config *cfg = event_config_new();
 	if (cfg == NULL || w->pipes == NULL)
 		return -1;

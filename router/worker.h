@@ -17,6 +17,13 @@
 #include "router/gen.h"
 
 #define WORKER_PIPES_KEEP 64  /* empty splice pipes kept for reuse per worker */
+/*
+ * Capacity of the enlarged pipes (RELAY_PIPE_SIZE) alive per worker, pooled or in use; more
+ * pipes get the default size. An unprivileged user's pipes share fs.pipe-user-pages-soft
+ * (16384 pages by default; past it every new pipe gets 2 pages): the budget is at most an
+ * eighth of it, 8 MiB = 2048 pages = 8 pipes of 1 MiB, so the default pipes keep theirs.
+ */
+#define WORKER_PIPES_BIG_BYTES (8u * 1024 * 1024)
 #define WORKER_ACCEPTS_PER_WAKE 1
 #define WORKER_BACKOFF_MS 100 /* accept pause after EMFILE/ENFILE */
 
@@ -56,6 +63,11 @@ struct worker {
 	size_t              nconns;     /* in edges */
 	int                *pipes;      /* free pipe pairs: [2 * npipes] */
 	size_t              npipes;
+	size_t              pipe_size;  /* asked of new pipes; 0: keep the default size */
+	size_t              pipe_def;   /* the kernel's default pipe size (16 pages) */
+	size_t              npipes_big; /* enlarged pipes alive (pooled or in use) */
+	size_t              npipes_big_max; /* WORKER_PIPES_BIG_BYTES / pipe_size, or less */
+	bool                pipe_warned; /* the fallback to the default size was logged */
 	bool                splice;     /* false: read/write copy relay */
 	uint32_t            rnd;        /* xorshift state for balance: random */
 	struct stats_entry *pstats;     /* process entry */
@@ -107,6 +119,8 @@ void worker_post_stop(struct worker *w);
 int worker_pipe_get(struct worker *w, int p[2]);
 /* Returns an EMPTY pipe to the pool (or closes it). */
 void worker_pipe_put(struct worker *w, int p[2]);
+/* Closes a pipe taken with worker_pipe_get (full or not) and forgets its size. */
+void worker_pipe_close(struct worker *w, int p[2]);
 
 /* Called by edge_close when a connection closes: drain bookkeeping. */
 void worker_conn_closed(struct worker *w);
