@@ -914,7 +914,7 @@ hconn_terminate(struct hconn *h)
 		.arg = h,
 	};
 	event_del(&h->e.cev);
-	event_del(&h->e.tev);
+	edge_timer_stop(&h->e);
 	h->e.cfd = -1; /* the terminator's now, even if it refuses */
 	h->state = HS_TERMINATED;
 	h->bytes_in -= h->clen; /* the terminator reports them in its bytes_in */
@@ -1708,11 +1708,9 @@ hconn_drive(struct hconn *h)
 
 /* Timer: PROXY and first-head deadlines, connect timeout (fail over), idle timeout. */
 static void
-hconn_timer_cb(evutil_socket_t fd, short what, void *arg)
+hconn_timer(struct edge *e)
 {
-	struct hconn *h = arg;
-	(void)fd;
-	(void)what;
+	struct hconn *h = (struct hconn *)e;
 	if (h->lingering) {
 		uint64_t now = clock_mono_ms(), due = linger_due(h->linger_at, h->linger_last);
 		if (now < due)
@@ -1768,8 +1766,8 @@ hconn_upstream_cb(evutil_socket_t fd, short what, void *arg)
 void
 hconn_accept(struct worker *w, struct listener_rt *l, int fd, const struct sockaddr_storage *peer)
 {
-	struct hconn *h = (struct hconn *)edge_new(sizeof *h, w, l, fd, hconn_close_edge,
-	    hconn_client_cb, hconn_timer_cb);
+	static const struct edge_kind kind = { .close = hconn_close_edge, .timer = hconn_timer };
+	struct hconn *h = (struct hconn *)edge_new(sizeof *h, w, l, fd, &kind, hconn_client_cb);
 	if (h == NULL)
 		return;
 	h->first = true;
