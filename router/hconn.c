@@ -1531,9 +1531,8 @@ hconn_down(struct hconn *h)
 		uint64_t run = h->ulen == 0 ? hconn_run(h) : 0;
 		if (h->ulen == 0 && (busy || run > 0)) {
 			uint64_t before = h->down.bytes;
-			h->down.limit = run;
 			enum relay_rc rc = relay_pump(h->e.w, &h->down, h->e.ufd, &h->e.u_rd, h->e.cfd, &h->e.c_wr,
-			    true);
+			    true, run);
 			uint64_t moved = h->down.bytes - before;
 			if (moved > 0) {
 				if (p != NULL)
