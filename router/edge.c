@@ -181,6 +181,8 @@ edge_preread_done(struct edge *e)
 void
 edge_timer(struct edge *e, uint64_t ms)
 {
+	if (e->closed)
+		return; /* its memory is about to go: the queue must never hold it */
 	timerq_add(&e->w->tq, &e->tent, ms);
 }
 
