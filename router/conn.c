@@ -71,6 +71,8 @@ struct preread {
 	bool                   proxied; /* a PROXY header gave client and local */
 	bool                   alpn_cut; /* alpn was longer: never sent in a TLV */
 	char                   alpn[32]; /* first ALPN protocol offered, for PROXY v2 */
+	char                   sni[HOSTNAME_BUF]; /* normalised; "": none */
+	char                   alpn_offered[CONN_ALPN_OFFERED_MAX]; /* for the log; "": none */
 	struct conn_addr       local;  /* where the client connected (after PROXY in), for
 	                                  PROXY out; set only when a header is built */
 	uint8_t                hdr[CONN_PROXY_OUT_MAX];
@@ -78,23 +80,30 @@ struct preread {
 };
 
 /*
- * An idle relayed connection is this struct and nothing else (issue 12: RSS per idle
- * connection), so what only the steps before the relay need lives in struct preread,
- * freed when the head is out, and the rest is ordered to leave no padding.
+ * An idle relayed connection is this struct, its slot in the worker's timer queue and
+ * libevent's entries for its two sockets, and nothing else (issue 12: RSS per idle
+ * connection; the names chunk only when it is logged), so what only the steps before the
+ * relay need lives in struct preread, freed when the head is out, and the rest is ordered
+ * to leave no padding.
  */
 struct conn {
 	struct edge         e;         /* first: what both listener kinds share (edge.h) */
 	struct preread     *pr;
-	char               *sni;       /* normalised, for the log; NULL when none */
-	char               *alpn_offered;  /* the offered list, for the log; NULL when none */
+	char               *names;     /* after pre-read, and only when the connection is
+	                                  logged: "sni\0alpn_offered\0" in one chunk ("": none);
+	                                  during pre-read they are in pr; NULL: none kept */
 	struct relay_dir    up, down;  /* up: client -> upstream */
 	struct conn_addr    client;    /* after PROXY in */
 	uint8_t             state;
 };
 _Static_assert(offsetof(struct conn, e) == 0, "edge_reap frees a conn as its struct edge");
-/* The idle-RSS guard: malloc hands out size + 8 rounded up to 16, so 656 is a 672-byte
- * chunk (it was 752, a 768-byte chunk). Grow it only knowing what an idle connection costs. */
-_Static_assert(sizeof(struct conn) <= 656, "struct conn grew: see the idle RSS goal");
+/* The idle-RSS guard: malloc hands out size + 8 rounded up to 16 (at least 32), so 512 is
+ * a 528-byte chunk. It was 752 (768), then 656 (672), then 536 (544) once the per-connection
+ * timer event became a 4-byte slot position in the worker's timer queue (core/timerq.h),
+ * then 512 with the SNI and offered ALPN in pr (kept after pre-read only for the log) and
+ * relay_dir's limit an argument. Of the 512, 256 are libevent's two socket events. Grow it
+ * only knowing what an idle connection costs (tests/bench/RESULTS.md). */
+_Static_assert(sizeof(struct conn) <= 512, "struct conn grew: see the idle RSS goal");
 
 static void conn_drive(struct conn *c);
 static void conn_start_upstream(struct conn *c);
@@ -134,13 +143,51 @@ conn_addr_to(const struct conn_addr *a, struct sockaddr_storage *ss)
 	}
 }
 
+/* The normalised SNI (NULL: none), from pr during pre-read, from names after. */
+static const char *
+conn_sni(const struct conn *c)
+{
+	const char *s = c->pr != NULL ? c->pr->sni : c->names;
+	return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+/* The offered ALPN list as logged (NULL: none), from pr or from names. */
+static const char *
+conn_alpn_offered(const struct conn *c)
+{
+	const char *s = c->pr != NULL ? c->pr->alpn_offered : NULL;
+	if (c->pr == NULL && c->names != NULL)
+		s = c->names + strlen(c->names) + 1;
+	return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+/*
+ * Pre-read is over (the head is out, or the terminator has the connection): frees pr and
+ * its buffer. The SNI and the offered ALPN list are kept, in one chunk, only when the
+ * connection will be logged (issue 12: an idle connection holds no string otherwise). As
+ * with the offered list before, the access log's state when the relay starts decides: a
+ * reload that turns the log on later logs them as "-".
+ */
 static void
 conn_preread_free(struct conn *c)
 {
-	if (c->pr == NULL)
+	struct preread *p = c->pr;
+	if (p == NULL)
 		return;
-	bufpool_put(c->pr->buf);
-	free(c->pr);
+	if ((p->sni[0] != '\0' || p->alpn_offered[0] != '\0') && !c->e.closed) {
+		struct sockaddr_storage client;
+		conn_addr_to(&c->client, &client);
+		if (edge_logged(&c->e, &client)) {
+			size_t a = strlen(p->sni), b = strlen(p->alpn_offered);
+			c->names = malloc(a + b + 2); /* NULL on failure: the log says "-" */
+			if (c->names != NULL) {
+				memcpy(c->names, p->sni, a + 1);
+				memcpy(c->names + a + 1, p->alpn_offered, b + 1);
+			}
+		}
+	}
+	bufpool_put(p->buf);
+	free(p);
 	c->pr = NULL;
 }
 
@@ -157,11 +204,11 @@ conn_close_term(struct conn *c, enum edge_end end, const struct term_result *r)
 	char alpn[32]; /* the negotiated one as logged: cut at 31 bytes */
 	snprintf(alpn, sizeof alpn, "%s", r != NULL && r->alpn != NULL ? r->alpn : "");
 	struct edge_log x = {
-		.sni = c->sni,
+		.sni = conn_sni(c),
 		/* A passthrough's ALPN is chosen in the encrypted part of the handshake: only
 		 * the terminator's is known, the offered list is logged apart. */
 		.alpn = alpn[0] ? alpn : NULL,
-		.alpn_offered = c->alpn_offered,
+		.alpn_offered = conn_alpn_offered(c),
 		.bytes_in = c->up.bytes,
 		.bytes_out = c->down.bytes,
 		.term_end = r != NULL ? r->end : NULL,
@@ -170,11 +217,9 @@ conn_close_term(struct conn *c, enum edge_end end, const struct term_result *r)
 	edge_close(&c->e, end, &client, &x);
 	relay_release(c->e.w, &c->up);
 	relay_release(c->e.w, &c->down);
-	conn_preread_free(c);
-	free(c->sni);
-	c->sni = NULL;
-	free(c->alpn_offered);
-	c->alpn_offered = NULL;
+	conn_preread_free(c); /* closed: keeps nothing */
+	free(c->names);
+	c->names = NULL;
 }
 
 /* conn_close_term without a terminator's result: every close but the terminator's. */
@@ -191,6 +236,11 @@ conn_close_edge(struct edge *e, enum edge_end end)
 	conn_close((struct conn *)e, end);
 }
 
+static void conn_timer(struct edge *e);
+
+/* What edge.c calls back. */
+static const struct edge_kind conn_kind = { .close = conn_close_edge, .timer = conn_timer };
+
 /* Sends a fatal TLS alert (best effort: one non-blocking write) and closes. */
 static void
 conn_alert_close(struct conn *c, uint8_t desc, enum edge_end end)
@@ -204,15 +254,15 @@ conn_alert_close(struct conn *c, uint8_t desc, enum edge_end end)
 /* The ALPN list the client offered, comma-separated, for the log: printable ASCII only
  * (anything else, and a comma inside a name, becomes '?'), cut with "..." when long. */
 static void
-conn_alpn_offered(struct conn *c, const struct tls_hello *h)
+conn_alpn_offered_keep(struct conn *c, const struct tls_hello *h)
 {
-	char list[CONN_ALPN_OFFERED_MAX];
+	char *list = c->pr->alpn_offered;
 	size_t off = 0, nlen, n = 0;
 	const uint8_t *name;
 	bool cut = false;
 	while (!cut && tls_hello_alpn_next(h, &off, &name, &nlen)) {
 		for (size_t i = n > 0 ? 0 : 1; i <= nlen; i++) { /* i == 0: the comma */
-			if (n + 1 >= sizeof list) {
+			if (n + 1 >= CONN_ALPN_OFFERED_MAX) {
 				cut = true;
 				break;
 			}
@@ -220,13 +270,11 @@ conn_alpn_offered(struct conn *c, const struct tls_hello *h)
 			list[n++] = i == 0 || (b >= 0x21 && b < 0x7f && b != ',') ? (char)b : '?';
 		}
 	}
-	if (cut) { /* n is sizeof list - 1 */
-		memcpy(list + sizeof list - 4, "...", 3);
-		n = sizeof list - 1;
+	if (cut) { /* n is CONN_ALPN_OFFERED_MAX - 1 */
+		memcpy(list + CONN_ALPN_OFFERED_MAX - 4, "...", 3);
+		n = CONN_ALPN_OFFERED_MAX - 1;
 	}
 	list[n] = '\0';
-	if (n > 0)
-		c->alpn_offered = strdup(list); /* NULL on failure: the log says "-" */
 }
 
 /* The terminator closed a handed-over connection: log it and free the record. */
@@ -258,7 +306,7 @@ conn_terminate(struct conn *c)
 		.pre = p->buf + p->off,
 		.pre_len = p->len - p->off,
 		.peer = &peer,
-		.sni = c->sni,
+		.sni = conn_sni(c),
 		.tls = true,
 		.idle_timeout_ms = c->e.l->conf->idle_timeout_ms,
 		.head_timeout_ms = c->e.l->conf->preread_timeout_ms,
@@ -268,7 +316,7 @@ conn_terminate(struct conn *c)
 		.arg = c,
 	};
 	event_del(&c->e.cev);
-	event_del(&c->e.tev);
+	edge_timer_stop(&c->e);
 	c->e.cfd = -1; /* the terminator's now, even if it refuses */
 	c->state = CS_TERMINATED;
 	c->e.tc = term_accept(c->e.gen->term, c->e.w->base, &h);
@@ -330,7 +378,7 @@ conn_routed(struct conn *c)
 			p->alpn[i] = name[i] >= 0x21 && name[i] < 0x7f ? (char)name[i] : '?';
 		p->alpn[k] = '\0';
 		if (accesslog_enabled())
-			conn_alpn_offered(c, h);
+			conn_alpn_offered_keep(c, h);
 	}
 	if (!h->has_sni) {
 		conn_fallback(c, SL_HELLO_NO_SNI, ALERT_UNRECOGNIZED_NAME, EDGE_END_NO_ROUTE);
@@ -343,7 +391,8 @@ conn_routed(struct conn *c)
 		conn_fallback(c, SL_HELLO_BAD_SNI, ALERT_UNRECOGNIZED_NAME, EDGE_END_NO_ROUTE);
 		return;
 	}
-	c->sni = strndup(norm, n);
+	memcpy(c->pr->sni, norm, n);
+	c->pr->sni[n] = '\0';
 	struct route_rt *r = gen_route(c->e.l, norm, n);
 	if (r == NULL) {
 		conn_fallback(c, SL_HELLO_NO_ROUTE, ALERT_UNRECOGNIZED_NAME, EDGE_END_NO_ROUTE);
@@ -522,8 +571,8 @@ conn_proxy_out(struct conn *c)
 		uint8_t uid[CONN_UNIQUE_ID_LEN];
 		conn_unique_id(c, uid);
 		struct proxy_v2_tlvs t = {
-			.authority = (const uint8_t *)c->sni,
-			.authority_len = c->sni ? strlen(c->sni) : 0,
+			.authority = p->sni[0] != '\0' ? (const uint8_t *)p->sni : NULL,
+			.authority_len = strlen(p->sni),
 			.alpn = p->alpn[0] && !p->alpn_cut ? (const uint8_t *)p->alpn : NULL,
 			.alpn_len = strlen(p->alpn),
 			.unique_id = uid,
@@ -619,13 +668,15 @@ conn_relay(struct conn *c)
 		head_out = h == RELAY_DONE;
 	}
 	if (head_out) {
-		up = relay_pump(c->e.w, &c->up, c->e.cfd, &c->e.c_rd, c->e.ufd, &c->e.u_wr, c->down.shut);
+		up = relay_pump(c->e.w, &c->up, c->e.cfd, &c->e.c_rd, c->e.ufd, &c->e.u_wr, c->down.shut,
+		    UINT64_MAX);
 		if (up == RELAY_ERR_SRC || up == RELAY_ERR_DST) {
 			conn_close(c, up == RELAY_ERR_SRC ? EDGE_END_CLIENT_ERROR : EDGE_END_UPSTREAM_ERROR);
 			return;
 		}
 	}
-	down = relay_pump(c->e.w, &c->down, c->e.ufd, &c->e.u_rd, c->e.cfd, &c->e.c_wr, c->up.shut);
+	down = relay_pump(c->e.w, &c->down, c->e.ufd, &c->e.u_rd, c->e.cfd, &c->e.c_wr, c->up.shut,
+	    UINT64_MAX);
 	if (down == RELAY_ERR_SRC || down == RELAY_ERR_DST) {
 		conn_close(c, down == RELAY_ERR_SRC ? EDGE_END_UPSTREAM_ERROR : EDGE_END_CLIENT_ERROR);
 		return;
@@ -717,11 +768,9 @@ conn_start_upstream(struct conn *c)
 
 /* Timer: pre-read deadlines, connect timeout (fail over), idle timeout. */
 static void
-conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+conn_timer(struct edge *e)
 {
-	struct conn *c = arg;
-	(void)fd;
-	(void)what;
+	struct conn *c = (struct conn *)e;
 	switch (c->state) {
 	case CS_PROXY:
 		edge_count(&c->e, SL_PROXY_TIMEOUT);
@@ -807,8 +856,7 @@ conn_accept(struct worker *w, struct listener_rt *l, int fd, const struct sockad
 		edge_refuse(fd);
 		return;
 	}
-	struct conn *c = (struct conn *)edge_new(sizeof *c, w, l, fd, conn_close_edge,
-	    conn_client_cb, conn_timer_cb);
+	struct conn *c = (struct conn *)edge_new(sizeof *c, w, l, fd, &conn_kind, conn_client_cb);
 	if (c == NULL) {
 		free(p);
 		bufpool_put(buf);

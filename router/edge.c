@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,6 @@
 
 #include "core/clock.h"
 #include "core/confval.h"
-#include "core/deadline.h"
 #include "core/dial.h"
 #include "core/log.h"
 #include "router/accesslog.h"
@@ -81,15 +81,16 @@ edge_refuse(int fd)
 }
 
 struct edge *
-edge_new(size_t size, struct worker *w, struct listener_rt *l, int fd, edge_close_fn *close,
-    event_callback_fn cb, event_callback_fn tcb)
+edge_new(size_t size, struct worker *w, struct listener_rt *l, int fd,
+    const struct edge_kind *kind, event_callback_fn cb)
 {
-	struct edge *e = calloc(1, size);
+	/* Room in the timer queue for every open connection, so arming never fails. */
+	struct edge *e = timerq_reserve(&w->tq, (uint32_t)w->nconns + 1) == 0 ? calloc(1, size) : NULL;
 	if (e == NULL) {
 		edge_refuse(fd);
 		return NULL;
 	}
-	e->close = close;
+	e->kind = kind;
 	e->w = w;
 	e->gen = w->gen;
 	e->l = l;
@@ -106,7 +107,6 @@ edge_new(size_t size, struct worker *w, struct listener_rt *l, int fd, edge_clos
 	e->preread_counted = true;
 
 	event_assign(&e->cev, w->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST, cb, e);
-	event_assign(&e->tev, w->base, -1, 0, tcb, e);
 	event_add(&e->cev, NULL);
 	return e;
 }
@@ -134,13 +134,13 @@ edge_admit(struct edge *e, const struct sockaddr_storage *client)
 		return true;
 	case IPCAP_OVER_CONNECTIONS:
 		edge_count(e, SL_REJECT_CONN_PER_IP);
-		e->close(e, EDGE_END_CONNS_PER_IP);
+		e->kind->close(e, EDGE_END_CONNS_PER_IP);
 		return false;
 	case IPCAP_OVER_PREREAD:
 		break;
 	}
 	edge_count(e, SL_REJECT_PER_IP);
-	e->close(e, EDGE_END_PREREAD_PER_IP);
+	e->kind->close(e, EDGE_END_PREREAD_PER_IP);
 	return false;
 }
 
@@ -181,7 +181,25 @@ edge_preread_done(struct edge *e)
 void
 edge_timer(struct edge *e, uint64_t ms)
 {
-	deadline_add(&e->tev, ms);
+	if (e->closed)
+		return; /* its memory is about to go: the queue must never hold it */
+	timerq_add(&e->w->tq, &e->tent, ms);
+}
+
+void
+edge_timer_stop(struct edge *e)
+{
+	timerq_del(&e->w->tq, &e->tent);
+}
+
+/* The worker's timer queue fired e's entry: the kind's timer. */
+static void
+edge_timer_fire(struct timerq *q, struct timerq_entry *ent, void *arg)
+{
+	struct edge *e = (struct edge *)(void *)((char *)ent - offsetof(struct edge, tent));
+	(void)q;
+	(void)arg;
+	e->kind->timer(e);
 }
 
 void
@@ -261,7 +279,7 @@ edge_close(struct edge *e, enum edge_end end, const struct sockaddr_storage *cli
 	}
 	stats_add(e->l->stats, w->id, SL_ACTIVE, -1);
 
-	event_del(&e->tev);
+	timerq_del(&w->tq, &e->tent); /* never fired once closed */
 	event_del(&e->cev);
 	if (e->tc != NULL) {
 		term_abort(e->tc); /* drain deadline: the terminator gives the socket back by closing it */
@@ -280,6 +298,7 @@ edge_close(struct edge *e, enum edge_end end, const struct sockaddr_storage *cli
 		event_active(w->reap, 0, 0);
 	TAILQ_INSERT_TAIL(&w->dead, e, link);
 	w->nconns--;
+	(void)timerq_reserve(&w->tq, (uint32_t)w->nconns); /* may shrink; a shrink cannot fail */
 	e->gen->wconns[w->id].v--;
 	if (e->gen != w->gen && e->gen->wconns[w->id].v == 0)
 		gen_unref(e->gen); /* this worker's last connection on an old generation */
@@ -304,7 +323,18 @@ edge_worker_init(struct worker *w)
 	TAILQ_INIT(&w->edges);
 	TAILQ_INIT(&w->dead);
 	w->reap = event_new(w->base, -1, 0, edge_reap_cb, w);
-	return w->reap != NULL ? 0 : -1;
+	if (w->reap == NULL)
+		return -1;
+	return timerq_init(&w->tq, w->base, edge_timer_fire, w);
+}
+
+void
+edge_worker_fini(struct worker *w)
+{
+	timerq_fini(&w->tq);
+	if (w->reap != NULL)
+		event_free(w->reap);
+	w->reap = NULL;
 }
 
 void
@@ -321,7 +351,7 @@ edge_close_all(struct worker *w)
 {
 	struct edge *e;
 	while ((e = TAILQ_FIRST(&w->edges)) != NULL)
-		e->close(e, EDGE_END_SHUTDOWN);
+		e->kind->close(e, EDGE_END_SHUTDOWN);
 }
 
 void

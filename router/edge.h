@@ -1,7 +1,8 @@
 /*
  * What every client connection of a listener does the same, whatever its kind (conn.c for
  * `kind: tls`, hconn.c for `kind: http`): accept-time bookkeeping (the counts, the
- * generation's reference, per-IP admission, the one timer), the close (one access-log line,
+ * generation's reference, per-IP admission, the one timer: a slot in the worker's timer
+ * queue, core/timerq.h), the close (one access-log line,
  * the route's counters, every socket, event and count given back) with the struct freed
  * deferred, the upstream connect with failover, and the address helpers. A kind embeds
  * struct edge as its first member and keeps only what is its own; edge.c never looks into
@@ -24,6 +25,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "core/timerq.h"
 #include "router/gen.h"
 #include "router/ipcap.h"
 #include "router/pp_in.h"
@@ -54,9 +56,19 @@ struct edge;
  * do nothing when e->closed (edge_close_all and a late caller may call it again). */
 typedef void edge_close_fn(struct edge *e, enum edge_end end);
 
+/* A kind's timer: the deadline armed by edge_timer passed (never early, never after close).
+ * The entry is out of the worker's queue: re-arm with edge_timer to wait on. */
+typedef void edge_timer_fn(struct edge *e);
+
+/* What a kind does that edge.c calls back (one static instance per kind). */
+struct edge_kind {
+	edge_close_fn *close;
+	edge_timer_fn *timer;
+};
+
 struct edge {
 	TAILQ_ENTRY(edge)   link;      /* the worker's live list; after close, its dead list */
-	edge_close_fn      *close;     /* the kind's close */
+	const struct edge_kind *kind;  /* the kind's close and timer */
 	struct worker      *w;
 	struct gen         *gen;       /* the generation it started on (counted in wconns) */
 	struct listener_rt *l;
@@ -65,10 +77,12 @@ struct edge {
 	struct server_rt   *server;    /* the server of the last connect attempt; NULL: none */
 	struct term_conn   *tc;        /* handed to the terminator, which owns cfd; NULL: not */
 	int                 cfd, ufd;  /* -1: none */
-	struct event        cev, uev, tev; /* client, upstream, the one timer */
+	struct event        cev, uev;  /* client, upstream */
 	uint64_t            start_ms, last_ms; /* monotonic: accept, last progress */
 	uint64_t            tried;     /* servers tried (upstream_pick) */
 	struct ipcap_hold   ipcap;     /* per-source-IP counts, taken after PROXY in */
+	struct timerq_entry tent;      /* the one timer: a slot in the worker's queue (w->tq)
+	                                  instead of a 128-byte libevent event of its own */
 	uint8_t             end;       /* enum edge_end, once closed */
 	uint8_t             attempts;  /* connect attempts for the current upstream connection */
 	uint8_t             pp_sent;   /* CONF_PP_*: the PROXY header really sent (for the log) */
@@ -111,12 +125,13 @@ extern const char *const edge_end_str[EDGE_END_COUNT];
 /*
  * Allocates a kind's struct of size bytes (struct edge first, zeroed) for fd, accepted on
  * listener l of w's current generation: counts it (accepted, active, pre-read, the
- * generation's connections), links it into the worker and sets up its client event (cb,
- * added) and timer (tcb, not armed) with the struct as their argument. On failure closes fd,
- * gives back the process-wide count taken at accept and returns NULL.
+ * generation's connections), links it into the worker, reserves its slot in the worker's
+ * timer queue (not armed) and sets up its client event (cb, added) with the struct as its
+ * argument. On failure closes fd, gives back the process-wide count taken at accept and
+ * returns NULL.
  */
 struct edge *edge_new(size_t size, struct worker *w, struct listener_rt *l, int fd,
-    edge_close_fn *close, event_callback_fn cb, event_callback_fn tcb);
+    const struct edge_kind *kind, event_callback_fn cb);
 
 /* Refuses an accepted fd the connection could not be set up for (out of memory). */
 void edge_refuse(int fd);
@@ -142,8 +157,12 @@ void edge_preread_timer(struct edge *e);
 /* Leaves pre-read (the first head or hello is in, or the end): gauge and per-IP slot. */
 void edge_preread_done(struct edge *e);
 
-/* Arms the connection's one timer for ms from now. */
+/* Arms (or moves) the connection's one timer for no sooner than ms from now: the kind's
+ * timer runs then, at most about a tick late (core/timerq.h). */
 void edge_timer(struct edge *e, uint64_t ms);
+
+/* Disarms the connection's timer (handed to the terminator, which keeps its own). */
+void edge_timer_stop(struct edge *e);
 
 /* Counts a listener field (SL_*) for this connection's worker. */
 void edge_count(struct edge *e, unsigned field);
@@ -170,8 +189,12 @@ void edge_close(struct edge *e, enum edge_end end, const struct sockaddr_storage
 
 /* ---- the worker's connections ---- */
 
-/* Sets up w's dead list and its deferred-free event (after w->base exists); -1 on failure. */
+/* Sets up w's dead list, its deferred-free event and its timer queue (after w->base
+ * exists); -1 on failure. */
 int edge_worker_init(struct worker *w);
+
+/* Frees what edge_worker_init made (after edge_close_all and edge_reap). */
+void edge_worker_fini(struct worker *w);
 
 /* Shutdown has begun: connections handed to the terminator end at their next idle moment. */
 void edge_drain_all(struct worker *w);

@@ -914,7 +914,7 @@ hconn_terminate(struct hconn *h)
 		.arg = h,
 	};
 	event_del(&h->e.cev);
-	event_del(&h->e.tev);
+	edge_timer_stop(&h->e);
 	h->e.cfd = -1; /* the terminator's now, even if it refuses */
 	h->state = HS_TERMINATED;
 	h->bytes_in -= h->clen; /* the terminator reports them in its bytes_in */
@@ -1531,9 +1531,8 @@ hconn_down(struct hconn *h)
 		uint64_t run = h->ulen == 0 ? hconn_run(h) : 0;
 		if (h->ulen == 0 && (busy || run > 0)) {
 			uint64_t before = h->down.bytes;
-			h->down.limit = run;
 			enum relay_rc rc = relay_pump(h->e.w, &h->down, h->e.ufd, &h->e.u_rd, h->e.cfd, &h->e.c_wr,
-			    true);
+			    true, run);
 			uint64_t moved = h->down.bytes - before;
 			if (moved > 0) {
 				if (p != NULL)
@@ -1708,11 +1707,9 @@ hconn_drive(struct hconn *h)
 
 /* Timer: PROXY and first-head deadlines, connect timeout (fail over), idle timeout. */
 static void
-hconn_timer_cb(evutil_socket_t fd, short what, void *arg)
+hconn_timer(struct edge *e)
 {
-	struct hconn *h = arg;
-	(void)fd;
-	(void)what;
+	struct hconn *h = (struct hconn *)e;
 	if (h->lingering) {
 		uint64_t now = clock_mono_ms(), due = linger_due(h->linger_at, h->linger_last);
 		if (now < due)
@@ -1768,8 +1765,8 @@ hconn_upstream_cb(evutil_socket_t fd, short what, void *arg)
 void
 hconn_accept(struct worker *w, struct listener_rt *l, int fd, const struct sockaddr_storage *peer)
 {
-	struct hconn *h = (struct hconn *)edge_new(sizeof *h, w, l, fd, hconn_close_edge,
-	    hconn_client_cb, hconn_timer_cb);
+	static const struct edge_kind kind = { .close = hconn_close_edge, .timer = hconn_timer };
+	struct hconn *h = (struct hconn *)edge_new(sizeof *h, w, l, fd, &kind, hconn_client_cb);
 	if (h == NULL)
 		return;
 	h->first = true;

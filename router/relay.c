@@ -21,7 +21,6 @@ relay_init(struct relay_dir *d)
 	d->buf = NULL;
 	d->boff = d->blen = 0;
 	d->bytes = 0;
-	d->limit = UINT64_MAX;
 	d->eof = d->shut = d->bulk = d->src_hup = false;
 }
 
@@ -58,7 +57,7 @@ relay_eof(struct relay_dir *d, int dst, bool last)
 /* Splice mode: moves what is in the pipe out, then refills it from src. */
 static enum relay_rc
 relay_splice(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst, bool *dst_wr,
-    bool last)
+    bool last, uint64_t limit)
 {
 	for (int budget = RELAY_BUDGET; budget > 0; budget--) {
 		if (d->inpipe > 0) {
@@ -85,14 +84,14 @@ relay_splice(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int d
 		}
 		if (d->eof)
 			return relay_eof(d, dst, last);
-		if (d->limit == 0)
+		if (limit == 0)
 			return RELAY_LIMIT;
 		if (!*src_rd)
 			return RELAY_WAIT;
 		if (d->pipe[0] == -1 && worker_pipe_get(w, d->pipe) == -1)
 			return RELAY_ERR_SRC; /* out of fds: this connection cannot go on */
 		ssize_t n = splice(src, NULL, d->pipe[1], NULL,
-		    d->limit < RELAY_PIPE_SIZE ? (size_t)d->limit : RELAY_PIPE_SIZE,
+		    limit < RELAY_PIPE_SIZE ? (size_t)limit : RELAY_PIPE_SIZE,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n == -1) {
 			if (errno == EAGAIN) {
@@ -114,8 +113,8 @@ relay_splice(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int d
 		}
 		d->inpipe = (uint32_t)n;
 		d->bytes += (uint64_t)n;
-		if (d->limit != UINT64_MAX)
-			d->limit -= (uint64_t)n;
+		if (limit != UINT64_MAX)
+			limit -= (uint64_t)n;
 	}
 	return RELAY_AGAIN;
 }
@@ -123,7 +122,7 @@ relay_splice(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int d
 /* Copy mode: the same loop through a pooled buffer. */
 static enum relay_rc
 relay_copy(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst, bool *dst_wr,
-    bool last)
+    bool last, uint64_t limit)
 {
 	for (int budget = RELAY_BUDGET; budget > 0; budget--) {
 		if (d->blen > 0) {
@@ -151,18 +150,18 @@ relay_copy(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst
 			d->buf = NULL;
 			d->boff = 0;
 			if (d->bulk && w->splice)
-				return relay_splice(w, d, src, src_rd, dst, dst_wr, last);
+				return relay_splice(w, d, src, src_rd, dst, dst_wr, last, limit);
 			continue;
 		}
 		if (d->eof)
 			return relay_eof(d, dst, last);
-		if (d->limit == 0)
+		if (limit == 0)
 			return RELAY_LIMIT;
 		if (!*src_rd)
 			return RELAY_WAIT;
 		if (d->buf == NULL && (d->buf = bufpool_get()) == NULL)
 			return RELAY_ERR_SRC;
-		size_t want = d->limit < RELAY_CHUNK ? (size_t)d->limit : RELAY_CHUNK;
+		size_t want = limit < RELAY_CHUNK ? (size_t)limit : RELAY_CHUNK;
 		ssize_t n = recv(src, d->buf, want, 0);
 		if (n == -1) {
 			if (errno == EAGAIN) {
@@ -184,8 +183,8 @@ relay_copy(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst
 		d->boff = 0;
 		d->blen = (uint32_t)n;
 		d->bytes += (uint64_t)n;
-		if (d->limit != UINT64_MAX)
-			d->limit -= (uint64_t)n;
+		if (limit != UINT64_MAX)
+			limit -= (uint64_t)n;
 		if ((size_t)n == RELAY_CHUNK)
 			d->bulk = true; /* a full chunk: bulk data, splice once this buffer is out */
 		else if ((size_t)n == want)
@@ -200,11 +199,11 @@ relay_copy(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst
 
 enum relay_rc
 relay_pump(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst, bool *dst_wr,
-    bool last)
+    bool last, uint64_t limit)
 {
 	if (d->shut)
 		return RELAY_DONE;
 	if (d->bulk && w->splice && d->blen == 0)
-		return relay_splice(w, d, src, src_rd, dst, dst_wr, last);
-	return relay_copy(w, d, src, src_rd, dst, dst_wr, last);
+		return relay_splice(w, d, src, src_rd, dst, dst_wr, last, limit);
+	return relay_copy(w, d, src, src_rd, dst, dst_wr, last, limit);
 }

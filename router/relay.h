@@ -26,7 +26,6 @@ struct worker;
 struct relay_dir {      /* ordered widest first: no padding (two in every connection) */
 	uint8_t *buf;       /* copy mode: pooled buffer while bytes wait */
 	uint64_t bytes;     /* bytes read from src */
-	uint64_t limit;     /* bytes src may still give (a framed body); UINT64_MAX: no limit */
 	int      pipe[2];   /* -1 when no pipe is held */
 	uint32_t inpipe;    /* bytes in the pipe */
 	uint32_t boff, blen;
@@ -50,10 +49,12 @@ void relay_init(struct relay_dir *d);
 /*
  * Moves bytes src -> dst until blocked, done, failed or out of budget. last: the other
  * direction is finished, so at EOF the caller closes both sockets and no shutdown(2) is
- * needed to pass the FIN on. With d->limit set, RELAY_LIMIT once that many bytes are out.
+ * needed to pass the FIN on. limit: the bytes src may still give (a framed body), read no
+ * further; RELAY_LIMIT once that many are out. UINT64_MAX: no limit. (An argument, not a
+ * field: only kind http frames bodies, and every idle connection would carry it.)
  */
 enum relay_rc relay_pump(struct worker *w, struct relay_dir *d, int src, bool *src_rd, int dst,
-    bool *dst_wr, bool last);
+    bool *dst_wr, bool last, uint64_t limit);
 
 /* Returns the pipe or buffer to the worker's pools (a non-empty pipe is closed). */
 void relay_release(struct worker *w, struct relay_dir *d);

@@ -372,7 +372,7 @@ worker_fini(struct worker *w)
 	event_free(w->msg);
 	event_free(w->backoff);
 	event_free(w->drain);
-	event_free(w->reap);
+	edge_worker_fini(w);
 	event_base_free(w->base);
 	w->base = NULL;
 	for (size_t i = 0; i < w->npipes; i++) {

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "core/pad.h"
+#include "core/timerq.h"
 #include "router/gen.h"
 
 #define WORKER_PIPES_KEEP 64  /* empty splice pipes kept for reuse per worker */
@@ -60,6 +61,7 @@ struct worker {
 	TAILQ_HEAD(, edge)  edges;      /* open connections of both kinds (router/edge.h) */
 	TAILQ_HEAD(, edge)  dead;       /* closed ones whose memory reap frees */
 	struct event       *reap;       /* deferred free: active while dead is not empty */
+	struct timerq       tq;         /* every connection's one timer, on one event */
 	size_t              nconns;     /* in edges */
 	int                *pipes;      /* free pipe pairs: [2 * npipes] */
 	size_t              npipes;

@@ -188,12 +188,12 @@ test_http_socketpair(void)
 	e = TAILQ_FIRST(&s.w.edges);
 	CHECK(e != NULL);
 	if (e != NULL) {
-		e->close(e, EDGE_END_SHUTDOWN);
+		e->kind->close(e, EDGE_END_SHUTDOWN);
 		CHECK(e->closed);                   /* a read after close: no use-after-free */
 		CHECK(e->end == EDGE_END_SHUTDOWN);
 		CHECK(e->cfd == -1);
 		CHECK(TAILQ_FIRST(&s.w.dead) == e);
-		e->close(e, EDGE_END_DONE);         /* a second close changes nothing */
+		e->kind->close(e, EDGE_END_DONE);         /* a second close changes nothing */
 		CHECK(e->end == EDGE_END_SHUTDOWN);
 		CHECK(s.w.nconns == 0);
 		CHECK(worker_conns_total == total0);
