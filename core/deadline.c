@@ -8,7 +8,6 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include <event2/bufferevent.h>
 
 /* Nanoseconds on clock id; clock_gettime(2) cannot fail for these ids and a valid pointer. */
 static int64_t
@@ -78,19 +77,4 @@ deadline_once(struct event_base *base, event_callback_fn cb, void *arg, uint64_t
 	struct timeval tv = deadline_tv(ms);
 	struct timeval at = deadline_for(base, &tv);
 	return event_base_once(base, -1, EV_TIMEOUT, cb, arg, &at);
-}
-
-/* Read and write timeouts that libevent re-arms itself (see deadline.h). */
-int
-deadline_bev_timeouts(struct bufferevent *bev, uint64_t rd_ms, uint64_t wr_ms)
-{
-	struct timespec res;
-	int64_t pad = 0;
-	if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0)
-		pad = ((int64_t)res.tv_sec * 1000000000 + res.tv_nsec + 999) / 1000;
-	else
-		pad = 10000; /* no coarse clock: libevent is precise then; 10 ms is a safe ceiling */
-	struct timeval rd = deadline_tv(rd_ms), wr = deadline_tv(wr_ms);
-	struct timeval rdp = deadline_plus(&rd, pad), wrp = deadline_plus(&wr, pad);
-	return bufferevent_set_timeouts(bev, rd_ms > 0 ? &rdp : NULL, wr_ms > 0 ? &wrp : NULL);
 }

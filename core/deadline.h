@@ -23,7 +23,6 @@
 
 #include <event2/event.h>
 
-struct bufferevent;
 struct timeval;
 
 /* Adds ev (pending or not, with or without an fd) with a timeout no shorter than ms from now;
@@ -37,9 +36,9 @@ int deadline_add_tv(struct event *ev, const struct timeval *tv);
 /* event_base_once(base, -1, EV_TIMEOUT, cb, arg, ...) no sooner than ms from now. */
 int deadline_once(struct event_base *base, event_callback_fn cb, void *arg, uint64_t ms);
 
-/* bufferevent_set_timeouts with read and write timeouts of rd_ms and wr_ms: libevent re-arms
- * these itself at each read and write, from its cached time, so each is lengthened by the
- * coarse clock's resolution, the most that cached time can be behind (0 ms: none). */
-int deadline_bev_timeouts(struct bufferevent *bev, uint64_t rd_ms, uint64_t wr_ms);
+/* No wrapper for bufferevent_set_timeouts: libevent re-arms those itself at each read and
+ * write from the time it cached when the loop woke, which can be any amount behind the true
+ * time by then (a busy iteration, a descheduled thread), so no padding makes them "at least".
+ * A bufferevent user arms its own timer through deadline_add (router/admin.c). */
 
 #endif

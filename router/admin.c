@@ -12,6 +12,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,84 +47,118 @@ static struct event *admin_ev;
 static int admin_fd = -1;
 static struct admin_state *admin_st;
 
+/*
+ * One admin connection: its bufferevent and one deadline of our own. Not bufferevent's
+ * read/write timeouts: libevent re-arms those itself from the time it cached when the loop
+ * woke, so a connection handled late in a busy iteration (or a thread descheduled before
+ * the re-arm) got a timeout that fired before ADMIN_TIMEOUT_S had passed; a timer armed
+ * through deadline_add never fires early (core/deadline.h).
+ */
+struct admin_conn {
+	struct bufferevent *bev;
+	struct event        tmo; /* ADMIN_TIMEOUT_S for the request head, again for the answer */
+};
+
+/* Closes the connection and frees everything it holds. */
+static void
+admin_conn_free(struct admin_conn *ac)
+{
+	event_del(&ac->tmo);
+	bufferevent_free(ac->bev);
+	free(ac);
+}
+
+/* The request head or the answer took longer than ADMIN_TIMEOUT_S: close. */
+static void
+admin_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	admin_conn_free(arg);
+}
+
 /* Closes once the response is written. */
 static void
 admin_written_cb(struct bufferevent *bev, void *arg)
 {
-	(void)arg;
 	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		bufferevent_free(bev);
+		admin_conn_free(arg);
 }
 
+/* EOF or an error: close. */
 static void
 admin_event_cb(struct bufferevent *bev, short what, void *arg)
 {
+	(void)bev;
 	(void)what;
-	(void)arg;
-	bufferevent_free(bev);
+	admin_conn_free(arg);
 }
 
 /* Queues a whole response with extra header lines (each ending in CRLF) and arranges the
  * close. A HEAD response has the GET response's headers and no content (RFC 9110 §9.3.2). */
 static void
-admin_respond_hdr(struct bufferevent *bev, bool head, int status, const char *reason,
+admin_respond_hdr(struct admin_conn *ac, bool head, int status, const char *reason,
     const char *ctype, const char *extra, const void *body, size_t len)
 {
+	struct bufferevent *bev = ac->bev;
 	struct evbuffer *out = bufferevent_get_output(bev);
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 	    "%s%sConnection: close\r\n\r\n", status, reason, ctype, len, ADMIN_HDR_COMMON, extra);
 	if (!head)
 		evbuffer_add(out, body, len);
-	bufferevent_setcb(bev, NULL, admin_written_cb, admin_event_cb, NULL);
+	bufferevent_setcb(bev, NULL, admin_written_cb, admin_event_cb, ac);
 	bufferevent_disable(bev, EV_READ);
 	bufferevent_enable(bev, EV_WRITE);
+	/* The answer gets its own ADMIN_TIMEOUT_S; if even the timer cannot be armed, the
+	 * head's deadline stays armed and still bounds the connection. */
+	(void)deadline_add(&ac->tmo, ADMIN_TIMEOUT_S * 1000u);
 }
 
 /* Queues a whole response with the common headers only. */
 static void
-admin_respond(struct bufferevent *bev, bool head, int status, const char *reason,
+admin_respond(struct admin_conn *ac, bool head, int status, const char *reason,
     const char *ctype, const char *body, size_t len)
 {
-	admin_respond_hdr(bev, head, status, reason, ctype, "", body, len);
+	admin_respond_hdr(ac, head, status, reason, ctype, "", body, len);
 }
 
 /* Answers one request line. */
 static void
-admin_route(struct bufferevent *bev, const char *method, const char *path)
+admin_route(struct admin_conn *ac, const char *method, const char *path)
 {
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-		admin_respond(bev, false, 405, "Method Not Allowed", "text/plain",
+		admin_respond(ac, false, 405, "Method Not Allowed", "text/plain",
 		    "method not allowed\n", 19);
 		return;
 	}
 	bool head = strcmp(method, "HEAD") == 0;
 	if (strcmp(path, "/") == 0) {
-		admin_respond_hdr(bev, head, 200, "OK", "text/html; charset=utf-8", ADMIN_HDR_PAGE,
+		admin_respond_hdr(ac, head, 200, "OK", "text/html; charset=utf-8", ADMIN_HDR_PAGE,
 		    admin_page, admin_page_len);
 	} else if (strcmp(path, "/metrics") == 0) {
 		char *body = NULL;
 		size_t len = 0;
 		FILE *f = open_memstream(&body, &len);
 		if (f == NULL) {
-			admin_respond(bev, head, 500, "Internal Server Error", "text/plain", "no memory\n", 10);
+			admin_respond(ac, head, 500, "Internal Server Error", "text/plain", "no memory\n", 10);
 			return;
 		}
 		stats_render(f);
 		fclose(f);
-		admin_respond(bev, head, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body, len);
+		admin_respond(ac, head, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body, len);
 		free(body);
 	} else if (strcmp(path, "/healthz") == 0) {
 		if (admin_st->draining)
-			admin_respond(bev, head, 503, "Service Unavailable", "text/plain", "draining\n", 9);
+			admin_respond(ac, head, 503, "Service Unavailable", "text/plain", "draining\n", 9);
 		else
-			admin_respond(bev, head, 200, "OK", "text/plain", "ok\n", 3);
+			admin_respond(ac, head, 200, "OK", "text/plain", "ok\n", 3);
 	} else if (strcmp(path, "/status") == 0) {
 		/* Sized to fit: the configuration path alone may be up to PATH_MAX long. */
 		char *body = NULL;
 		size_t len = 0;
 		FILE *f = open_memstream(&body, &len);
 		if (f == NULL) {
-			admin_respond(bev, head, 500, "Internal Server Error", "text/plain", "no memory\n", 10);
+			admin_respond(ac, head, 500, "Internal Server Error", "text/plain", "no memory\n", 10);
 			return;
 		}
 		fprintf(f, "config: %s\ngeneration: %llu\nworkers: %u\nconnections: %u\nstate: %s\n",
@@ -132,13 +167,13 @@ admin_route(struct bufferevent *bev, const char *method, const char *path)
 		    admin_st->draining ? "draining" : "running");
 		if (fclose(f) != 0) {
 			free(body);
-			admin_respond(bev, head, 500, "Internal Server Error", "text/plain", "no memory\n", 10);
+			admin_respond(ac, head, 500, "Internal Server Error", "text/plain", "no memory\n", 10);
 			return;
 		}
-		admin_respond(bev, head, 200, "OK", "text/plain", body, len);
+		admin_respond(ac, head, 200, "OK", "text/plain", body, len);
 		free(body);
 	} else {
-		admin_respond(bev, head, 404, "Not Found", "text/plain", "not found\n", 10);
+		admin_respond(ac, head, 404, "Not Found", "text/plain", "not found\n", 10);
 	}
 }
 
@@ -146,12 +181,12 @@ admin_route(struct bufferevent *bev, const char *method, const char *path)
 static void
 admin_read_cb(struct bufferevent *bev, void *arg)
 {
-	(void)arg;
+	struct admin_conn *ac = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
 	if (end.pos == -1) {
 		if (evbuffer_get_length(in) >= ADMIN_HEAD_MAX)
-			admin_respond(bev, false, 431, "Request Header Fields Too Large", "text/plain",
+			admin_respond(ac, false, 431, "Request Header Fields Too Large", "text/plain",
 			    "request head too large\n", 23);
 		return;
 	}
@@ -159,12 +194,12 @@ admin_read_cb(struct bufferevent *bev, void *arg)
 	char method[8], path[256], version[16];
 	if (line == NULL || sscanf(line, "%7s %255s %15s", method, path, version) != 3 ||
 	    strncmp(version, "HTTP/1.", 7) != 0) {
-		admin_respond(bev, false, 400, "Bad Request", "text/plain", "bad request\n", 12);
+		admin_respond(ac, false, 400, "Bad Request", "text/plain", "bad request\n", 12);
 	} else {
 		char *q = strchr(path, '?');
 		if (q != NULL)
 			*q = '\0';
-		admin_route(bev, method, path);
+		admin_route(ac, method, path);
 	}
 	free(line);
 }
@@ -199,15 +234,25 @@ admin_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			}
 			return;
 		}
-		struct bufferevent *bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-		if (bev == NULL) {
+		struct admin_conn *ac = calloc(1, sizeof *ac);
+		if (ac == NULL) {
 			close(fd);
 			return;
 		}
-		deadline_bev_timeouts(bev, ADMIN_TIMEOUT_S * 1000u, ADMIN_TIMEOUT_S * 1000u);
-		bufferevent_setwatermark(bev, EV_READ, 0, ADMIN_HEAD_MAX);
-		bufferevent_setcb(bev, admin_read_cb, NULL, admin_event_cb, NULL);
-		bufferevent_enable(bev, EV_READ);
+		ac->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+		if (ac->bev == NULL) {
+			free(ac);
+			close(fd);
+			return;
+		}
+		event_assign(&ac->tmo, base, -1, 0, admin_timeout_cb, ac);
+		if (deadline_add(&ac->tmo, ADMIN_TIMEOUT_S * 1000u) == -1) {
+			admin_conn_free(ac); /* unbounded is worse than refused */
+			return;
+		}
+		bufferevent_setwatermark(ac->bev, EV_READ, 0, ADMIN_HEAD_MAX);
+		bufferevent_setcb(ac->bev, admin_read_cb, NULL, admin_event_cb, ac);
+		bufferevent_enable(ac->bev, EV_READ);
 	}
 }
 

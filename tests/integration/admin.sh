@@ -10,7 +10,8 @@
 #  - draining answers health checks: with a relayed session held open, after SIGTERM
 #    /healthz says 503 "draining", /metrics is 200 with its metrics, /status says "state:
 #    draining"; the session still relays; when it closes the process exits 0 at once
-#    (well before shutdown_timeout 20s), and the admin port is closed after that.
+#    (well before shutdown_timeout 20s), and the admin port is closed after that;
+#  - the admin timeout: silent and half-sent requests closed 5000-6500 ms after connect.
 . "$(dirname "$0")/lib.sh"
 sy_setup
 IP=127.0.48.1
@@ -76,6 +77,41 @@ fd1=$(sy_fds "$SYPID")
 echo "descriptors: $fd0 after the first round, $fd1 after 14 more reloads"
 [ "$fd1" = "$fd0" ] && sy_ok || sy_bad "descriptors grew across reloads: $fd0 -> $fd1: $(ls -l "/proc/$SYPID/fd" | grep access.log | wc -l) on access.log"
 [ "$(grep -c 'in force' "$T/sy.log")" = 16 ] && sy_ok || sy_bad "not 16 reloads: $(grep -c 'in force' "$T/sy.log")"
+
+# --- The admin timeout (ADMIN_TIMEOUT_S, 5 s): 16 silent clients and 16 that stop halfway
+# through the request head, all at once, are each closed no sooner than 5000 ms after their
+# connect returned (never early: the timer is armed through core/deadline.h, not libevent's
+# bufferevent timeouts, which it re-arms from a stale cached time) and within 6500 ms; a
+# request sent meanwhile is answered at once.
+python3 - "$IP" "$ADM" >"$T/admto.txt" 2>&1 <<'EOF2' &
+import socket, sys, time, threading
+ip, port = sys.argv[1], int(sys.argv[2])
+res = []
+def one(partial):
+    s = socket.create_connection((ip, port), timeout=10)
+    t0 = time.monotonic()
+    if partial:
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+    try:
+        while s.recv(4096):
+            pass
+    except OSError:
+        pass
+    res.append((partial, (time.monotonic() - t0) * 1000))
+    s.close()
+ts = [threading.Thread(target=one, args=(i % 2 == 1,)) for i in range(32)]
+for t in ts: t.start()
+for t in ts: t.join(15)
+print("closed", len(res), "min %.0f max %.0f" % (min(r[1] for r in res), max(r[1] for r in res)))
+EOF2
+ATO=$!
+sleep 1
+[ "$(curl -s -m 3 -o /dev/null -w '%{http_code}' "http://$IP:$ADM/healthz")" = 200 ] && sy_ok || sy_bad "/healthz while 32 admin clients wait"
+wait "$ATO"
+cat "$T/admto.txt"
+read -r _ n _ lo _ hi <"$T/admto.txt" || true
+[ "${n:-0}" = 32 ] && sy_ok || sy_bad "admin timeout: not all 32 closed: $(cat "$T/admto.txt")"
+[ "${lo:-0}" -ge 5000 ] && [ "${hi:-99999}" -le 6500 ] && sy_ok || sy_bad "admin timeout not within [5000, 6500] ms: $(cat "$T/admto.txt")"
 
 # --- Draining answers health checks.
 sy_hold hold ' n=1 ok=1 failed=0 answers=A ' --connect "$IP:$L" --sni a.test --max-time 40 || sy_bad "held session did not start: $(cat "$T/hold.log")"

@@ -12,7 +12,6 @@
 
 #include "core/deadline.h"
 
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -124,24 +123,6 @@ once_cb(evutil_socket_t fd, short what, void *arg)
 	CHECK(deadline_once(base, once_cb, NULL, want_ms) == 0);
 }
 
-static struct bufferevent *bev;
-
-/* deadline_bev_timeouts chain: a read timeout on a silent socket. */
-static void
-bev_cb(struct bufferevent *b, short what, void *arg)
-{
-	(void)arg;
-	CHECK(what == (BEV_EVENT_READING | BEV_EVENT_TIMEOUT));
-	record();
-	if (++round_no == ROUNDS) {
-		event_base_loopbreak(base);
-		return;
-	}
-	busy();
-	t0 = now_ns();
-	CHECK(bufferevent_enable(b, EV_READ) == 0); /* a timeout disabled reading */
-}
-
 /* Runs the loop for one chain and checks its record. */
 static void
 run(const char *what)
@@ -189,21 +170,9 @@ main(void)
 	fired = early = late_max = 0;
 	round_no = 0;
 
-	int sv[2];
-	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-	bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
-	CHECK(bev != NULL);
-	bufferevent_setcb(bev, NULL, NULL, bev_cb, NULL);
-	want_ms = 4;
-	CHECK(deadline_bev_timeouts(bev, want_ms, 0) == 0);
-	t0 = now_ns();
-	CHECK(bufferevent_enable(bev, EV_READ) == 0);
-	run("deadline_bev_timeouts");
 
 	atomic_store(&noise_stop, 1);
 	CHECK(pthread_join(th, NULL) == 0);
-	bufferevent_free(bev);
-	close(sv[1]);
 	event_free(ev);
 	event_free(nev);
 	event_base_free(base);
