@@ -171,9 +171,26 @@ sess_ws_send(struct sess *s, enum ws_opcode op, uint8_t *p, size_t n)
 		abort(); /* our own sizes are bounded below WS_OUT_MAX: a bug */
 	}
 	ws_mask(p, n, key, 0);
+	/* One contiguous extent for the whole frame: bufferevent_openssl makes one SSL_write,
+	 * so one TLS record and one write(2), per extent of the output buffer. Two evbuffer_adds
+	 * could straddle a chain boundary and split one small message (a WindowUpdate) into two
+	 * records and two writes, each a read for the server; this way the frames queued in
+	 * one loop iteration share records. */
 	struct evbuffer *out = bufferevent_get_output(s->bev);
-	evbuffer_add(out, hdr, (size_t)h);
-	evbuffer_add(out, p, n);
+	struct evbuffer_iovec v;
+	if (evbuffer_reserve_space(out, (ev_ssize_t)((size_t)h + n), &v, 1) != 1 ||
+	    v.iov_len < (size_t)h + n) {
+		evbuffer_add(out, hdr, (size_t)h); /* no memory for one extent: as before */
+		evbuffer_add(out, p, n);
+		return;
+	}
+	memcpy(v.iov_base, hdr, (size_t)h);
+	memcpy((uint8_t *)v.iov_base + h, p, n);
+	v.iov_len = (size_t)h + n;
+	if (evbuffer_commit_space(out, &v, 1) == -1) {
+		log_error("client: cannot queue a %zu-byte frame", n);
+		abort(); /* committing what was just reserved cannot fail: a bug */
+	}
 }
 
 /* Pads, seals and queues len bytes already at sess_seal + RVPN_WIRE_HDR_LEN. */
