@@ -4,9 +4,11 @@
 # record the client sends; curl downloads 16 MiB from a real nginx through its SOCKS5 port,
 # checked by SHA-256. During the download the client sends only WindowUpdates (and maybe a
 # Ping): each is one padded, sealed message of more than 1 KiB, and must leave as one TLS
-# record (one write, one read for the server), never cut in two. Covers: no application
-# record shorter than the smallest whole message after the session is up (a message split
-# over two records shows up as short records), and the download intact through the relay.
+# record (one write, one read for the server), never cut in two, and WindowUpdates come in
+# steps of 64 KiB. Covers: no application record shorter than the smallest whole message
+# after the session is up (a message split over two records shows up as short records), at
+# most 16 MiB / 64 KiB WindowUpdates (+ 8 for Pings), and the download intact through the
+# relay.
 . "$(dirname "$0")/lib.sh"
 sy_setup
 CL=${SY_BUILD_DIR:?run under ctest}/switchyard-client
@@ -76,5 +78,9 @@ tail -n +"$((before + 1))" "$T/records.txt" >"$T/during.txt"
 n=$(wc -l <"$T/during.txt")
 short=$(awk '$1 == 23 && $2 < 1024' "$T/during.txt" | wc -l)
 sy_check "the client sent WindowUpdates during the download ($n records)" [ "$n" -ge 50 ]
+# Grants in steps of CLIENT_GRANT_MIN (64 KiB): 16 MiB take at most 256 WindowUpdates; a
+# few records more for Pings. Granting each time the app empties our buffer, or in 32 KiB
+# steps, sends about twice as many.
+sy_check "WindowUpdates in 64 KiB steps ($n records for 16 MiB, at most 256 + 8)" [ "$n" -le 264 ]
 sy_check "no message cut over two records ($short of $n records under 1 KiB)" [ "$short" -eq 0 ]
 sy_done
