@@ -845,6 +845,14 @@ sess_new(struct event_base *base, const struct ccfg *cfg, const struct rvpn_iden
 		goto fail;
 	}
 	SSL_CTX_set_verify(s->ctx, SSL_VERIFY_PEER, NULL);
+	/* TLS 1.3 suites in the order Chrome and Firefox offer them (OpenSSL's default puts
+	 * AES-256-GCM first): a ClientHello closer to a browser's is better cover for the VPN,
+	 * and a server that follows the client's order picks AES-128-GCM, which costs less per
+	 * GB (openssl speed -evp here: 4.9 GB/s against 4.2 for AES-256-GCM). switchyard
+	 * itself uses its own order (SSL_OP_CIPHER_SERVER_PREFERENCE) and still picks
+	 * AES-256-GCM. */
+	if (SSL_CTX_set_ciphersuites(s->ctx, CLIENT_TLS13_SUITES) != 1)
+		goto fail;
 	s->timer = evtimer_new(base, sess_timer_cb, s);
 	s->ping = evtimer_new(base, sess_ping_cb, s);
 	s->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);

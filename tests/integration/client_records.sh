@@ -7,8 +7,8 @@
 # record (one write, one read for the server), never cut in two, and WindowUpdates come in
 # steps of 64 KiB. Covers: no application record shorter than the smallest whole message
 # after the session is up (a message split over two records shows up as short records), at
-# most 16 MiB / 64 KiB WindowUpdates (+ 8 for Pings), and the download intact through the
-# relay.
+# most 16 MiB / 64 KiB WindowUpdates (+ 8 for Pings), the download intact through the
+# relay, and the ClientHello's TLS 1.3 suites in the order browsers offer them.
 . "$(dirname "$0")/lib.sh"
 sy_setup
 CL=${SY_BUILD_DIR:?run under ctest}/switchyard-client
@@ -53,7 +53,7 @@ sy_wait_port "$W" || sy_bad "nginx not up"
 
 R=$(sy_port)
 sy_start tap python3 "$SY_DIR/sy_peer.py" tap --listen "127.0.0.1:$R" \
-	--connect "127.0.0.1:$P" --out "$T/records.txt"
+	--connect "127.0.0.1:$P" --out "$T/records.txt" --hello "$T/hello.bin"
 sy_wait_port "$R" || sy_bad "tap not up: $(cat "$T/tap.log")"
 
 S=$(sy_port)
@@ -83,4 +83,19 @@ sy_check "the client sent WindowUpdates during the download ($n records)" [ "$n"
 # steps, sends about twice as many.
 sy_check "WindowUpdates in 64 KiB steps ($n records for 16 MiB, at most 256 + 8)" [ "$n" -le 264 ]
 sy_check "no message cut over two records ($short of $n records under 1 KiB)" [ "$short" -eq 0 ]
+# The ClientHello's cipher suites, in order (TLS 1.3 ones only): a browser's order.
+suites=$(python3 - "$T/hello.bin" <<'EOP'
+import struct, sys
+h = open(sys.argv[1], "rb").read()
+p = 5 + 4 + 2 + 32                      # record and handshake headers, version, random
+p += 1 + h[p]                           # session id
+n = struct.unpack(">H", h[p:p + 2])[0]
+names = {0x1301: "TLS_AES_128_GCM_SHA256", 0x1302: "TLS_AES_256_GCM_SHA384",
+         0x1303: "TLS_CHACHA20_POLY1305_SHA256"}
+ids = [struct.unpack(">H", h[i:i + 2])[0] for i in range(p + 2, p + 2 + n, 2)]
+print(":".join(names[i] for i in ids if i in names))
+EOP
+)
+sy_check "TLS 1.3 suites in a browser's order ($suites)" \
+	[ "$suites" = "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384" ]
 sy_done

@@ -11,8 +11,9 @@ Commands (see each function):
   tls       --connect H:P ...                    a TLS client over a raw socket (MemoryBIO)
   raw       --connect H:P ...                    a byte client: send, optional SHUT_WR, read
   backend   --listen H:P --mode echo|silent|shutfirst|ppv2|tls-sha [--fastopen N] ...   raw TCP/TLS backends
-  tap       --listen H:P --connect H:P --out F   relays TCP connections both ways; appends the TLS
-                                                 record lengths each client sends to F, one a line
+  tap       --listen H:P --connect H:P --out F [--hello F2]   relays TCP connections both ways;
+                                                 appends the TLS record lengths each client sends
+                                                 to F, one a line; its first record to F2
 """
 import argparse
 import hashlib
@@ -446,7 +447,7 @@ def cmd_tap(a):
 	lock = threading.Lock()
 
 	def pump(src, dst, log):
-		hdr, need, buf = True, 5, b""
+		hdr, need, buf, raw, first = True, 5, b"", b"", log is not None and a.hello != ""
 		try:
 			while True:
 				d = src.recv(65536)
@@ -456,6 +457,12 @@ def cmd_tap(a):
 				if log is None:
 					continue
 				buf += d
+				if first:  # the client's first record (its ClientHello), once it is whole
+					raw += d
+					if len(raw) >= 5 and len(raw) >= 5 + struct.unpack(">H", raw[3:5])[0]:
+						with open(a.hello, "wb") as f:
+							f.write(raw[:5 + struct.unpack(">H", raw[3:5])[0]])
+						first = False
 				while len(buf) >= need:
 					if hdr:
 						rtype, rlen = buf[0], struct.unpack(">H", buf[3:5])[0]
@@ -529,6 +536,7 @@ def main():
 	tp.add_argument("--listen", required=True)
 	tp.add_argument("--connect", required=True)
 	tp.add_argument("--out", required=True)
+	tp.add_argument("--hello", default="", help="write the first client record (ClientHello) here")
 	a = p.parse_args()
 	if a.cmd == "tap":
 		cmd_tap(a)
