@@ -30,7 +30,9 @@ struct lconn;
 struct sess;
 
 #define CLIENT_CREDIT        (256 * 1024)  /* rvpn §7.4: initial credit each way per flow */
-#define CLIENT_GRANT_MIN     (32 * 1024)   /* WindowUpdates of at least this (or the rest) */
+#define CLIENT_GRANT_MIN     (64 * 1024)   /* WindowUpdates in steps of at least this */
+_Static_assert(CLIENT_GRANT_MIN < CLIENT_CREDIT, "lconn_write_cb grants only in steps");
+#define CLIENT_TLS13_SUITES  "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384"
 #define CLIENT_SESS_OUT_HIGH (1024 * 1024) /* session output above this: locals stop reading */
 #define CLIENT_SESS_OUT_LOW  (256 * 1024)  /* ... and start again below this */
 #define CLIENT_LOCAL_IN_MAX  (64 * 1024)   /* bytes read from a local app before sending */

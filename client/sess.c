@@ -175,9 +175,26 @@ sess_ws_send(struct sess *s, enum ws_opcode op, uint8_t *p, size_t n)
 		abort(); /* our own sizes are bounded below WS_OUT_MAX: a bug */
 	}
 	ws_mask(p, n, key, 0);
+	/* One contiguous extent for the whole frame: bufferevent_openssl makes one SSL_write,
+	 * so one TLS record and one write(2), per extent of the output buffer. Two evbuffer_adds
+	 * could straddle a chain boundary and split one small message (a WindowUpdate) into two
+	 * records and two writes, each a read for the server; this way the frames queued in
+	 * one loop iteration share records. */
 	struct evbuffer *out = bufferevent_get_output(s->bev);
-	evbuffer_add(out, hdr, (size_t)h);
-	evbuffer_add(out, p, n);
+	struct evbuffer_iovec v;
+	if (evbuffer_reserve_space(out, (ev_ssize_t)((size_t)h + n), &v, 1) != 1 ||
+	    v.iov_len < (size_t)h + n) {
+		evbuffer_add(out, hdr, (size_t)h); /* no memory for one extent: as before */
+		evbuffer_add(out, p, n);
+		return;
+	}
+	memcpy(v.iov_base, hdr, (size_t)h);
+	memcpy((uint8_t *)v.iov_base + h, p, n);
+	v.iov_len = (size_t)h + n;
+	if (evbuffer_commit_space(out, &v, 1) == -1) {
+		log_error("client: cannot queue a %zu-byte frame", n);
+		abort(); /* committing what was just reserved cannot fail: a bug */
+	}
 }
 
 /* Pads, seals and queues len bytes already at sess_seal + RVPN_WIRE_HDR_LEN. */
@@ -879,6 +896,14 @@ sess_new(struct event_base *base, const struct ccfg *cfg, const struct rvpn_iden
 		goto fail;
 	}
 	SSL_CTX_set_verify(s->ctx, SSL_VERIFY_PEER, NULL);
+	/* TLS 1.3 suites in the order Chrome and Firefox offer them (OpenSSL's default puts
+	 * AES-256-GCM first): a ClientHello closer to a browser's is better cover for the VPN,
+	 * and a server that follows the client's order picks AES-128-GCM, which costs less per
+	 * GB (openssl speed -evp here: 4.9 GB/s against 4.2 for AES-256-GCM). switchyard
+	 * itself uses its own order (SSL_OP_CIPHER_SERVER_PREFERENCE) and still picks
+	 * AES-256-GCM. */
+	if (SSL_CTX_set_ciphersuites(s->ctx, CLIENT_TLS13_SUITES) != 1)
+		goto fail;
 	s->timer = evtimer_new(base, sess_timer_cb, s);
 	s->ping = evtimer_new(base, sess_ping_cb, s);
 	s->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);

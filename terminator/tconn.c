@@ -16,10 +16,13 @@
  * time gets no answer, like nginx: the connection is closed.
  *
  * The bytes the router pre-read are served to OpenSSL first by a small read BIO, so the
- * ClientHello is never read from the socket twice. Writes go through a plain socket BIO,
- * which lets OpenSSL switch on kTLS; then files leave through SSL_sendfile. Without kTLS a
- * response's head and the first part of its body share one SSL_write (one TLS record for
- * small files). Requests are never read while a response is being written: that is the
+ * ClientHello is never read from the socket twice. The handshake writes through a plain
+ * socket BIO, which lets OpenSSL switch on kTLS; then files leave through SSL_sendfile.
+ * Without kTLS, once the handshake is done, writes go through terminator/twbio: the records
+ * of one round of SSL_write calls leave in one system call, and the driver flushes what is
+ * held before it waits (tconn_drive's end) and before a response counts as sent. Without
+ * kTLS a response's head and the first part of its body share one SSL_write (one TLS record
+ * for small files). Requests are never read while a response is being written: that is the
  * backpressure. Untrusted bytes go only to proto/http1 and terminator/site.
  */
 #include "terminator/term_int.h"
@@ -44,6 +47,7 @@
 #include "proto/http1.h"
 #include "proto/ws.h"
 #include "terminator/site.h"
+#include "terminator/twbio.h"
 #include "terminator/vpn/vsess.h"
 #include "terminator/vpn/vtun.h"
 
@@ -88,6 +92,8 @@ struct term_conn {
 	uint64_t           t_expiry;    /* monotonic ms tev fires at; 0: not pending */
 	uint64_t           linger_at;   /* monotonic ms LINGER began */
 	bool               ktls;        /* SSL_sendfile available */
+	bool               wbuf_on;     /* writes go through wb (no kTLS, handshake done) */
+	struct twbio       wb;          /* the buffering write BIO's state */
 	bool               draining;    /* shutdown: no keep-alive after this response */
 	struct tconn_req  *rq;          /* the request being read or answered; NULL while idle */
 	uint8_t           *in;          /* its head and what follows it: bytes after *rq */
@@ -275,6 +281,49 @@ tconn_sendfile(struct term_conn *c)
 	return IO_ERR; /* 0: the file shrank under us */
 }
 
+/*
+ * After the handshake, without kTLS: writes go through the buffering BIO from here on (the
+ * socket BIO holds nothing, so the swap loses no byte). Without memory the socket BIO stays.
+ */
+static void
+tconn_wbuf_start(struct term_conn *c)
+{
+	BIO *old = SSL_get_wbio(c->ssl);
+	c->wb.fd = c->fd;
+	BIO *b = twbio_new(&c->wb);
+	if (b == NULL)
+		return;
+	c->bytes_out += BIO_number_written(old); /* the handshake's bytes */
+	SSL_set0_wbio(c->ssl, b);                /* frees the socket BIO (BIO_NOCLOSE) */
+	c->wbuf_on = true;
+}
+
+/* Gives the kernel what the write BIO holds: 1 all out, IO_AGAIN (want_w set), IO_ERR. */
+static int
+tconn_flush(struct term_conn *c)
+{
+	if (!c->wbuf_on || twbio_pending(&c->wb) == 0)
+		return 1;
+	int r = twbio_flush(&c->wb);
+	if (r == 1)
+		return 1;
+	if (r == 0) {
+		c->want_w = true;
+		return IO_AGAIN;
+	}
+	return IO_ERR;
+}
+
+/* Closing: one last try to send what is held (the close_notify), then drop the rest. */
+static void
+tconn_flush_last(struct term_conn *c)
+{
+	if (c->wbuf_on) {
+		(void)twbio_flush(&c->wb);
+		twbio_discard(&c->wb);
+	}
+}
+
 /* ---- life cycle ---- */
 
 /* Allocates the request state with a head buffer of cap bytes; -1 when out of memory. */
@@ -317,6 +366,7 @@ tconn_free(struct term_conn *c)
 	bufpool_put(c->pre);
 	tconn_in_free(c);
 	bufpool_put(c->out);
+	twbio_discard(&c->wb);
 	free(c->sni);
 	vsess_free(c->vs);
 	free(c);
@@ -348,7 +398,7 @@ tconn_close(struct term_conn *c, const char *end, bool error)
 		r.vpn = &tv;
 	}
 	if (c->ssl != NULL)
-		r.bytes_out += BIO_number_written(SSL_get_wbio(c->ssl));
+		r.bytes_out += c->wbuf_on ? c->wb.sent : BIO_number_written(SSL_get_wbio(c->ssl));
 	if (c->done != NULL)
 		c->done(c->arg, &r);
 	tconn_free(c);
@@ -808,8 +858,20 @@ tconn_step_write(struct term_conn *c)
 			progress = true;
 			continue;
 		}
-		if (c->rq->resp.body_len == 0 && c->fleft == 0)
+		if (c->rq->resp.body_len == 0 && c->fleft == 0) {
+			/* Sent means in the kernel: what the write BIO holds goes first. */
+			int f = tconn_flush(c);
+			if (f == IO_AGAIN) {
+				if (progress)
+					tconn_deadline(c, TM_IDLE);
+				return true;
+			}
+			if (f == IO_ERR) {
+				tconn_close(c, "client_error", true);
+				return false;
+			}
 			return tconn_response_done(c);
+		}
 		if (c->fleft > 0 && c->rq->resp.body_len == 0 && (c->ssl == NULL || c->ktls)) {
 			ssize_t n = tconn_sendfile(c);
 			if (n == IO_AGAIN) {
@@ -884,6 +946,8 @@ tconn_drive(struct term_conn *c)
 			if (rc == 1) {
 				tconn_count(c, SSL_session_reused(c->ssl) ? ST_RESUMED : ST_HANDSHAKES);
 				c->ktls = BIO_get_ktls_send(SSL_get_wbio(c->ssl)) != 0;
+				if (!c->ktls)
+					tconn_wbuf_start(c);
 				c->state = TC_READ;
 				tconn_deadline(c, TM_HEAD);
 				c->timed = true; /* the first head has head_ms from the handshake's end */
@@ -911,6 +975,7 @@ tconn_drive(struct term_conn *c)
 			if (c->ssl != NULL)
 				(void)SSL_shutdown(c->ssl); /* close_notify, best effort; no wait */
 			ERR_clear_error();
+			tconn_flush_last(c);
 			if (tconn_linger_start(c))
 				continue;
 			tconn_close(c, c->last_status >= 400 ? "http_error" : "done",
@@ -927,10 +992,16 @@ tconn_drive(struct term_conn *c)
 			if (c->ssl != NULL)
 				(void)SSL_shutdown(c->ssl);
 			ERR_clear_error();
+			tconn_flush_last(c);
 			tconn_close(c, c->vpn_end, false);
 			return;
 		}
 		break;
+	}
+	/* Nothing waits while bytes sit in the write BIO. */
+	if (tconn_flush(c) == IO_ERR) {
+		tconn_close(c, "client_error", true);
+		return;
 	}
 	tconn_arm(c);
 }
@@ -1005,6 +1076,14 @@ ssize_t
 tconn_vpn_write(struct term_conn *c, const uint8_t *buf, size_t len)
 {
 	return tconn_write(c, buf, len);
+}
+
+/* Pushes what the write BIO holds for the session (term_int.h). */
+int
+tconn_vpn_flush(struct term_conn *c)
+{
+	int r = tconn_flush(c);
+	return r == 1 ? 1 : r == IO_AGAIN ? TCONN_IO_AGAIN : TCONN_IO_ERR;
 }
 
 /* Runs the driver from the loop soon. */
@@ -1115,5 +1194,5 @@ term_abort(struct term_conn *tc)
 int
 tconn_init_process(void)
 {
-	return tconn_init_bio();
+	return tconn_init_bio() == -1 || twbio_init_process() == -1 ? -1 : 0;
 }

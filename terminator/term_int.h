@@ -44,8 +44,11 @@ enum { TCONN_IO_RESET = -3, TCONN_IO_AGAIN = -2, TCONN_IO_ERR = -1, TCONN_IO_EOF
 ssize_t tconn_vpn_read(struct term_conn *c, uint8_t *buf, size_t cap);
 ssize_t tconn_vpn_write(struct term_conn *c, const uint8_t *buf, size_t len);
 void tconn_vpn_kick(struct term_conn *c);
+/* Gives the kernel the bytes written so far (they may be held to share one system call):
+ * 1 all out, TCONN_IO_AGAIN (the connection waits for writability), TCONN_IO_ERR. */
+int tconn_vpn_flush(struct term_conn *c);
 
-/* Makes tconn.c's BIO method; once, before any worker runs. */
+/* Makes tconn.c's BIO methods; once, before any worker runs. */
 int tconn_init_process(void);
 
 /* The context that serves sni (normalised; NULL: none); NULL when no TLS is configured. */

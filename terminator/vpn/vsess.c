@@ -989,7 +989,9 @@ vsess_run(struct vsess *s)
 		bool flushed = s->out_len == 0;
 		if (s->done) {
 			vsess_trim(s);
-			return !flushed;
+			/* Ended: live until the last bytes (the Close frame) are in the kernel,
+			 * including what the connection's write BIO holds. */
+			return !flushed || tconn_vpn_flush(s->c) == TCONN_IO_AGAIN;
 		}
 		/* 2. The target. */
 		if (s->state == VS_FLOW)

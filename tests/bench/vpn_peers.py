@@ -532,6 +532,15 @@ def report(res, meta, peers, missing):
             vals = res[p].get(key, [])
             if vals:
                 L.append("- %s, %s: %s" % (label % meta, p, ", ".join(bench.fmt(v, nd) for v in vals)))
+    sysk = sorted({k for p in peers for k in res[p] if "_sys_" in k})
+    if sysk:
+        L.append("")
+        L.append("System calls per GB of the download (perf stat; every run's value):")
+        L.append("")
+        for k in sysk:
+            for p in peers:
+                if k in res[p]:
+                    L.append("- %s, %s: %s" % (k, p, ", ".join("%.0f" % v for v in res[p][k])))
     L.append("")
     errs = {p: int(sum(res[p].get("errors", []))) for p in peers}
     L.append("Errors per peer (a short or wrong download, a failed flow, a missing idle session; "
@@ -567,6 +576,14 @@ def main():
     ap.add_argument("--skip", default="", help="comma list of tests to skip: big,ttfb,idle")
     ap.add_argument("--quick", action="store_true",
                     help="trial: 128 MiB downloads, 10 flows, 100 idle sessions, 10 OpenVPN clients")
+    ap.add_argument("--syscalls", action="store_true",
+                    help="count the server's and the client's system calls per GB during the 1 GiB "
+                         "download (perf stat -e 'syscalls:sys_enter_*' attached to their pids; the "
+                         "tracing adds CPU, so runs with it rank levers by counts, not by CPU)")
+    ap.add_argument("--perf-events", default=None,
+                    help="like --syscalls with these perf events instead, e.g. "
+                         "instructions:u,instructions:k,cycles:u,cycles:k (per GB; fewer instructions "
+                         "rank a lever when the shared machine makes CPU times noisy)")
     ap.add_argument("--out", default=None, help="write report.md and raw.json here (dir)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs)")
     a = ap.parse_args()
@@ -664,9 +681,17 @@ def main():
     def big(p):
         o = objs[p]
         sp, cp = o.server_pids(), o.client_pids()
+        counting = []
+        if a.syscalls or a.perf_events:
+            for side, pids in (("srv", sp), ("cli", cp)):
+                path = os.path.join(T, "perf-%s-%s.txt" % (p, side))
+                counting.append((perf_attach(pids, path, a.perf_events or "syscalls:sys_enter_*"), path))
         (s0, st0), (c0, ct0) = bench.cpu_sample(sp), bench.cpu_sample(cp)
         rows, rc, err, curl_cpu = curl(o, "/bytes/%d" % a.bytes)
         (s1, st1), (c1, ct1) = bench.cpu_sample(sp), bench.cpu_sample(cp)
+        for side, (pp, path) in zip(("srv", "cli"), counting):
+            for name, n in perf_detach(pp, path).items():
+                add(p, "%s_sys_%s" % (side, name), n / (a.bytes / 1e9))
         add(p, "errors", 0)
         if rc != 0 or len(rows) != 1 or rows[0]["code"] != 200 or rows[0]["size"] != a.bytes:
             bad(p, "download: rc %d, %s, %s" % (rc, rows, err))
@@ -802,6 +827,37 @@ def main():
         with open(os.path.join(a.out, "raw.json"), "w") as f:
             json.dump({"meta": meta, "results": res}, f, indent=1)
     return 3 if any(sum(res[p].get("errors", [])) for p in peers) else 0
+
+
+def perf_attach(pids, path, events):
+    """perf stat counting events (default: every system call entry) of pids (all their
+    threads) into path."""
+    p = subprocess.Popen(["perf", "stat", "-x", ",", "-o", path, "-e", events,
+                          "-p", ",".join(str(x) for x in pids)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # perf attaches to every tracepoint before the download starts
+    return p
+
+
+def perf_detach(p, path):
+    """Stops perf (SIGINT, by pid) and returns {event: count} of the non-zero ones; system
+    calls by name, with their sum as "all"."""
+    p.send_signal(2)
+    p.wait(timeout=60)
+    counts, calls = {}, 0
+    with open(path) as f:
+        for line in f:
+            parts = line.strip().split(",")
+            if len(parts) > 2 and parts[0].isdigit() and int(parts[0]) > 0:
+                name, n = parts[2], int(parts[0])
+                if name.startswith("syscalls:sys_enter_"):
+                    counts[name[len("syscalls:sys_enter_"):]] = n
+                    calls += n
+                else:
+                    counts[name.replace(":", "_")] = n
+    if calls:
+        counts["all"] = calls
+    return counts
 
 
 def bench_which(name):

@@ -11,6 +11,9 @@ Commands (see each function):
   tls       --connect H:P ...                    a TLS client over a raw socket (MemoryBIO)
   raw       --connect H:P ...                    a byte client: send, optional SHUT_WR, read
   backend   --listen H:P --mode echo|silent|shutfirst|ppv2|tls-sha [--fastopen N] ...   raw TCP/TLS backends
+  tap       --listen H:P --connect H:P --out F [--hello F2]   relays TCP connections both ways;
+                                                 appends the TLS record lengths each client sends
+                                                 to F, one a line; its first record to F2
 """
 import argparse
 import hashlib
@@ -435,6 +438,56 @@ class Backend:
 			threading.Thread(target=self.serve, args=(c,), daemon=True).start()
 
 
+def cmd_tap(a):
+	"""A TCP relay for TLS: every connection to --listen is joined to --connect; the record
+	headers of the client's bytes are parsed as they pass and each record's type and length
+	is appended to --out ("23 1127"), so a scenario can see how a TLS client cuts its
+	writes into records. Bytes are relayed unchanged; stopped by the scenario by pid."""
+	host, port = addr(a.listen)
+	lock = threading.Lock()
+
+	def pump(src, dst, log):
+		hdr, need, buf, raw, first = True, 5, b"", b"", log is not None and a.hello != ""
+		try:
+			while True:
+				d = src.recv(65536)
+				if not d:
+					break
+				dst.sendall(d)
+				if log is None:
+					continue
+				buf += d
+				if first:  # the client's first record (its ClientHello), once it is whole
+					raw += d
+					if len(raw) >= 5 and len(raw) >= 5 + struct.unpack(">H", raw[3:5])[0]:
+						with open(a.hello, "wb") as f:
+							f.write(raw[:5 + struct.unpack(">H", raw[3:5])[0]])
+						first = False
+				while len(buf) >= need:
+					if hdr:
+						rtype, rlen = buf[0], struct.unpack(">H", buf[3:5])[0]
+						with lock, open(a.out, "a") as f:
+							f.write("%d %d\n" % (rtype, rlen))
+						buf, need, hdr = buf[5:], rlen, False
+					else:
+						buf, need, hdr = buf[need:], 5, True
+		except OSError:
+			pass
+		for x in (dst, src):
+			try:
+				x.shutdown(socket.SHUT_RDWR)
+			except OSError:
+				pass
+
+	def serve(c):
+		u = socket.create_connection(addr(a.connect), timeout=10)
+		u.settimeout(None)
+		threading.Thread(target=pump, args=(u, c, None), daemon=True).start()
+		pump(c, u, True)
+
+	serve_threads(port, serve)
+
+
 def main():
 	p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 	sub = p.add_subparsers(dest="cmd", required=True)
@@ -479,8 +532,15 @@ def main():
 	b.add_argument("--delay", type=float, default=0.3)
 	b.add_argument("--conn-timeout", type=float, default=30.0)
 	b.add_argument("--fastopen", type=int, default=0, help="TCP_FASTOPEN queue length (0: off)")
+	tp = sub.add_parser("tap")
+	tp.add_argument("--listen", required=True)
+	tp.add_argument("--connect", required=True)
+	tp.add_argument("--out", required=True)
+	tp.add_argument("--hello", default="", help="write the first client record (ClientHello) here")
 	a = p.parse_args()
-	if a.cmd == "hello":
+	if a.cmd == "tap":
+		cmd_tap(a)
+	elif a.cmd == "hello":
 		cmd_hello(a)
 	elif a.cmd == "ppv2":
 		cmd_ppv2(a)
