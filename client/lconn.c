@@ -317,8 +317,8 @@ lconn_pump(struct lconn *c)
 		size_t n = evbuffer_get_length(in);
 		if (n == 0)
 			break;
-		if (n > sizeof buf)
-			n = sizeof buf;
+		if (n > RVPN_MUX_SEND_DATA)
+			n = RVPN_MUX_SEND_DATA; /* a message of exactly 8 KiB: no padding block wasted */
 		if ((int64_t)n > c->send_credit)
 			n = (size_t)c->send_credit;
 		int got = evbuffer_remove(in, buf, n);

@@ -10,6 +10,12 @@
 #include "proto/rvpn/rvpn_mux.h"
 
 #include "proto/rd.h"
+#include "proto/rvpn/rvpn_pad.h"
+
+/* A full frame we send, its header and the pad's 2-byte length fill 8 padding blocks. */
+_Static_assert(RVPN_MUX_HDR_LEN + RVPN_MUX_SEND_DATA + 2 == 8 * RVPN_PAD_BLOCK,
+    "RVPN_MUX_SEND_DATA must pad to a whole number of blocks");
+_Static_assert(RVPN_MUX_SEND_DATA <= RVPN_MUX_MAX_DATA, "the peers read at most 8190");
 
 /* See rvpn_mux.h. */
 enum rvpn_mux_verdict

@@ -451,7 +451,7 @@ vmux_read(struct vmux *m, struct vmux_flow *f)
 		return false;
 	uint8_t *slot;
 	size_t stride;
-	size_t nf = vsess_slots(m->s, RVPN_MUX_HDR_LEN + RVPN_MUX_MAX_DATA, VMUX_READ_FRAMES,
+	size_t nf = vsess_slots(m->s, RVPN_MUX_HDR_LEN + RVPN_MUX_SEND_DATA, VMUX_READ_FRAMES,
 	    &slot, &stride);
 	if (nf == 0)
 		return false;
@@ -459,7 +459,7 @@ vmux_read(struct vmux *m, struct vmux_flow *f)
 	uint64_t credit = (uint64_t)f->down_credit; /* never beyond the client's credit */
 	int ni = 0;
 	for (size_t i = 0; i < nf && credit > 0; i++) {
-		size_t want = credit < RVPN_MUX_MAX_DATA ? (size_t)credit : RVPN_MUX_MAX_DATA;
+		size_t want = credit < RVPN_MUX_SEND_DATA ? (size_t)credit : RVPN_MUX_SEND_DATA;
 		iov[ni].iov_base = slot + i * stride + RVPN_MUX_HDR_LEN;
 		iov[ni].iov_len = want;
 		ni++;

@@ -21,7 +21,7 @@
 
 #define VMUX_WINDOW          (256u * 1024)     /* §7.4: initial credit each way per flow */
 #define VMUX_PENDING_MAX     (64u * 1024)      /* 0-RTT bytes a flow holds before it connects */
-#define VMUX_READ_FRAMES     8u /* data frames one target read may fill (8 x 8190 B) */
+#define VMUX_READ_FRAMES     8u /* data frames one target read may fill (8 x 8184 B) */
 #define VMUX_GRANT_MIN       (16u * 1024)      /* we grant credit in steps of at least this */
 #define VMUX_UP_SESSION_MAX  (4u * 1024 * 1024) /* uplink bytes held per session: above it the
                                                  * client's messages wait in the kernel */

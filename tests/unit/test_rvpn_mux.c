@@ -189,6 +189,9 @@ test_pad(void)
 	CHECK(rvpn_pad_len(0) == 1024 && rvpn_pad_len(1022) == 1024 && rvpn_pad_len(1023) == 2048);
 	CHECK(rvpn_pad_len(RVPN_PAD_MAX_DATA) == RVPN_PAD_MAX);
 	CHECK(rvpn_pad_len(RVPN_PAD_MAX_DATA + 1) == 0);
+	/* A full data frame we send fills 8 blocks exactly (N); one byte more needs a 9th (N+1). */
+	CHECK(rvpn_pad_len(RVPN_MUX_HDR_LEN + RVPN_MUX_SEND_DATA) == 8192);
+	CHECK(rvpn_pad_len(RVPN_MUX_HDR_LEN + RVPN_MUX_SEND_DATA + 1) == 9216);
 	CHECK(rvpn_pad(buf, sizeof buf, RVPN_PAD_MAX_DATA, RVPN_PAD_RANDOM) == RVPN_PAD_MAX);
 	CHECK(rvpn_pad(buf, sizeof buf, RVPN_PAD_MAX_DATA + 1, RVPN_PAD_RANDOM) == -1);
 	/* The empty message of the reference: 1022 zeros and 0x03FE. */

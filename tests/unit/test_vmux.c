@@ -51,6 +51,7 @@ struct vsess {
 	uint64_t data[PORTS];         /* bytes sent to the client per flow */
 	uint64_t granted[PORTS];      /* WindowUpdate windows per flow */
 	unsigned bad;                 /* messages that did not decode */
+	size_t   padded_max;          /* the longest message once padded (§7.2) */
 };
 
 static struct vsess S;
@@ -91,6 +92,8 @@ vsess_seal(struct vsess *s, uint8_t type, size_t len)
 	size_t pos = 0;
 	struct rvpn_mux_frame fr;
 	const uint8_t *buf = s->buf + s->cur;
+	if (rvpn_pad_len(len) > s->padded_max)
+		s->padded_max = rvpn_pad_len(len);
 	if (s->cur + STRIDE < sizeof s->buf)
 		s->cur += STRIDE; /* the next message of a vsess_slots batch */
 	if (rvpn_mux_next(buf, len, &pos, &fr) != RVPN_MUX_FRAME || pos != len) {
@@ -381,8 +384,10 @@ test_fair(void)
 		S.budget = 1; /* one read fills the queue */
 		vmux_step(m);
 	}
-	CHECKF(S.data[1] == 3 * RVPN_MUX_MAX_DATA && S.data[2] == 3 * RVPN_MUX_MAX_DATA,
+	CHECKF(S.data[1] == 3 * RVPN_MUX_SEND_DATA && S.data[2] == 3 * RVPN_MUX_SEND_DATA,
 	    "sent %llu and %llu", (unsigned long long)S.data[1], (unsigned long long)S.data[2]);
+	/* full frames fill 8 padding blocks exactly: none is spent on padding alone */
+	CHECKF(S.padded_max == 8 * RVPN_PAD_BLOCK, "padded to %zu", S.padded_max);
 	CHECK(S.bad == 0);
 	vmux_free(m);
 }
