@@ -235,6 +235,15 @@ term_alpn_cb(SSL *s, const unsigned char **out, unsigned char *outlen, const uns
 	return SSL_TLSEXT_ERR_NOACK;
 }
 
+/*
+ * TLS 1.3 suites, in our order of preference. AES-128-GCM first, as a default nginx ends up
+ * with for browsers (it follows the client's order, and browsers list AES-128-GCM first), so
+ * the decoy negotiates what an ordinary web server does; it is also 14 % cheaper per byte than
+ * AES-256-GCM (openssl speed here: 4.92 against 4.24 GB/s), which every byte of a VPN session
+ * pays on top of its own AEAD. OpenSSL's default order would put AES-256-GCM first.
+ */
+#define TERM_TLS13_SUITES "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384"
+
 /* A server context with our settings and no certificate yet. */
 static SSL_CTX *
 term_ctx_new(struct term *t, char *err, size_t cap)
@@ -245,8 +254,10 @@ term_ctx_new(struct term *t, char *err, size_t cap)
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, t->conf->terminator.tls_min_version);
+	/* SSL_OP_PRIORITIZE_CHACHA: a client that lists ChaCha20 first (no AES hardware) gets it
+	 * although our own order (TERM_TLS13_SUITES) puts AES-128-GCM first. */
 	uint64_t opts = SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-	    SSL_OP_NO_COMPRESSION |
+	    SSL_OP_PRIORITIZE_CHACHA | SSL_OP_NO_COMPRESSION |
 	    SSL_OP_IGNORE_UNEXPECTED_EOF; /* a client gone without close_notify is just gone */
 #ifdef SSL_OP_ENABLE_KTLS
 	if (term_ktls)
@@ -261,6 +272,11 @@ term_ctx_new(struct term *t, char *err, size_t cap)
 	SSL_CTX_set_read_ahead(ctx, 1);
 	/* TLS 1.2: forward-secret AEAD suites only; TLS 1.3 suites are all fine. */
 	SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20");
+	if (SSL_CTX_set_ciphersuites(ctx, TERM_TLS13_SUITES) != 1) {
+		term_ssl_err(err, cap, "terminator: SSL_CTX_set_ciphersuites");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	/* Tickets carry resumption; no server-side cache (it would take a lock per handshake). */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)TERM_SID_CTX,

@@ -85,6 +85,11 @@ http {
     ssl_certificate %s;
     ssl_certificate_key %s;
     ssl_protocols TLSv1.2 TLSv1.3;
+    # The TLS 1.3 suite switchyard's terminator negotiates (terminator/term.c,
+    # TERM_TLS13_SUITES, its own preference): the same here, so both encrypt alike.
+    ssl_prefer_server_ciphers on;
+    ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384;
+    ssl_conf_command Options PrioritizeChaCha;
     %s
     root %s;
   }

@@ -7,7 +7,9 @@
 #     the access log shows the PROXY source as the client of a terminated connection;
 #  2. TLS: RSA 2048 + ECDSA P-256 for one name (ECDSA by default, RSA for RSA-only sigalgs
 #     over TLS 1.2 and 1.3), a wildcard certificate, a third name, an unknown name gets the
-#     first configured certificate; tls_min_version 1.3 refuses -tls1_2, 1.2 takes both;
+#     first configured certificate; TLS 1.3 suites in our order (AES-128-GCM first over
+#     s_client's AES-256-GCM-first list, ChaCha20 to a client listing it first, AES-256-GCM
+#     alone still accepted); tls_min_version 1.3 refuses -tls1_2, 1.2 takes both;
 #     ALPN http/1.1 is chosen from "h2,http/1.1" and "h2" alone gets no ALPN; session
 #     tickets resume over TLS 1.2 and 1.3 (counted result="resumed"); SIGHUP reloads a
 #     replaced certificate, a reload with a key that does not match is refused (the log says
@@ -142,6 +144,19 @@ case "$b" in *"$MARK"*) sy_ok ;; *) sy_bad "curl without SNI to the default rout
 b=$(printf 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
 	timeout 20 openssl s_client -connect "127.0.0.1:$P" -noservername -ign_eof 2>/dev/null)
 case "$b" in *"HTTP/1.1 200 OK"*"$MARK"*) sy_ok ;; *) sy_bad "s_client without SNI: no page" ;; esac
+# TLS 1.3 suites: our order (AES-128-GCM first) over a client that lists AES-256-GCM first
+# (OpenSSL's default, as s_client does); a client that lists ChaCha20 first gets it; a client
+# offering only AES-256-GCM still connects.
+suite() {
+	echo Q | timeout 20 openssl s_client -connect "127.0.0.1:$P" -servername a.test -tls1_3 "$@" 2>/dev/null |
+		sed -n 's/^New, TLSv1.3, Cipher is \([A-Z0-9_]*\).*/\1/p'
+}
+c=$(suite)
+[ "$c" = TLS_AES_128_GCM_SHA256 ] && sy_ok || sy_bad "s_client's default order: '$c', want TLS_AES_128_GCM_SHA256"
+c=$(suite -ciphersuites TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256)
+[ "$c" = TLS_CHACHA20_POLY1305_SHA256 ] && sy_ok || sy_bad "ChaCha20 listed first: '$c'"
+c=$(suite -ciphersuites TLS_AES_256_GCM_SHA384)
+[ "$c" = TLS_AES_256_GCM_SHA384 ] && sy_ok || sy_bad "AES-256-GCM only: '$c'"
 sleep 0.2
 grep -q 'listener=edge sni=- alpn=.* route=default .*end=done' "$T/access.log" && sy_ok ||
 	sy_bad "no access line for the default terminate route"
