@@ -44,24 +44,8 @@ sy_cert site localhost silent.test eight.test nine.test race4.test race5.test al
 	aaaa.test
 
 P=$(sy_port)
-cat >"$T/sy.yaml" <<EOC
-process: {workers: 1}
-log: {level: info}
-listeners:
-  - name: edge
-    listen: 127.0.0.1:$P
-    kind: tls
-    routes:
-      - default: {terminate: true}
-terminator:
-  certificates: [{cert: $T/site.crt, key: $T/site.key}]
-  site: {root: $T/site}
-  vpn:
-    identity_key: $T/server.key
-    prekey_bundle: $T/bundle.json
-    clients: $T/clients.allow
-    egress: {allow: [127.0.0.1/32]}
-EOC
+sy_vpn_conf sy.yaml "$P" "$(sy_port)" 1 server.key bundle.json clients.allow
+echo '    egress: {allow: [127.0.0.1/32]}' >>"$T/sy.yaml"
 sy_switchyard sy "$T/sy.yaml" || sy_bad "switchyard did not start: $(cat "$T/sy.log")"
 sy_wait_port "$W" || sy_bad "nginx not up"
 
