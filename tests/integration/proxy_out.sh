@@ -30,8 +30,27 @@ sy_cert ngx n1.test n2.test
 sy_cert hap h1.test h2.test
 cat "$T/hap.crt" "$T/hap.key" >"$T/hap.pem"
 
-PN=$(sy_port) PH=$(sy_port) PV=$(sy_port) PR=$(sy_port) P=$(sy_port) A=$(sy_port) PD=$(sy_port)
+PN=$(sy_port) PH=$(sy_port) PV=$(sy_port) PR=$(sy_port) P=$(sy_port) A=$(sy_port)
 mkdir -p "$T/raw"
+# The down server for down1.test: a port this test holds, bound and never listening, so a
+# connect gets a reset (ECONNREFUSED) and no other test running alongside can take the port
+# (a port that is merely free could be picked and listened on by one). Chosen like sy_port,
+# but kept bound from the check on.
+sy_start down python3 -c '
+import random, signal, socket
+for _ in range(200):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", random.randrange(20000, 32000)))
+        break
+    except OSError:
+        s.close()
+else:
+    raise SystemExit("no free port")
+print("bound", s.getsockname()[1], flush=True)
+signal.pause()'
+sy_wait_log down '^bound [0-9]+$' || sy_bad "the down server did not bind: $(cat "$T/down.log")"
+PD=$(awk '$1 == "bound" { print $2 }' "$T/down.log")
 
 sy_nginx ngx "
 http {
@@ -100,7 +119,7 @@ for v in 1 2; do
 	: >"$T/ngx-access.log"
 	b=$(get "n$v.test")
 	[ "$b" = nginx-pp ] && sy_ok || sy_bad "nginx v$v: body '$b'"
-	sleep 0.2
+	sy_wait_log ngx-access . # the line is written after the response went out
 	l=$(cat "$T/ngx-access.log")
 	[ "$l" = "127.0.0.7 n.test 127.0.0.1" ] && sy_ok || sy_bad "nginx v$v logged '$l', want 127.0.0.7"
 done
@@ -166,12 +185,13 @@ EOF
 
 # Nothing listens for down1.test: no header was sent, so the log says proxy=off.
 get down1.test >/dev/null
-# Access log: the proxy field per route.
-sleep 0.2
+# Access log: the proxy field per route. Each line is written at the connection's close,
+# which may come after the client saw its end (the alert for down1.test goes out first):
+# wait for each line, bounded, rather than a fixed time.
 for want in "route=n1.test .* proxy=v1 " "route=n2.test .* proxy=v2 " "route=h2.test .* proxy=v2 " \
 	"route=tlv.test .* proxy=v2 " "route=off.test .* proxy=off " "client=127.0.0.7:[0-9]* .*route=raw1.test .* proxy=v1 " \
 	"route=down1.test .* proxy=off .*end=upstream_failed"; do
-	grep -q "$want" "$T/access.log" && sy_ok || sy_bad "access log has no line matching '$want'"
+	sy_wait_log access "$want" && sy_ok || sy_bad "access log has no line matching '$want'"
 done
 [ "$(sy_metric "$A" 'switchyard_upstream_connects_total{upstream="py_v2",server="127.0.0.1:'"$PV"'"}')" = 2 ] &&
 	sy_ok || sy_bad "upstream connects for py_v2 not 2"
