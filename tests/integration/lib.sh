@@ -11,6 +11,7 @@
 #   A scenario that cannot run at all: sy_skip "why"; sy_done; exit $?
 #   Shared steps (one comment each below): sy_hold (held connections via sy_fleet.py),
 #   sy_stop_clean / sy_exit_ms / sy_wait_gone / sy_run_to_exit (stopping and exit status),
+#   sy_closed_port (a held port that refuses connects),
 #   sy_metric / sy_wait_metric (admin /metrics), sy_fds (open descriptors), sy_raw (raw bytes),
 #   and for the VPN scenarios sy_vpn_keys / sy_vpn_ik (key tools), sy_echo (a TCP echo),
 #   sy_vpn_conf (the common configuration), sy_vc / sy_has (the C client and its output).
@@ -104,6 +105,30 @@ for _ in range(200):
     break
 else:
     raise SystemExit("no free port")'
+}
+
+# sy_closed_port NAME: a port where connects are refused and that this scenario holds: a
+# process NAME (stopped like the others) binds it on 127.0.0.1 and never listens, so a SYN
+# gets a reset (ECONNREFUSED) and no test running alongside can take the port (a port from
+# sy_port that nothing holds could be picked and listened on by one). The port, chosen
+# like sy_port's, is in $SY_CLOSED_PORT; false when it could not bind.
+sy_closed_port() {
+	SY_CLOSED_PORT=""
+	sy_start "$1" python3 -c '
+import random, signal, socket
+for _ in range(200):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", random.randrange(20000, 32000)))
+        break
+    except OSError:
+        s.close()
+else:
+    raise SystemExit("no free port")
+print("bound", s.getsockname()[1], flush=True)
+signal.pause()'
+	sy_wait_log "$1" '^bound [0-9]+$' 100 || return 1
+	SY_CLOSED_PORT=$(awk '$1 == "bound" { print $2 }' "$T/$1.log")
 }
 
 # sy_start NAME CMD...: runs CMD in the background with output in $T/NAME.log; records

@@ -32,25 +32,9 @@ cat "$T/hap.crt" "$T/hap.key" >"$T/hap.pem"
 
 PN=$(sy_port) PH=$(sy_port) PV=$(sy_port) PR=$(sy_port) P=$(sy_port) A=$(sy_port)
 mkdir -p "$T/raw"
-# The down server for down1.test: a port this test holds, bound and never listening, so a
-# connect gets a reset (ECONNREFUSED) and no other test running alongside can take the port
-# (a port that is merely free could be picked and listened on by one). Chosen like sy_port,
-# but kept bound from the check on.
-sy_start down python3 -c '
-import random, signal, socket
-for _ in range(200):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", random.randrange(20000, 32000)))
-        break
-    except OSError:
-        s.close()
-else:
-    raise SystemExit("no free port")
-print("bound", s.getsockname()[1], flush=True)
-signal.pause()'
-sy_wait_log down '^bound [0-9]+$' || sy_bad "the down server did not bind: $(cat "$T/down.log")"
-PD=$(awk '$1 == "bound" { print $2 }' "$T/down.log")
+# The down server for down1.test: a port this test holds and nothing listens on.
+sy_closed_port down || sy_bad "the down server did not bind: $(cat "$T/down.log")"
+PD=$SY_CLOSED_PORT
 
 sy_nginx ngx "
 http {
