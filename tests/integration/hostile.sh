@@ -31,7 +31,9 @@ VEC="$SY_SOURCE_DIR/tests/vectors/tls_hello"
 
 sy_cert ngx split.test
 P=$(sy_port) PD=$(sy_port) PS=$(sy_port) A=$(sy_port)
-PN=$(sy_port) PE=$(sy_port) PQ=$(sy_port) PX=$(sy_port)
+PN=$(sy_port) PE=$(sy_port) PQ=$(sy_port)
+sy_closed_port down || sy_bad "the refusing port's holder did not bind: $(cat "$T/down.log")"
+PX=$SY_CLOSED_PORT
 mkdir -p "$T/echo" "$T/quiet"
 
 sy_nginx ngx "
@@ -43,7 +45,7 @@ http {
 sy_start echo $PEER backend --listen "127.0.0.1:$PE" --mode echo --save "$T/echo"
 sy_start quiet $PEER backend --listen "127.0.0.1:$PQ" --mode silent --save "$T/quiet"
 
-# PX: a port nothing listens on (sy_port released it): connections are refused.
+# PX: a port this test holds and nothing listens on (sy_closed_port): connections are refused.
 cat >"$T/sy.yaml" <<EOF
 process: {workers: 1}
 log: {level: info, access: $T/access.log, format: text}
@@ -162,8 +164,7 @@ st=$($PEER raw --connect "127.0.0.1:$PS" --send "$T/quiet.bin" --hold 0.5 --clos
 i=0
 while [ ! -e "$T/quiet/conn-001.bin" ] && [ $i -lt 40 ]; do sleep 0.05; i=$((i + 1)); done
 cmp -s "$T/quiet.bin" "$T/quiet/conn-001.bin" && sy_ok || sy_bad "silent backend: no FIN or not the hello after the client closed"
-sleep 0.2
-grep -q 'route=quiet.test .*end=done' "$T/access.log" && sy_ok || sy_bad "client close on a silent backend: no end=done line"
+sy_wait_log access 'route=quiet.test .*end=done' && sy_ok || sy_bad "client close on a silent backend: no end=done line"
 # Then a client that waits: the relay stays up, then idle_timeout (2s) closes it.
 $PEER raw --connect "127.0.0.1:$PS" --send "$T/quiet.bin" --timeout 10 >"$T/idle.out" &
 idle=$!
@@ -184,8 +185,7 @@ secs=${st##*secs=}
 case "$st" in end=eof\ bytes=0*) sy_ok ;; *) sy_bad "preread timeout: client ended '$st'" ;; esac
 awk -v s="$secs" 'BEGIN { exit !(s >= 0.8 && s < 3) }' && sy_ok || sy_bad "preread timeout after $secs s, want about 1"
 [ "$(hf short timeout)" = 1 ] && sy_ok || sy_bad "reason=timeout is $(hf short timeout), want 1"
-sleep 0.2
-grep -q 'listener=short .*end=preread_timeout' "$T/access.log" && sy_ok || sy_bad "no end=preread_timeout line"
+sy_wait_log access 'listener=short .*end=preread_timeout' && sy_ok || sy_bad "no end=preread_timeout line"
 
 [ "$(m 'switchyard_active_connections{listener="edge"}')" = 0 ] && sy_ok || sy_bad "connections left open on edge"
 sy_stop sy
