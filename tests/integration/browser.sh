@@ -115,8 +115,7 @@ case "$share" in
 *) sy_bad "screenshot not decoded: '$share'" ;;
 esac
 
-sleep 0.3
-grep -q "listener=edge sni=decoy.test .*route=decoy.test " "$T/access.log" && sy_ok ||
+sy_wait_log access "listener=edge sni=decoy.test .*route=decoy.test " && sy_ok ||
 	sy_bad "no access-log line with sni=decoy.test: $(cat "$T/access.log")"
 [ "$(sy_metric "$A" 'switchyard_http_responses_total{listener="edge",status="200"}')" -ge 1 ] &&
 	sy_ok || sy_bad "no status=200 counted"

@@ -173,10 +173,14 @@ for ex in "" "-HExpect:"; do
 		i=$((i + 1))
 	done
 done
-sleep 0.3
-# Every refused 2 MiB body was read to its end (in= counts it) before the close.
+# Every refused 2 MiB body was read to its end (in= counts it) before the close. The lines
+# are written at each close, which can follow curl's exit: wait for them (10 s at most).
 for e in "listener=tls .*end=http_error" "listener=web .*end=http_error" "listener=web .*end=no_route" "listener=web .*end=redirect"; do
-	n=$(grep -E "$e" "$T/access.log" | grep -c ' in=2[0-9]\{6\} ')
+	i=0
+	while n=$(grep -E "$e" "$T/access.log" | grep -c ' in=2[0-9]\{6\} '); [ "$n" -lt 5 ] && [ $i -lt 200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
 	[ "$n" -ge 5 ] && sy_ok || sy_bad "access log: $n lines '$e' with the 2 MiB read, want 5 or more: $(grep -E "$e" "$T/access.log" | tail -n 2)"
 done
 

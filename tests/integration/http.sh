@@ -275,6 +275,15 @@ raw_status() {
 }
 # ngxlog URI: nginx's log line for the request URI (the last one).
 ngxlog() { grep "|$1|" "$T/ngx/access.log" | tail -n 1; }
+# ngxwait URI: waits (10 s at most) until nginx logged a request for URI (the line ngxlog
+# reads): nginx writes it after the response went out, so it may come after the client's end.
+ngxwait() {
+	ngx_w=0
+	while ! grep -q "|$1|" "$T/ngx/access.log" 2>/dev/null && [ $ngx_w -lt 200 ]; do
+		sleep 0.05
+		ngx_w=$((ngx_w + 1))
+	done
+}
 # has TEXT PATTERN: passes when TEXT contains PATTERN (fixed string).
 has() { printf '%s' "$1" | grep -qF -- "$2"; }
 # hasb TEXT BYTES: passes when TEXT contains BYTES (python escapes: \r\n), across lines
@@ -290,7 +299,7 @@ out=$(curl -sS -m 10 --interface 127.0.0.7 -H 'Host: up.test' -H 'X-Real-IP: 6.6
 	-H 'X-Forwarded-For: 6.6.6.6, 7.7.7.7' -H 'X-Forwarded-Proto: https' -H 'Forwarded: for=6.6.6.6' \
 	"http://127.0.0.1:$P1/fields" 2>&1)
 sy_check "forwarded answer ($out)" test "$out" = "nginx-ok /fields"
-sleep 0.2
+ngxwait /fields
 line=$(ngxlog /fields)
 sy_check "nginx sees X-Real-IP, XFF and proto from switchyard only ($line)" \
 	test "$(echo "$line" | cut -d'|' -f1-4)" = "up.test|127.0.0.7|127.0.0.7|http"
@@ -373,10 +382,9 @@ sys.exit(0 if ok else 1)' "$1" "$2" "$hmax" "$bmax"
 }
 # refused NAME: the answer in $out is our 400 for a head too large, and nothing went upstream.
 refused() {
-	sleep 0.2
 	test "$(status "$out")" = 400 && has "$out" "Request Header Or Cookie Too Large" &&
 		! has "$out" "GET /echo-$1" && has "$out" "<EOF>" &&
-		grep -qE " request .*path=/echo-$1 status=400 upstream_status=- " "$T/access.log"
+		sy_wait_log access " request .*path=/echo-$1 status=400 upstream_status=- "
 }
 n=$((hmax - 4))
 mkhead lim-f$n $n 0 0
@@ -438,6 +446,8 @@ raw_status absu 400 "absolute-form with userinfo"
 req absok 'GET HTTP://Up.Test:80/absok HTTP/1.1\r\nHost: up.test\r\nConnection: close\r\n\r\n'
 out=$(raw "$P1" 127.0.0.7 absok)
 has "$out" "nginx-ok /absok" && sy_ok || sy_bad "absolute-form that agrees is forwarded ($out)"
+# Absence cannot be polled for: the later request's line first, then a little more time.
+ngxwait /absok
 sleep 0.2
 sy_check "nginx never saw the disagreeing ones" sh -c "! grep -qE 'absx|absp|absu' '$T/ngx/access.log'"
 
@@ -446,7 +456,8 @@ out=$(curl -sS -m 10 --interface 127.0.0.7 -H 'Host: up.test' \
 	"http://127.0.0.1:$P1/ka1" "http://127.0.0.1:$P1/ka2" 2>&1)
 sy_check "two answers on one connection ($out)" test "$out" = "nginx-ok /ka1
 nginx-ok /ka2"
-sleep 0.2
+ngxwait /ka1
+ngxwait /ka2
 c1=$(ngxlog /ka1 | cut -d'|' -f5) c2=$(ngxlog /ka2 | cut -d'|' -f5)
 sy_check "one upstream connection for both ($c1 $c2)" test -n "$c1" -a "$c1" = "$c2"
 
@@ -536,13 +547,13 @@ sy_check "504 after connect_timeout 500ms, not before, not much later ($secs s)"
 # --- trusted forwarders ---
 out=$(curl -sS -m 10 --interface 127.0.0.8 -H 'Host: up.test' \
 	-H 'X-Forwarded-For: 1.2.3.4, 5.6.7.8, not-an-ip' "http://127.0.0.1:$P2/trusted" 2>&1)
-sleep 0.2
+ngxwait /trusted
 line=$(ngxlog /trusted)
 sy_check "trusted forwarder's XFF believed ($out; $line)" \
 	test "$(echo "$line" | cut -d'|' -f2-3)" = "5.6.7.8|5.6.7.8"
 curl -sS -m 10 --interface 127.0.0.7 -H 'Host: up.test' -H 'X-Forwarded-For: 1.2.3.4' \
 	"http://127.0.0.1:$P2/untrusted" >/dev/null 2>&1
-sleep 0.2
+ngxwait /untrusted
 line=$(ngxlog /untrusted)
 sy_check "untrusted peer's XFF ignored ($line)" \
 	test "$(echo "$line" | cut -d'|' -f2-3)" = "127.0.0.7|127.0.0.7"
@@ -551,7 +562,7 @@ sy_check "untrusted peer's XFF ignored ($line)" \
 req pp 'PROXY TCP4 9.8.7.6 10.0.0.1 1111 80\r\nGET /pp HTTP/1.1\r\nHost: up.test\r\nConnection: close\r\n\r\n'
 out=$(raw "$P3" 127.0.0.9 pp)
 has "$out" "nginx-ok /pp" && sy_ok || sy_bad "PROXY v1 request answered ($out)"
-sleep 0.2
+ngxwait /pp
 sy_check "PROXY source is the client ($(ngxlog /pp))" test "$(ngxlog /pp | cut -d'|' -f2)" = "9.8.7.6"
 req nopp 'GET /nopp HTTP/1.1\r\nHost: up.test\r\n\r\n'
 out=$(raw "$P3" 127.0.0.9 nopp)
@@ -635,16 +646,16 @@ for k in 16 17; do
 done
 
 # --- per-request access lines and forwarded responses in the metrics ---
-sleep 0.3
-grep -qE ' request client=127\.0\.0\.7:[0-9]+ listener=web host=up\.test route=[^ ]+ upstream=ngx server=127\.0\.0\.1:[0-9]+ proxy=off method=GET path=/fields status=200 upstream_status=200 in=[1-9][0-9]* out=[1-9][0-9]* ms=[0-9]+$' "$T/access.log" &&
+# (Each line is written when its answer or connection ends: waited for, not slept for.)
+sy_wait_log access ' request client=127\.0\.0\.7:[0-9]+ listener=web host=up\.test route=[^ ]+ upstream=ngx server=127\.0\.0\.1:[0-9]+ proxy=off method=GET path=/fields status=200 upstream_status=200 in=[1-9][0-9]* out=[1-9][0-9]* ms=[0-9]+$' &&
 	sy_ok || sy_bad "request line for /fields ($(grep 'path=/fields' "$T/access.log"))"
-grep -q ' request .*path=/ka1 status=200' "$T/access.log" && grep -q ' request .*path=/ka2 status=200' "$T/access.log" &&
+sy_wait_log access ' request .*path=/ka1 status=200' && sy_wait_log access ' request .*path=/ka2 status=200' &&
 	sy_ok || sy_bad "one request line per request on a keep-alive connection"
-grep -qE ' request .*host=nowhere\.test .*upstream=- .*method=GET path=/ status=404 upstream_status=- ' "$T/access.log" &&
+sy_wait_log access ' request .*host=nowhere\.test .*upstream=- .*method=GET path=/ status=404 upstream_status=- ' &&
 	sy_ok || sy_bad "request line for our own 404 ($(grep 'nowhere' "$T/access.log"))"
-grep -qE ' request .*path=/bad-resp status=502 upstream_status=- ' "$T/access.log" && grep -q 'end=bad_response' "$T/access.log" &&
+sy_wait_log access ' request .*path=/bad-resp status=502 upstream_status=- ' && sy_wait_log access 'end=bad_response' &&
 	sy_ok || sy_bad "request line and end=bad_response for a malformed upstream head"
-grep -qE ' request .*path=/ws status=101 upstream_status=101 ' "$T/access.log" && sy_ok || sy_bad "request line for the 101"
+sy_wait_log access ' request .*path=/ws status=101 upstream_status=101 ' && sy_ok || sy_bad "request line for the 101"
 m200=$(sy_metric "$PA" 'switchyard_http_responses_total{listener="web",status="200"}')
 m101=$(sy_metric "$PA" 'switchyard_http_responses_total{listener="web",status="101"}')
 m404=$(sy_metric "$PA" 'switchyard_http_responses_total{listener="web",status="404"}')
@@ -653,10 +664,9 @@ sy_check "forwarded 101 counted ($m101)" test "$m101" -ge 1
 sy_check "our own 404 still counted ($m404)" test "$m404" -ge 1
 
 # --- the access log and switchyard's own log ---
-sleep 0.3
-grep -q 'sni=up.test' "$T/access.log" && sy_ok || sy_bad "access log sni=Host ($(tail -n 3 "$T/access.log"))"
-grep -q 'route_change' "$T/access.log" && sy_ok || sy_bad "access log end=route_change"
-grep -q 'upstream=sha' "$T/access.log" && sy_ok || sy_bad "access log upstream"
+sy_wait_log access 'sni=up.test' && sy_ok || sy_bad "access log sni=Host ($(tail -n 3 "$T/access.log"))"
+sy_wait_log access 'route_change' && sy_ok || sy_bad "access log end=route_change"
+sy_wait_log access 'upstream=sha' && sy_ok || sy_bad "access log upstream"
 sy_stop sy
 if grep -qE "$LOG_BAD" "$T/sy.log"; then sy_bad "bad lines in switchyard's log: $(grep -E "$LOG_BAD" "$T/sy.log" | head -n 5)"; else sy_ok; fi
 sy_done
