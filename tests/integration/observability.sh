@@ -70,6 +70,16 @@ echo_once() {
 	cmp -s "$2" "$T/got.bin" && sy_ok || sy_bad "echo through :$1 not byte-exact ($st)"
 }
 
+# wait_lines FILE N: waits (10 s at most) until FILE has N lines or more: a connection's
+# line is written at its close, which may come after the client's end.
+wait_lines() {
+	wl=0
+	while [ "$(wc -l 2>/dev/null <"$1" || echo 0)" -lt "$2" ] && [ $wl -lt 200 ]; do
+		sleep 0.05
+		wl=$((wl + 1))
+	done
+}
+
 # --- text access log on stderr ---
 echo_once "$PT" "$T/send.bin"
 sy_wait_log sy-text ' client=127\.0\.0\.1:[0-9]+ listener=text ' 40
@@ -82,16 +92,16 @@ grep ' client=' "$T/sy-text.log" | grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2
 echo_once "$PJ" "$T/send.bin"
 echo_once "$PJ" "$T/send-quote.bin"
 $PEER raw --connect "127.0.0.1:$PJ" --pre-hex 160301 --timeout 5 >/dev/null   # closed in pre-read
-sleep 0.2
+wait_lines "$T/access.json" 3
 mv "$T/access.json" "$T/access.json.1"
 echo_once "$PJ" "$T/send.bin"  # still into the renamed file: same descriptor
-sleep 0.2
+wait_lines "$T/access.json.1" 4
 [ ! -e "$T/access.json" ] && [ "$(wc -l <"$T/access.json.1")" = 4 ] && sy_ok ||
 	sy_bad "before SIGUSR1 the 4th line should go to the renamed file"
 kill -USR1 "$(cat "$T/sy-json.pid")"
 sy_wait_log sy-json 'access log reopened' 40 && sy_ok || sy_bad "SIGUSR1 not acknowledged"
 echo_once "$PJ" "$T/send.bin"
-sleep 0.2
+wait_lines "$T/access.json" 1
 [ "$(wc -l <"$T/access.json" 2>/dev/null)" = 1 ] && [ "$(wc -l <"$T/access.json.1")" = 4 ] && sy_ok ||
 	sy_bad "after SIGUSR1 the new line should be alone in the new file"
 cat "$T/access.json.1" "$T/access.json" >"$T/all.json"

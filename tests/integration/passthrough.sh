@@ -218,9 +218,13 @@ run() {
 		[ "$pipes" -gt "$pipes0" ] && sy_ok || sy_bad "splice mode: no pooled pipes after relaying ($pipes0 -> $pipes)"
 	fi
 
-	# Access log: the download's line.
-	sleep 0.2
-	line=$(grep 'route=exact.test' "$T/$mode-access.log" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^out=/) { split($i, a, "="); if (a[2] > 5242880) { print; exit } } }')
+	# Access log: the download's line, written at the close (waited for, 10 s at most).
+	i=0
+	while line=$(grep 'route=exact.test' "$T/$mode-access.log" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^out=/) { split($i, a, "="); if (a[2] > 5242880) { print; exit } } }')
+		[ -z "$line" ] && [ $i -lt 200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
 	echo "$line" | grep -q "client=127.0.0.1:[0-9]* listener=edge sni=exact.test alpn=[^ ]* route=exact.test upstream=up_exact server=127.0.0.1:$PE proxy=off in=[1-9][0-9]* out=[0-9]* ms=[0-9]* end=done" &&
 		sy_ok || sy_bad "$mode: no access log line for the download: '$line'"
 

@@ -76,9 +76,8 @@ NOTTLS='switchyard_hello_failures_total{listener="edge",reason="not_tls"}'
 # Through haproxy: the real client address travels two PROXY hops.
 b=$(curl -sS -k --max-time 10 --interface 127.0.0.7 --resolve "h.test:$F:127.0.0.1" "https://h.test:$F/" 2>&1)
 [ "$b" = 127.0.0.7 ] && sy_ok || sy_bad "via haproxy: backend saw '$b', want 127.0.0.7"
-sleep 0.2
-grep -q "client=127.0.0.7:[0-9]* listener=edge sni=h.test .*route=h.test upstream=back .*proxy=v2 .*end=done" \
-	"$T/access.log" && sy_ok || sy_bad "access log has no client=127.0.0.7 line: $(cat "$T/access.log")"
+sy_wait_log access "client=127.0.0.7:[0-9]* listener=edge sni=h.test .*route=h.test upstream=back .*proxy=v2 .*end=done" &&
+	sy_ok || sy_bad "access log has no client=127.0.0.7 line: $(cat "$T/access.log")"
 
 # Trusted peer, no PROXY header: refused, counted missing; nothing reaches the backend.
 $PEER hello --sni h.test --out "$T/hello.bin"
@@ -93,8 +92,8 @@ case "$st" in end=eof\ bytes=0*|end=reset\ bytes=0*) sy_ok ;; *) sy_bad "v1 head
 [ "$(m "$NOTTLS")" = 1 ] && sy_ok || sy_bad "not_tls is $(m "$NOTTLS"), want 1 (untrusted PROXY header)"
 [ "$(m "$MISSING")" = 1 ] && [ "$(m "$INVALID")" = 0 ] && sy_ok ||
 	sy_bad "an untrusted PROXY header moved the PROXY reject counters"
-sleep 0.2
-grep -q "client=127.0.0.9:.*end=bad_hello" "$T/access.log" && sy_ok || sy_bad "untrusted v1: no client=127.0.0.9 bad_hello line"
+sy_wait_log access "client=127.0.0.9:.*end=bad_hello" && sy_ok || sy_bad "untrusted v1: no client=127.0.0.9 bad_hello line"
+sleep 0.2 # an absence: that connection's line first, then a little more time
 grep -q 10.9.9.9 "$T/access.log" && sy_bad "the untrusted PROXY header's address was believed" || sy_ok
 
 # Trusted peer: v1 header in 7-byte writes, then the ClientHello in 40-byte writes.
@@ -114,10 +113,14 @@ b=$($PEER tls --connect "127.0.0.1:$P" --sni h.test --pre-hex "$v6" 2>&1)
 st=$($PEER raw --connect "127.0.0.1:$P" --pre-hex "$bad" --send "$T/hello.bin" --timeout 5)
 case "$st" in end=eof\ bytes=0*|end=reset\ bytes=0*) sy_ok ;; *) sy_bad "v2 with a bad CRC32C: '$st'" ;; esac
 [ "$(m "$INVALID")" = 1 ] && sy_ok || sy_bad "reason=invalid is $(m "$INVALID"), want 1"
-sleep 0.2
-grep -q "end=proxy_invalid" "$T/access.log" && sy_ok || sy_bad "no end=proxy_invalid line"
-grep -q "end=proxy_missing" "$T/access.log" && sy_ok || sy_bad "no end=proxy_missing line"
-n=$(grep -c 'route=h.test upstream=back .*end=done' "$T/access.log")
+sy_wait_log access "end=proxy_invalid" && sy_ok || sy_bad "no end=proxy_invalid line"
+sy_wait_log access "end=proxy_missing" && sy_ok || sy_bad "no end=proxy_missing line"
+# Exactly 4: waited for (bounded) until 4 are there, then counted.
+i=0
+while n=$(grep -c 'route=h.test upstream=back .*end=done' "$T/access.log"); [ "$n" -lt 4 ] && [ $i -lt 200 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
 [ "$n" = 4 ] && sy_ok || sy_bad "$n connections relayed to the backend, want 4"
 
 [ "$(m 'switchyard_active_connections{listener="edge"}')" = 0 ] &&

@@ -84,10 +84,11 @@ SY=$(cat "$T/sy.pid")
 
 sy_check "READY=1 with the generation-1 status" \
 	wait_msg notify '^READY=1\|STATUS=serving: generation 1, 0 connections$'
-sleep 0.3 # for a duplicate to show, and the probes to be logged
+# The probes' lines are waited for (bounded); a duplicate READY=1, an absence, gets time.
 for p in $L1 $L2 $ADM; do
-	sy_check "port $p accepted at READY=1" grep -q "^PROBE $p ok$" "$T/notify.log"
+	sy_check "port $p accepted at READY=1" sy_wait_log notify "^PROBE $p ok$"
 done
+sleep 0.3 # for a duplicate to show
 sy_check "READY=1 exactly once at start" [ "$(nlog notify | grep -c '^READY=1')" = 1 ]
 
 # A connection held in pre-read: counted in STATUS=.
@@ -134,8 +135,7 @@ sy_wait_log notify2 '^listening' || sy_bad "the abstract notify helper did not b
 NOTIFY_SOCKET=$abs sy_start sy2 "$SWITCHYARD" -c "$T/sy.yaml"
 sy_check "abstract socket: READY=1" \
 	wait_msg notify2 '^READY=1\|STATUS=serving: generation 1, 0 connections$'
-sleep 0.2
-sy_check "abstract socket: listener accepted at READY=1" grep -q "^PROBE $L1 ok$" "$T/notify2.log"
+sy_check "abstract socket: listener accepted at READY=1" sy_wait_log notify2 "^PROBE $L1 ok$"
 kill -TERM "$(cat "$T/sy2.pid")"
 sy_check "abstract socket: STOPPING=1" \
 	wait_msg notify2 '^STOPPING=1\|STATUS=draining: generation 1, 0 connections$'

@@ -157,8 +157,7 @@ c=$(suite -ciphersuites TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384:TLS_
 [ "$c" = TLS_CHACHA20_POLY1305_SHA256 ] && sy_ok || sy_bad "ChaCha20 listed first: '$c'"
 c=$(suite -ciphersuites TLS_AES_256_GCM_SHA384)
 [ "$c" = TLS_AES_256_GCM_SHA384 ] && sy_ok || sy_bad "AES-256-GCM only: '$c'"
-sleep 0.2
-grep -q 'listener=edge sni=- alpn=.* route=default .*end=done' "$T/access.log" && sy_ok ||
+sy_wait_log access 'listener=edge sni=- alpn=.* route=default .*end=done' && sy_ok ||
 	sy_bad "no access line for the default terminate route"
 # (On "slow", preread_timeout 5s: a byte every 2 ms takes longer than edge's 1 s.)
 b=$($PEER tls --connect "127.0.0.1:$PS" --sni a.test --records 3 --chunk 1 --delay 0.002 --timeout 30 2>&1)
@@ -166,8 +165,7 @@ case "$b" in *"$MARK"*) sy_ok ;; *) sy_bad "3 records, 1 byte per write: '$b'" ;
 hdr=$($PEER ppv2 --src 203.0.113.77:4242 --dst "127.0.0.1:$PP")
 b=$($PEER tls --connect "127.0.0.1:$PP" --pre-hex "$hdr" --sni a.test --timeout 10 2>&1)
 case "$b" in *"$MARK"*) sy_ok ;; *) sy_bad "terminated behind PROXY v2: '$b'" ;; esac
-sleep 0.2
-grep -q 'client=203.0.113.77:4242 listener=pp sni=a.test alpn=http/1.1 route=a.test .*end=done' "$T/access.log" &&
+sy_wait_log access 'client=203.0.113.77:4242 listener=pp sni=a.test alpn=http/1.1 route=a.test .*end=done' &&
 	sy_ok || sy_bad "access log: no PROXY source for the terminated connection: $(grep listener=pp "$T/access.log")"
 
 # ---- 2. TLS ----
