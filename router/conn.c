@@ -26,6 +26,7 @@
 #include "core/bufpool.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/yield.h"
 #include "proto/hostname.h"
 #include "proto/proxy_v1.h"
 #include "proto/proxy_v2.h"
@@ -687,7 +688,7 @@ conn_relay(struct conn *c)
 	}
 	c->e.last_ms = clock_mono_ms();
 	if (up == RELAY_AGAIN || down == RELAY_AGAIN)
-		event_active(&c->e.cev, 0, 0); /* yield to other connections, then go on */
+		yield_event(&c->e.cev, 0); /* others first: after the next poll, then go on */
 }
 
 /* The upstream socket is connected (or failed): check, count, start relaying. */

@@ -41,6 +41,7 @@
 #include "core/confval.h"
 #include "core/linger.h"
 #include "core/log.h"
+#include "core/yield.h"
 #include "proto/hostname.h"
 #include "proto/http1.h"
 #include "proto/http1_chunk.h"
@@ -388,7 +389,7 @@ hconn_linger(struct hconn *h)
 	if (h->bytes_in != before)
 		h->linger_last = clock_mono_ms(); /* the timer reads it when it fires */
 	if (rc == LINGER_YIELD)
-		event_active(&h->e.cev, 0, 0); /* more is waiting: after the others' turn */
+		yield_event(&h->e.cev, 0); /* more is waiting: after the next poll, others first */
 }
 
 /*
@@ -1702,7 +1703,7 @@ hconn_drive(struct hconn *h)
 		if (!progress)
 			return;
 	}
-	event_active(&h->e.cev, 0, 0); /* yield to other connections, then go on */
+	yield_event(&h->e.cev, 0); /* others first: after the next poll, then go on */
 }
 
 /* Timer: PROXY and first-head deadlines, connect timeout (fail over), idle timeout. */

@@ -14,7 +14,8 @@ SY_BUILD_PKGS="build-essential cmake pkg-config ragel libssl-dev libsodium-dev l
 # iproute2: `ip netns` for the /tun scenario (tests/integration/vpn_tun.sh).
 # systemd, mandoc, groff-base: `systemd-analyze verify` of the unit and the man page lint in
 # tests/integration/install.sh.
-SY_TEST_PKGS="clang libclang-rt-14-dev nginx libnginx-mod-stream haproxy curl openssl python3 gnutls-bin prometheus chromium logrotate dnsmasq-base python3-cryptography iproute2 systemd mandoc groff-base"
+# strace: tests/integration/yield.sh watches the worker poll between a bulk relay's turns.
+SY_TEST_PKGS="clang libclang-rt-14-dev nginx libnginx-mod-stream haproxy curl openssl python3 gnutls-bin prometheus chromium logrotate dnsmasq-base python3-cryptography iproute2 systemd mandoc groff-base strace"
 # The Debian package test (tests/integration/deb.sh, SY_DEB_TEST=1, run by .ci/run).
 SY_DEB_PKGS="dpkg-dev debhelper fakeroot lintian"
 # Benchmark (tests/bench/proxy.sh): the peers, the C compiler and OpenSSL headers for the load

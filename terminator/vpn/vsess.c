@@ -37,6 +37,7 @@
 #include "core/deadline.h"
 #include "core/log.h"
 #include "core/stats.h"
+#include "core/yield.h"
 #include "proto/rvpn/rvpn_cctx.h"
 #include "proto/rvpn/rvpn_hello.h"
 #include "proto/rvpn/rvpn_pad.h"
@@ -952,7 +953,7 @@ vsess_step(struct vsess *s)
 		 * deleted, active or not, by tconn_arm when the step wants no read. Its
 		 * callback kicks the connection from outside the step; the step re-arms. */
 		s->armed = 0;
-		event_active(&s->timer, EV_TIMEOUT, 1);
+		yield_event(&s->timer, EV_TIMEOUT); /* after the next poll: others first */
 		return true;
 	}
 	vsess_arm(s);
