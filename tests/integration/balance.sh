@@ -31,7 +31,7 @@
 . "$(dirname "$0")/lib.sh"
 sy_setup
 # Everything this scenario listens on is on its own loopback address $IP, not 127.0.0.1:
-# sy_port hands out ports from the ephemeral range, and with scenarios running in parallel
+# sy_port hands out ports of this scenario's slot (lib.sh), but with scenarios running in parallel
 # another test's client could take such a port as its source port (or another switchyard,
 # binding with SO_REUSEPORT, could share it silently) before it is bound here.
 IP=127.0.41.1

@@ -43,6 +43,7 @@ sy_setup() {
 	chmod 755 "$T"
 	trap sy_cleanup EXIT
 	trap 'exit 130' INT TERM
+	sy_port_slot
 }
 
 # sy_cleanup: stops every recorded pid (TERM, then KILL after 3 s), removes $T unless
@@ -87,46 +88,99 @@ sy_done() {
 	[ "$SY_PASS" -gt 0 ]
 }
 
-# sy_port: a free TCP port, chosen below the kernel's ephemeral range (32768+) so that no
-# other test's outgoing connection can take it between this check and its use.
-sy_port() {
-	python3 -c '
-import random, socket
-for _ in range(200):
-    p = random.randrange(20000, 32000)
+# Ports. Every port a scenario listens on comes from sy_port, below the kernel's ephemeral
+# range (32768+) so that no outgoing connection can take it between the choice and the bind.
+# Checking that a port is free is not enough when scenarios run in parallel (ctest -j2): two
+# may choose the same free port, and the second bind fails ("Address already in use"), one
+# of CI's flakes. So each running scenario owns a slot of SY_PORT_SPAN ports: a holder
+# process (sy_port_slot) keeps an flock on /tmp/sy-it-ports/N for as long as the scenario's
+# shell lives, and sy_port chooses only in its slot, never the same port twice ($T/ports).
+SY_PORT_BASE=20000
+SY_PORT_SPAN=300
+SY_PORT_SLOTS=40 # 20000 + 40 x 300 = 32000: below the ephemeral range
+
+# sy_port_slot: takes a free slot (from sy_setup); SY_PORT_LO/SY_PORT_HI are its ports. With
+# every slot taken (more than SY_PORT_SLOTS scenarios at once), the whole range is used.
+sy_port_slot() {
+	SY_PORT_LO=$SY_PORT_BASE
+	SY_PORT_HI=$((SY_PORT_BASE + SY_PORT_SPAN * SY_PORT_SLOTS))
+	: >"$T/ports"
+	sy_start portslot python3 -c '
+import fcntl, os, sys, time
+d, n, shell = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+os.makedirs(d, exist_ok=True)
+try:
+    os.chmod(d, 0o1777)
+except OSError:
+    pass
+for i in range(n):
+    try:
+        f = os.open(os.path.join(d, str(i)), os.O_RDONLY | os.O_CREAT, 0o666)
+    except OSError:
+        continue
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(f)
+        continue
+    print("slot", i, flush=True)
+    break
+else:
+    print("slot none", flush=True)
+    sys.exit(0)
+# Held until the scenario ends: stopped by its pid, or (a killed scenario) when its shell
+# is gone.
+while os.getppid() == shell:
+    time.sleep(0.5)' /tmp/sy-it-ports "$SY_PORT_SLOTS" "$$"
+	sy_wait_log portslot '^slot ' 100 || return 0
+	slot=$(awk '$1 == "slot" { print $2 }' "$T/portslot.log")
+	if [ "$slot" != none ]; then
+		SY_PORT_LO=$((SY_PORT_BASE + slot * SY_PORT_SPAN))
+		SY_PORT_HI=$((SY_PORT_LO + SY_PORT_SPAN))
+	fi
+}
+
+# SY_PORT_PY MODE LO HI USED: the python behind sy_port (MODE free: prints a free port of
+# [LO, HI) not listed in the file USED, and lists it there) and sy_closed_port (MODE hold:
+# the same, but it keeps the port bound, never listening, until stopped).
+SY_PORT_PY='
+import random, signal, socket, sys
+mode, lo, hi, used_path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+used = set(open(used_path).read().split())
+for _ in range(400):
+    p = random.randrange(lo, hi)
+    if str(p) in used:
+        continue
     s = socket.socket()
     try:
         s.bind(("127.0.0.1", p))
     except OSError:
-        continue
-    finally:
         s.close()
-    print(p)
+        continue
+    with open(used_path, "a") as f:
+        f.write("%d\n" % p)
+    if mode == "free":
+        s.close()
+        print(p)
+    else:
+        print("bound", p, flush=True)
+        signal.pause()
     break
 else:
-    raise SystemExit("no free port")'
+    raise SystemExit("no free port in %d-%d" % (lo, hi - 1))'
+
+# sy_port: a free TCP port of this scenario's slot, never one it was given before.
+sy_port() {
+	python3 -c "$SY_PORT_PY" free "$SY_PORT_LO" "$SY_PORT_HI" "$T/ports"
 }
 
 # sy_closed_port NAME: a port where connects are refused and that this scenario holds: a
 # process NAME (stopped like the others) binds it on 127.0.0.1 and never listens, so a SYN
-# gets a reset (ECONNREFUSED) and no test running alongside can take the port (a port from
-# sy_port that nothing holds could be picked and listened on by one). The port, chosen
+# gets a reset (ECONNREFUSED) and nothing else can take the port. The port, from the slot
 # like sy_port's, is in $SY_CLOSED_PORT; false when it could not bind.
 sy_closed_port() {
 	SY_CLOSED_PORT=""
-	sy_start "$1" python3 -c '
-import random, signal, socket
-for _ in range(200):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", random.randrange(20000, 32000)))
-        break
-    except OSError:
-        s.close()
-else:
-    raise SystemExit("no free port")
-print("bound", s.getsockname()[1], flush=True)
-signal.pause()'
+	sy_start "$1" python3 -c "$SY_PORT_PY" hold "$SY_PORT_LO" "$SY_PORT_HI" "$T/ports"
 	sy_wait_log "$1" '^bound [0-9]+$' 100 || return 1
 	SY_CLOSED_PORT=$(awk '$1 == "bound" { print $2 }' "$T/$1.log")
 }
