@@ -277,13 +277,7 @@ raw_status() {
 ngxlog() { grep "|$1|" "$T/ngx/access.log" | tail -n 1; }
 # ngxwait URI: waits (10 s at most) until nginx logged a request for URI (the line ngxlog
 # reads): nginx writes it after the response went out, so it may come after the client's end.
-ngxwait() {
-	ngx_w=0
-	while ! grep -q "|$1|" "$T/ngx/access.log" 2>/dev/null && [ $ngx_w -lt 200 ]; do
-		sleep 0.05
-		ngx_w=$((ngx_w + 1))
-	done
-}
+ngxwait() { sy_wait_log ngx/access "[|]$1[|]"; }
 # has TEXT PATTERN: passes when TEXT contains PATTERN (fixed string).
 has() { printf '%s' "$1" | grep -qF -- "$2"; }
 # hasb TEXT BYTES: passes when TEXT contains BYTES (python escapes: \r\n), across lines
