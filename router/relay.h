@@ -37,7 +37,7 @@ struct relay_dir {      /* ordered widest first: no padding (two in every connec
 
 enum relay_rc {
 	RELAY_WAIT,     /* blocked on readiness; the edge will wake us */
-	RELAY_AGAIN,    /* budget used up with work left: reschedule */
+	RELAY_AGAIN,    /* budget used up with work left: reschedule with yield_event (core/yield.h) */
 	RELAY_DONE,     /* src finished and its FIN was passed on */
 	RELAY_ERR_SRC,  /* reading src failed (reset) */
 	RELAY_ERR_DST,  /* writing dst failed (reset, EPIPE) */
