@@ -14,10 +14,7 @@
 # an identity (0600) that the server accepts; -c FILE with the same names; --help.
 . "$(dirname "$0")/lib.sh"
 sy_setup
-CL=${SY_BUILD_DIR:?run under ctest}/switchyard-client
-[ -x "$CL" ] || { sy_bad "no $CL"; sy_done; exit 1; }
-command -v nginx >/dev/null || { sy_skip "nginx missing"; sy_done; exit $?; }
-command -v curl >/dev/null || { sy_skip "curl missing"; sy_done; exit $?; }
+sy_client_start nginx curl
 
 "$SWITCHYARD" keygen -o "$T/server.key" >/dev/null &&
 	"$SWITCHYARD" prekey-bundle --identity "$T/server.key" -o "$T/bundle.json" >/dev/null &&

@@ -20,10 +20,7 @@
 # CLIENT=PATH runs the scenario with another client binary (to see an older one fail).
 . "$(dirname "$0")/lib.sh"
 sy_setup
-CL=${SY_BUILD_DIR:?run under ctest}/switchyard-client
-[ -x "$CL" ] || { sy_bad "no $CL"; sy_done; exit 1; }
-command -v nginx >/dev/null || { sy_skip "nginx missing"; sy_done; exit $?; }
-command -v curl >/dev/null || { sy_skip "curl missing"; sy_done; exit $?; }
+sy_client_start nginx curl
 command -v unshare >/dev/null || { sy_skip "unshare missing"; sy_done; exit $?; }
 printf '127.0.0.1 sy-probe.test\n' >"$T/probe.hosts"
 unshare -m sh -c 'mount --bind "$1" /etc/hosts && grep -q sy-probe /etc/hosts' sh \

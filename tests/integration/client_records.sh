@@ -11,10 +11,7 @@
 # relay, and the ClientHello's TLS 1.3 suites in the order browsers offer them.
 . "$(dirname "$0")/lib.sh"
 sy_setup
-CL=${SY_BUILD_DIR:?run under ctest}/switchyard-client
-[ -x "$CL" ] || { sy_bad "no $CL"; sy_done; exit 1; }
-command -v nginx >/dev/null || { sy_skip "nginx missing"; sy_done; exit $?; }
-command -v curl >/dev/null || { sy_skip "curl missing"; sy_done; exit $?; }
+sy_client_start nginx curl
 
 "$SWITCHYARD" keygen -o "$T/server.key" >/dev/null &&
 	"$SWITCHYARD" prekey-bundle --identity "$T/server.key" -o "$T/bundle.json" >/dev/null ||

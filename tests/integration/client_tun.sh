@@ -15,8 +15,7 @@
 SY_DIR=$(cd "$(dirname "$0")" && pwd)
 . "$SY_DIR/lib.sh"
 sy_setup
-CL=${SY_BUILD_DIR:?run under ctest}/switchyard-client
-[ -x "$CL" ] || { sy_bad "no $CL"; sy_done; exit 1; }
+sy_client_start
 
 # The route limit at N and N+1 needs no privilege: 32 routes get past the options (the
 # missing identity file is then status 1), 33 are a usage error (status 2).

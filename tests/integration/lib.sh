@@ -378,6 +378,17 @@ sys.stdout.write(out.decode("latin1"))
 EOF
 }
 
+# sy_client_start [TOOL...]: for the switchyard-client scenarios: $CL is the client of this
+# build (the scenario fails without it), and each TOOL (e.g. nginx curl) must be on PATH
+# (the scenario is skipped without it).
+sy_client_start() {
+	CL=${SY_BUILD_DIR:?run under ctest}/switchyard-client
+	[ -x "$CL" ] || { sy_bad "no $CL"; sy_done; exit 1; }
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null || { sy_skip "$tool missing"; sy_done; exit $?; }
+	done
+}
+
 # ---- VPN scenarios (vpn.sh, vpn_mux.sh, vpn_dns.sh, vpnc.sh) ----
 
 # sy_vpn_keys SERVER_KEY BUNDLE [CLIENT_KEY...]: $T/SERVER_KEY and its prekey bundle
