@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "selfsign.h"
 #include "core/conf.h"
 #include "terminator/term_int.h"
 #include "terminator/ticket.h"
@@ -28,24 +29,9 @@ static char dir[] = "/tmp/sy-term.XXXXXX";
 static void
 make_cert(const char *name, const char *cn, const char *sans, bool rsa)
 {
-	EVP_PKEY *k = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
-	X509 *x = X509_new();
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_gmtime_adj(X509_getm_notBefore(x), 0);
-	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-	    (const unsigned char *)cn, -1, -1, 0);
-	X509_set_issuer_name(x, X509_get_subject_name(x));
-	X509_set_pubkey(x, k);
-	if (sans != NULL) {
-		X509V3_CTX v3;
-		X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-		X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, sans);
-		X509_add_ext(x, e, -1);
-		X509_EXTENSION_free(e);
-	}
-	X509_sign(x, k, EVP_sha256());
+	EVP_PKEY *k;
+	X509 *x;
+	selfsign_make(cn, sans, rsa, &k, &x);
 	char path[256];
 	snprintf(path, sizeof path, "%s/%s.crt", dir, name);
 	FILE *f = fopen(path, "w");

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "selfsign.h"
 #include "core/bufpool.h"
 #include "terminator/twbio.h"
 
@@ -122,25 +123,6 @@ test_raw(void)
 	BIO_free(b);
 }
 
-/* An ECDSA P-256 key and a self-signed certificate for the TLS test. */
-static void
-make_cert(EVP_PKEY **kp, X509 **xp)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-	X509 *x = X509_new();
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_gmtime_adj(X509_getm_notBefore(x), 0);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-	    (const unsigned char *)"twbio.test", -1, -1, 0);
-	X509_set_issuer_name(x, X509_get_subject_name(x));
-	X509_set_pubkey(x, k);
-	X509_sign(x, k, EVP_sha256());
-	*kp = k;
-	*xp = x;
-}
-
 /* Whether an SSL result asks to be retried later. */
 static bool
 ssl_again(SSL *s, int rc)
@@ -155,7 +137,7 @@ test_tls(void)
 {
 	EVP_PKEY *k;
 	X509 *x;
-	make_cert(&k, &x);
+	selfsign_make("twbio.test", NULL, false, &k, &x);
 	SSL_CTX *sc = SSL_CTX_new(TLS_server_method()), *cc = SSL_CTX_new(TLS_client_method());
 	CHECK(sc != NULL && cc != NULL);
 	SSL_CTX_set_min_proto_version(sc, TLS1_3_VERSION);
